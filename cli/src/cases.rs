@@ -1,0 +1,182 @@
+//! Runs case files: one model per file, every case against it, a report per case.
+
+use crate::inputs;
+use meshsim_core::cases::{check, parse_case_file};
+use meshsim_core::{build_mesh, LoadOptions, ModelOptions, Severity};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub file: String,
+    pub name: String,
+    /// Empty when the case passed.
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub results: Vec<CaseResult>,
+}
+
+impl Report {
+    pub fn passed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.failures.is_empty())
+            .count()
+    }
+    pub fn failed(&self) -> usize {
+        self.results.len() - self.passed()
+    }
+}
+
+/// `*.cases.yaml` files under the given files and folders, sorted.
+pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, inputs::InputError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = Path::new(p);
+        if path.is_dir() {
+            collect_dir(path, &mut out).map_err(|e| inputs::InputError {
+                message: format!("cannot read folder {p}: {e}"),
+                hint: "check the path".into(),
+            })?;
+        } else if path.exists() {
+            out.push(path.to_path_buf());
+        } else {
+            return Err(inputs::InputError {
+                message: format!("{p} does not exist"),
+                hint: "give case files (*.cases.yaml) or folders holding them".into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_dir(&p, out)?;
+        } else if p.to_string_lossy().ends_with(".cases.yaml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Runs one case file; problems with the file itself fail each of its cases (or one
+/// pseudo-case when it cannot be read).
+pub fn run_file(path: &Path) -> Vec<CaseResult> {
+    let file = path.display().to_string();
+    let fail = |why: String| {
+        vec![CaseResult {
+            file: file.clone(),
+            name: "(file)".into(),
+            failures: vec![why],
+        }]
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("cannot read: {e}")),
+    };
+    let cf = match parse_case_file(&file, &text) {
+        Ok(c) => c,
+        Err(d) => return fail(d.to_string()),
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let paths: Vec<String> = cf
+        .manifests
+        .iter()
+        .map(|m| base.join(m).display().to_string())
+        .collect();
+    let files = match inputs::read_paths(&paths) {
+        Ok(f) => f,
+        Err(e) => return fail(e.to_string()),
+    };
+    let model = ModelOptions {
+        mesh_config: cf.mesh.clone(),
+        mesh_config_source: Some(format!("{file} (mesh:)")),
+    };
+    let (mesh, diags) = build_mesh(&files, &LoadOptions::default(), &model);
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| d.to_string())
+        .collect();
+    if !errors.is_empty() {
+        return fail(format!("the manifests have errors:\n{}", errors.join("\n")));
+    }
+    cf.cases
+        .iter()
+        .map(|c| {
+            let failures = match meshsim_core::sim::trace(&mesh, &c.to_request()) {
+                Ok(t) => check(&t, &c.expect),
+                Err(e) => vec![format!("request error: {e}")],
+            };
+            CaseResult {
+                file: file.clone(),
+                name: c.name.clone(),
+                failures,
+            }
+        })
+        .collect()
+}
+
+pub fn run(paths: &[PathBuf]) -> Report {
+    let mut r = Report::default();
+    for p in paths {
+        r.results.extend(run_file(p));
+    }
+    r
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML, one test suite per case file.
+pub fn junit(report: &Report) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"meshsim\" tests=\"{}\" failures=\"{}\">\n",
+        report.results.len(),
+        report.failed()
+    ));
+    let mut files: Vec<&str> = report.results.iter().map(|r| r.file.as_str()).collect();
+    files.dedup();
+    for f in files {
+        let cases: Vec<&CaseResult> = report.results.iter().filter(|r| r.file == f).collect();
+        let failed = cases.iter().filter(|c| !c.failures.is_empty()).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">\n",
+            xml_escape(f),
+            cases.len()
+        ));
+        for c in cases {
+            if c.failures.is_empty() {
+                out.push_str(&format!(
+                    "    <testcase classname=\"{}\" name=\"{}\"/>\n",
+                    xml_escape(f),
+                    xml_escape(&c.name)
+                ));
+            } else {
+                out.push_str(&format!(
+                    "    <testcase classname=\"{}\" name=\"{}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>\n",
+                    xml_escape(f),
+                    xml_escape(&c.name),
+                    xml_escape(c.failures.first().map(String::as_str).unwrap_or("")),
+                    xml_escape(&c.failures.join("\n"))
+                ));
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}

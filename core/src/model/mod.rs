@@ -1,0 +1,1383 @@
+//! Model: resolves loaded resources once into an immutable, indexed snapshot of the mesh —
+//! namespaces, workloads and the proxy each gets, Services with endpoints and protocols,
+//! Istio and Gateway API configuration with hosts made fully qualified — so that the
+//! simulator only reads indexes.
+
+pub mod addr;
+pub mod inject;
+pub mod protocol;
+
+use crate::diag::{self, Diagnostic};
+use crate::parse::types::*;
+use crate::parse::{Body, Loaded, Origin, Resource};
+use addr::AddressPool;
+use petgraph::stable_graph::{NodeIndex, StableDiGraph};
+use protocol::Protocol;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+
+pub const DOMAIN: &str = "svc.cluster.local";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    Sidecar,
+    Gateway,
+    Waypoint,
+    Ambient,
+    None,
+}
+
+impl ProxyKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ProxyKind::Sidecar => "sidecar",
+            ProxyKind::Gateway => "gateway",
+            ProxyKind::Waypoint => "waypoint",
+            ProxyKind::Ambient => "ambient",
+            ProxyKind::None => "none",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: Labels,
+    pub origin: Option<Origin>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Pod {
+    pub name: String,
+    pub ip: Ipv4Addr,
+    pub ready: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub namespace: String,
+    pub name: String,
+    /// Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Pod.
+    pub kind: String,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub service_account: String,
+    pub proxy: ProxyKind,
+    /// Why the proxy is what it is, in a sentence.
+    pub proxy_reason: String,
+    pub revision: Option<String>,
+    pub pods: Vec<Pod>,
+    pub container_ports: Vec<ContainerPort>,
+    pub origin: Option<Origin>,
+    /// The object that made Istio deploy this workload (a Gateway API Gateway).
+    pub generated_by: Option<String>,
+}
+
+impl Workload {
+    pub fn identity(&self, trust_domain: &str) -> String {
+        format!(
+            "spiffe://{trust_domain}/ns/{}/sa/{}",
+            self.namespace, self.service_account
+        )
+    }
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum TargetPort {
+    Number(u16),
+    Name(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ServicePortInfo {
+    pub name: String,
+    pub port: u16,
+    pub target: TargetPort,
+    pub protocol: Protocol,
+    pub node_port: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub namespace: String,
+    pub name: String,
+    pub hostname: String,
+    pub type_: String,
+    /// None for a headless Service.
+    pub cluster_ip: Option<Ipv4Addr>,
+    /// The LoadBalancer address, when the type is LoadBalancer.
+    pub external_ip: Option<Ipv4Addr>,
+    pub external_hostname: Option<String>,
+    pub ports: Vec<ServicePortInfo>,
+    pub selector: Option<Labels>,
+    /// Indexes into `Mesh::workloads` whose pods the selector picks.
+    pub endpoints: Vec<usize>,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub external_name: Option<String>,
+    pub origin: Option<Origin>,
+    pub generated_by: Option<String>,
+}
+
+impl Service {
+    pub fn port(&self, p: u16) -> Option<&ServicePortInfo> {
+        self.ports.iter().find(|x| x.port == p)
+    }
+    pub fn display(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A ServiceEntry, one per host it declares.
+#[derive(Debug, Clone)]
+pub struct ServiceEntryHost {
+    pub namespace: String,
+    pub name: String,
+    pub host: String,
+    pub spec: ServiceEntrySpec,
+    pub labels: Labels,
+    pub origin: Origin,
+    pub created: String,
+}
+
+impl ServiceEntryHost {
+    pub fn protocol(&self, port: u16) -> Option<Protocol> {
+        self.spec
+            .ports
+            .iter()
+            .find(|p| p.number == port)
+            .map(|p| Protocol::from_name(p.protocol.as_deref().unwrap_or(""), p.name.as_deref()))
+    }
+    pub fn external(&self) -> bool {
+        self.spec.location.as_deref() != Some("MESH_INTERNAL")
+    }
+}
+
+/// A configuration object with what every kind shares.
+#[derive(Debug, Clone)]
+pub struct Config<S> {
+    pub namespace: String,
+    pub name: String,
+    pub labels: Labels,
+    pub annotations: Labels,
+    pub created: String,
+    pub origin: Origin,
+    pub spec: S,
+}
+
+impl<S> Config<S> {
+    pub fn display(&self, kind: &str) -> String {
+        format!("{kind} {}/{}", self.namespace, self.name)
+    }
+    /// Istio orders conflicting configuration by creation time, then namespace and name.
+    pub fn precedence_key(&self) -> (String, String, String) {
+        (
+            self.created.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum OutboundPolicy {
+    AllowAny,
+    RegistryOnly,
+}
+
+#[derive(Debug, Clone)]
+pub struct MeshSettings {
+    pub access_log: bool,
+    pub access_log_encoding_json: bool,
+    pub outbound_policy: OutboundPolicy,
+    /// Where the outbound policy was set, for explanations.
+    pub outbound_policy_source: String,
+    pub trust_domain: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ControlPlane {
+    /// Revision names, as Sail names them.
+    pub revisions: BTreeSet<String>,
+    /// Revision tags: tag → revision.
+    pub tags: BTreeMap<String, String>,
+    /// True when nothing declared a control plane and one is assumed.
+    pub assumed: bool,
+    pub ambient: bool,
+    pub namespace: String,
+}
+
+impl ControlPlane {
+    /// Resolves a revision or tag name to a revision.
+    pub fn resolve(&self, rev: &str) -> Option<&str> {
+        if let Some(r) = self.revisions.get(rev) {
+            return Some(r.as_str());
+        }
+        self.tags.get(rev).map(String::as_str)
+    }
+}
+
+/// Nodes of the topology graph: who reaches whom through which proxies.
+#[derive(Debug, Clone)]
+pub enum TopoNode {
+    Workload(usize),
+    Service(usize),
+    ServiceEntry(usize),
+    IstioGateway(usize),
+    VirtualService(usize),
+    GatewayApi(usize),
+    Route(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopoEdge {
+    /// Service → workload it selects.
+    Selects,
+    /// Istio Gateway → gateway workload that serves it.
+    ServedBy,
+    /// VirtualService → Istio Gateway it binds to.
+    BindsTo,
+    /// Route (VirtualService or HTTPRoute) → Service it sends to.
+    RoutesTo,
+    /// HTTPRoute → its parent.
+    AttachesTo,
+}
+
+pub struct Mesh {
+    pub namespaces: BTreeMap<String, Namespace>,
+    pub workloads: Vec<Workload>,
+    pub services: Vec<Service>,
+    pub service_entries: Vec<ServiceEntryHost>,
+    pub virtual_services: Vec<Config<VirtualServiceSpec>>,
+    pub destination_rules: Vec<Config<DestinationRuleSpec>>,
+    pub istio_gateways: Vec<Config<IstioGatewaySpec>>,
+    pub sidecars: Vec<Config<SidecarSpec>>,
+    pub gateways: Vec<Config<GatewaySpec>>,
+    pub gateway_classes: Vec<Config<GatewayClassSpec>>,
+    pub http_routes: Vec<Config<HttpRouteSpec>>,
+    pub grpc_routes: Vec<Config<GrpcRouteSpec>>,
+    pub reference_grants: Vec<Config<ReferenceGrantSpec>>,
+    pub openshift_routes: Vec<Config<OpenShiftRouteSpec>>,
+    pub authorization_policies: Vec<Config<AuthorizationPolicySpec>>,
+    pub peer_authentications: Vec<Config<PeerAuthenticationSpec>>,
+    pub workload_entries: Vec<Config<WorkloadEntrySpec>>,
+    /// Everything else that was read (RBAC, autoscalers, unknown kinds): kept, not simulated.
+    pub other: Vec<Resource>,
+    pub settings: MeshSettings,
+    pub control_plane: ControlPlane,
+    pub diagnostics: Vec<Diagnostic>,
+    pub topology: StableDiGraph<TopoNode, TopoEdge>,
+    // Indexes.
+    pub service_by_host: HashMap<String, usize>,
+    pub service_by_ip: HashMap<Ipv4Addr, usize>,
+    pub service_by_external_ip: HashMap<Ipv4Addr, usize>,
+    pub pod_by_ip: HashMap<Ipv4Addr, (usize, usize)>,
+    pub pod_by_name: HashMap<String, (usize, usize)>,
+    pub se_by_host: HashMap<String, Vec<usize>>,
+    pub se_wildcards: Vec<usize>,
+    pub se_by_address: HashMap<String, usize>,
+    pub dr_by_host: HashMap<String, Vec<usize>>,
+    /// VirtualServices by fully qualified host; wildcard hosts in `vs_wildcards`.
+    pub vs_by_host: HashMap<String, Vec<usize>>,
+    pub vs_wildcards: Vec<usize>,
+    pub gateway_workload_nodes: HashMap<usize, NodeIndex>,
+    /// Services declaring a port with an HTTP protocol (or sniffed, without a VIP): a sidecar
+    /// has a wildcard HTTP listener on each such port.
+    pub http_services_by_port: HashMap<u16, Vec<usize>>,
+    pub http_service_entries_by_port: HashMap<u16, Vec<usize>>,
+    /// The OpenShift router's external address, when Routes exist.
+    pub router_ip: Ipv4Addr,
+}
+
+/// Makes a host fully qualified the way Istio does for a config in namespace `ns`: a short
+/// name `reviews` becomes `reviews.ns.svc.cluster.local`; names with dots stay as written.
+pub fn fqdn(host: &str, ns: &str) -> String {
+    if host.contains('.') || host == "*" || host.contains('*') {
+        host.to_string()
+    } else {
+        format!("{host}.{ns}.{DOMAIN}")
+    }
+}
+
+/// Istio's wildcard host match: `*.example.com` matches `a.example.com` (and `*` anything).
+pub fn host_matches(pattern: &str, host: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    if let Some(suffix) = pattern.strip_prefix('*') {
+        if let Some(hs) = host.strip_prefix('*') {
+            return hs.ends_with(suffix);
+        }
+        return host.ends_with(suffix) && host.len() > suffix.len();
+    }
+    pattern == host
+}
+
+/// True when two host patterns can both match some host.
+pub fn hosts_intersect(a: &str, b: &str) -> bool {
+    host_matches(a, b) || host_matches(b, a)
+}
+
+fn creation(meta: &ObjectMeta) -> String {
+    meta.creation_timestamp.clone().unwrap_or_default()
+}
+
+fn config<S>(r: &Resource, spec: S) -> Config<S> {
+    Config {
+        namespace: r.namespace().to_string(),
+        name: r.name().to_string(),
+        labels: r.meta.labels.clone(),
+        annotations: r.meta.annotations.clone(),
+        created: creation(&r.meta),
+        origin: r.origin.clone(),
+        spec,
+    }
+}
+
+/// Options that change the model, as `--mesh-config` does.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    pub mesh_config: Option<MeshConfig>,
+    pub mesh_config_source: Option<String>,
+}
+
+struct PendingWorkload {
+    w: Workload,
+    replicas: u32,
+    pod_names: Vec<String>,
+    pod_ips: Vec<Option<Ipv4Addr>>,
+}
+
+impl Mesh {
+    pub fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
+        build(loaded, opts)
+    }
+
+    pub fn namespace_labels(&self, ns: &str) -> Option<&Labels> {
+        self.namespaces.get(ns).map(|n| &n.labels)
+    }
+
+    /// A Service by fully qualified host name.
+    pub fn service(&self, host: &str) -> Option<&Service> {
+        self.service_by_host.get(host).map(|&i| &self.services[i])
+    }
+
+    /// The ServiceEntries declaring `host`, exactly or by wildcard, oldest first.
+    pub fn service_entries_for(&self, host: &str) -> Vec<usize> {
+        let mut v: Vec<usize> = self.se_by_host.get(host).cloned().unwrap_or_default();
+        for &i in &self.se_wildcards {
+            if host_matches(&self.service_entries[i].host, host) {
+                v.push(i);
+            }
+        }
+        v
+    }
+
+    /// Ready pods of a Service's endpoints whose labels carry `subset_labels`.
+    pub fn endpoints(&self, svc: &Service, subset_labels: &Labels) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for &wi in &svc.endpoints {
+            let w = &self.workloads[wi];
+            if subset_labels
+                .iter()
+                .all(|(k, v)| w.labels.get(k) == Some(v))
+            {
+                for (pi, p) in w.pods.iter().enumerate() {
+                    if p.ready {
+                        out.push((wi, pi));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn gateway_workloads(&self) -> impl Iterator<Item = (usize, &Workload)> {
+        self.workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.proxy == ProxyKind::Gateway)
+    }
+
+    /// The Services selecting a workload.
+    pub fn services_of_workload(&self, wi: usize) -> Vec<usize> {
+        self.services
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.endpoints.contains(&wi))
+            .map(|(i, _)| i)
+            .collect()
+    }
+}
+
+fn mesh_settings(
+    loaded: &Loaded,
+    opts: &ModelOptions,
+    diags: &mut Vec<Diagnostic>,
+) -> MeshSettings {
+    let mut mc = MeshConfig::default();
+    let mut policy_source = "Istio's default (ALLOW_ANY)".to_string();
+    let mut apply = |m: &MeshConfig, source: String, mc: &mut MeshConfig| {
+        if m.access_log_file.is_some() {
+            mc.access_log_file = m.access_log_file.clone();
+        }
+        if m.access_log_encoding.is_some() {
+            mc.access_log_encoding = m.access_log_encoding.clone();
+        }
+        if m.trust_domain.is_some() {
+            mc.trust_domain = m.trust_domain.clone();
+        }
+        if m.outbound_traffic_policy
+            .as_ref()
+            .and_then(|p| p.mode.as_ref())
+            .is_some()
+        {
+            mc.outbound_traffic_policy = m.outbound_traffic_policy.clone();
+            policy_source = source;
+        }
+    };
+    for r in &loaded.resources {
+        match &r.body {
+            Body::ConfigMap(cm) if r.name() == "istio" || r.name().starts_with("istio-") => {
+                if let Some(mesh) = cm.data.get("mesh") {
+                    match serde_yaml::from_str::<MeshConfig>(mesh) {
+                        Ok(m) => apply(
+                            &m,
+                            format!(
+                                "ConfigMap {}/{} ({})",
+                                r.namespace(),
+                                r.name(),
+                                r.origin.pos()
+                            ),
+                            &mut mc,
+                        ),
+                        Err(e) => diags.push(
+                            Diagnostic::new(
+                                diag::WRONG_TYPE,
+                                format!("data.mesh is not a valid meshConfig: {e}"),
+                            )
+                            .at(&r.origin.file, r.origin.line_of(&["data", "mesh"]))
+                            .object(r.display())
+                            .hint("data.mesh holds meshConfig as YAML inside a string"),
+                        ),
+                    }
+                }
+            }
+            Body::SailIstio(s) | Body::IstioRevision(s) => {
+                if let Some(m) = s.values.as_ref().and_then(|v| v.mesh_config.as_ref()) {
+                    apply(
+                        m,
+                        format!(
+                            "{} ({})",
+                            r.display(),
+                            r.origin.pos_of(&["spec", "values", "meshConfig"])
+                        ),
+                        &mut mc,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(m) = &opts.mesh_config {
+        apply(
+            m,
+            opts.mesh_config_source
+                .clone()
+                .unwrap_or_else(|| "--mesh-config".into()),
+            &mut mc,
+        );
+    }
+    let mode = mc
+        .outbound_traffic_policy
+        .as_ref()
+        .and_then(|p| p.mode.clone())
+        .unwrap_or_default();
+    MeshSettings {
+        access_log: mc.access_log_file.as_deref().is_some_and(|f| !f.is_empty()),
+        access_log_encoding_json: mc.access_log_encoding.as_deref() == Some("JSON"),
+        outbound_policy: if mode == "REGISTRY_ONLY" {
+            OutboundPolicy::RegistryOnly
+        } else {
+            OutboundPolicy::AllowAny
+        },
+        outbound_policy_source: policy_source,
+        trust_domain: mc.trust_domain.unwrap_or_else(|| "cluster.local".into()),
+    }
+}
+
+/// Default Istio version of a Sail `Istio` without `spec.version` (OpenShift Service Mesh 3.2).
+pub const DEFAULT_ISTIO_VERSION: &str = "v1.27.3";
+
+fn control_plane(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> ControlPlane {
+    let mut cp = ControlPlane {
+        namespace: "istio-system".into(),
+        ..Default::default()
+    };
+    let mut declared = false;
+    for r in &loaded.resources {
+        match &r.body {
+            Body::SailIstio(s) => {
+                declared = true;
+                let strategy = s
+                    .update_strategy
+                    .as_ref()
+                    .and_then(|u| u.type_.clone())
+                    .unwrap_or_else(|| "InPlace".into());
+                let rev = if strategy == "RevisionBased" {
+                    let v = s
+                        .version
+                        .clone()
+                        .unwrap_or_else(|| DEFAULT_ISTIO_VERSION.into());
+                    format!("{}-{}", r.name(), v.replace('.', "-"))
+                } else {
+                    r.name().to_string()
+                };
+                cp.revisions.insert(rev);
+                if let Some(ns) = &s.namespace {
+                    cp.namespace = ns.clone();
+                }
+                let profile = s
+                    .profile
+                    .clone()
+                    .or_else(|| s.values.as_ref().and_then(|v| v.profile.clone()));
+                if profile.as_deref() == Some("ambient") {
+                    cp.ambient = true;
+                }
+            }
+            Body::IstioRevision(s) => {
+                declared = true;
+                cp.revisions.insert(r.name().to_string());
+                if s.profile.as_deref() == Some("ambient") {
+                    cp.ambient = true;
+                }
+            }
+            Body::IstioRevisionTag(t) => {
+                declared = true;
+                cp.tags
+                    .insert(r.name().to_string(), t.target_ref.name.clone());
+            }
+            Body::ConfigMap(_) if r.name() == "istio" => {
+                declared = true;
+                cp.revisions.insert("default".into());
+            }
+            _ => {}
+        }
+    }
+    // A tag that points at an Istio resource resolves to that resource's revision.
+    let revs = cp.revisions.clone();
+    for target in cp.tags.values_mut() {
+        if !revs.contains(target.as_str()) {
+            if let Some(r) = revs.iter().find(|r| r.starts_with(&format!("{target}-v"))) {
+                *target = r.clone();
+            }
+        }
+    }
+    if !declared {
+        cp.assumed = true;
+        cp.ambient = true;
+        cp.revisions.insert("default".into());
+        diags.push(Diagnostic::new(
+            diag::NO_CONTROL_PLANE,
+            "no Istio control plane is declared: assuming one whose default revision exists and that supports sidecar and ambient modes",
+        ).hint("add the Sail operator's Istio resource to the manifests to simulate a specific control plane"));
+    }
+    cp
+}
+
+fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
+    let mut diags = Vec::new();
+    let settings = mesh_settings(&loaded, opts, &mut diags);
+    let control_plane = control_plane(&loaded, &mut diags);
+    let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
+    let mut pending: Vec<PendingWorkload> = Vec::new();
+    let mut svc_specs: Vec<(Resource, ServiceSpec, ServiceStatus)> = Vec::new();
+    let mut mesh = Mesh {
+        namespaces: BTreeMap::new(),
+        workloads: Vec::new(),
+        services: Vec::new(),
+        service_entries: Vec::new(),
+        virtual_services: Vec::new(),
+        destination_rules: Vec::new(),
+        istio_gateways: Vec::new(),
+        sidecars: Vec::new(),
+        gateways: Vec::new(),
+        gateway_classes: Vec::new(),
+        http_routes: Vec::new(),
+        grpc_routes: Vec::new(),
+        reference_grants: Vec::new(),
+        openshift_routes: Vec::new(),
+        authorization_policies: Vec::new(),
+        peer_authentications: Vec::new(),
+        workload_entries: Vec::new(),
+        other: Vec::new(),
+        settings,
+        control_plane,
+        diagnostics: Vec::new(),
+        topology: StableDiGraph::new(),
+        service_by_host: HashMap::new(),
+        service_by_ip: HashMap::new(),
+        service_by_external_ip: HashMap::new(),
+        pod_by_ip: HashMap::new(),
+        pod_by_name: HashMap::new(),
+        se_by_host: HashMap::new(),
+        se_wildcards: Vec::new(),
+        se_by_address: HashMap::new(),
+        dr_by_host: HashMap::new(),
+        vs_by_host: HashMap::new(),
+        vs_wildcards: Vec::new(),
+        gateway_workload_nodes: HashMap::new(),
+        http_services_by_port: HashMap::new(),
+        http_service_entries_by_port: HashMap::new(),
+        router_ip: Ipv4Addr::new(203, 0, 113, 2),
+    };
+    // Pods owned by a controller in the same input stand for that controller's replicas.
+    let owned_pods: BTreeSet<(String, String)> = BTreeSet::new();
+    for r in loaded.resources {
+        let ns = r.namespace().to_string();
+        if !ns.is_empty() && !namespaces.contains_key(&ns) {
+            namespaces.insert(
+                ns.clone(),
+                Namespace {
+                    name: ns.clone(),
+                    labels: BTreeMap::from([(
+                        "kubernetes.io/metadata.name".to_string(),
+                        ns.clone(),
+                    )]),
+                    origin: None,
+                },
+            );
+        }
+        match r.body {
+            Body::Namespace => {
+                let mut labels = r.meta.labels.clone();
+                labels.insert("kubernetes.io/metadata.name".into(), r.name().to_string());
+                namespaces.insert(
+                    r.name().to_string(),
+                    Namespace {
+                        name: r.name().to_string(),
+                        labels,
+                        origin: Some(r.origin.clone()),
+                    },
+                );
+            }
+            Body::Pod(ref spec, ref status) => {
+                let _ = &owned_pods;
+                let ready = status.phase.as_deref().is_none_or(|p| p == "Running")
+                    && status
+                        .conditions
+                        .iter()
+                        .find(|c| c.type_ == "Ready")
+                        .is_none_or(|c| c.status == "True");
+                let ip = status.pod_ip.as_deref().and_then(|s| s.parse().ok());
+                pending.push(PendingWorkload {
+                    w: workload_from(&r, "Pod", &r.meta.labels, &r.meta.annotations, spec),
+                    replicas: 1,
+                    pod_names: vec![r.name().to_string()],
+                    pod_ips: vec![ip],
+                });
+                if !ready {
+                    if let Some(p) = pending.last_mut() {
+                        p.w.pods.push(Pod {
+                            name: String::new(),
+                            ip: Ipv4Addr::UNSPECIFIED,
+                            ready: false,
+                        });
+                    }
+                }
+            }
+            Body::Workload(ref spec) => {
+                let t = &spec.template;
+                let replicas = match r.kind.as_str() {
+                    "DaemonSet" => 1,
+                    _ => spec.replicas.unwrap_or(1),
+                };
+                pending.push(PendingWorkload {
+                    w: workload_from(
+                        &r,
+                        &r.kind,
+                        &t.metadata.labels,
+                        &t.metadata.annotations,
+                        &t.spec,
+                    ),
+                    replicas,
+                    pod_names: Vec::new(),
+                    pod_ips: Vec::new(),
+                });
+            }
+            Body::Service(ref spec, ref status) => {
+                svc_specs.push((r.clone(), spec.clone(), status.clone()))
+            }
+            Body::VirtualService(ref s) => mesh.virtual_services.push(config(&r, s.clone())),
+            Body::DestinationRule(ref s) => mesh.destination_rules.push(config(&r, s.clone())),
+            Body::IstioGateway(ref s) => mesh.istio_gateways.push(config(&r, s.clone())),
+            Body::Sidecar(ref s) => mesh.sidecars.push(config(&r, s.clone())),
+            Body::Gateway(ref s) => mesh.gateways.push(config(&r, s.clone())),
+            Body::GatewayClass(ref s) => mesh.gateway_classes.push(config(&r, s.clone())),
+            Body::HttpRoute(ref s) => mesh.http_routes.push(config(&r, s.clone())),
+            Body::GrpcRoute(ref s) => mesh.grpc_routes.push(config(&r, s.clone())),
+            Body::ReferenceGrant(ref s) => mesh.reference_grants.push(config(&r, s.clone())),
+            Body::OpenShiftRoute(ref s) => mesh.openshift_routes.push(config(&r, s.clone())),
+            Body::AuthorizationPolicy(ref s) => {
+                mesh.authorization_policies.push(config(&r, s.clone()))
+            }
+            Body::PeerAuthentication(ref s) => {
+                mesh.peer_authentications.push(config(&r, s.clone()))
+            }
+            Body::WorkloadEntry(ref s) => mesh.workload_entries.push(config(&r, s.clone())),
+            Body::ServiceEntry(ref s) => {
+                for h in &s.hosts {
+                    mesh.service_entries.push(ServiceEntryHost {
+                        namespace: r.namespace().to_string(),
+                        name: r.name().to_string(),
+                        host: h.clone(),
+                        spec: s.clone(),
+                        labels: r.meta.labels.clone(),
+                        origin: r.origin.clone(),
+                        created: creation(&r.meta),
+                    });
+                }
+            }
+            _ => mesh.other.push(r),
+        }
+    }
+    mesh.namespaces = namespaces;
+
+    // Gateway API Gateways: Istio deploys a proxy and a Service for each (class istio: name
+    // `<gateway>-istio`; class istio-waypoint: the Gateway's own name).
+    gateway_deployments(&mesh, &mut pending, &mut svc_specs);
+
+    // Workloads, sorted by identity so that document order never changes an answer.
+    pending.sort_by(|a, b| (&a.w.namespace, &a.w.name).cmp(&(&b.w.namespace, &b.w.name)));
+    let mut pod_pool = AddressPool::new(Ipv4Addr::new(10, 128, 0, 0), 14);
+    for p in &pending {
+        for ip in p.pod_ips.iter().flatten() {
+            pod_pool.reserve(*ip);
+        }
+    }
+    for mut p in pending {
+        let ns_labels = mesh
+            .namespaces
+            .get(&p.w.namespace)
+            .map(|n| n.labels.clone())
+            .unwrap_or_default();
+        let decision = inject::decide(
+            &ns_labels,
+            &p.w.labels,
+            &p.w.annotations,
+            &mesh.control_plane,
+            p.w.proxy,
+        );
+        if p.w.generated_by.is_none() {
+            p.w.proxy = decision.proxy;
+            p.w.proxy_reason = decision.reason;
+            p.w.revision = decision.revision;
+        }
+        if let Some(w) = decision.warning {
+            let mut d = Diagnostic::new(diag::MISSING_REVISION, w).object(format!(
+                "{} {}",
+                p.w.kind,
+                p.w.display()
+            ));
+            if let Some(o) = &p.w.origin {
+                d = d.at(&o.file, o.line);
+            }
+            mesh.diagnostics.push(d.hint("name an existing revision or tag (see IstioRevision and IstioRevisionTag resources)"));
+        }
+        let not_ready = p.w.pods.iter().any(|x| !x.ready);
+        p.w.pods.clear();
+        let hash = addr::template_hash(&p.w.display());
+        for i in 0..p.replicas as usize {
+            let name = match p.pod_names.get(i) {
+                Some(n) => n.clone(),
+                None => match p.w.kind.as_str() {
+                    "StatefulSet" => format!("{}-{i}", p.w.name),
+                    "DaemonSet" | "Job" | "ReplicaSet" => format!(
+                        "{}-{}",
+                        p.w.name,
+                        addr::name_suffix(&format!("{}#{i}", p.w.display()), 5)
+                    ),
+                    _ => format!(
+                        "{}-{}-{}",
+                        p.w.name,
+                        hash,
+                        addr::name_suffix(&format!("{}#{i}", p.w.display()), 5)
+                    ),
+                },
+            };
+            let ip = match p.pod_ips.get(i).copied().flatten() {
+                Some(ip) => ip,
+                None => pod_pool.assign(&format!("{}/{}", p.w.namespace, name)),
+            };
+            p.w.pods.push(Pod {
+                name,
+                ip,
+                ready: !not_ready,
+            });
+        }
+        let wi = mesh.workloads.len();
+        for (pi, pod) in p.w.pods.iter().enumerate() {
+            mesh.pod_by_ip.insert(pod.ip, (wi, pi));
+            mesh.pod_by_name
+                .insert(format!("{}/{}", p.w.namespace, pod.name), (wi, pi));
+        }
+        mesh.workloads.push(p.w);
+    }
+
+    // Services.
+    svc_specs.sort_by(|a, b| (a.0.namespace(), a.0.name()).cmp(&(b.0.namespace(), b.0.name())));
+    let mut svc_pool = AddressPool::new(Ipv4Addr::new(172, 30, 0, 0), 16);
+    let mut lb_pool = AddressPool::new(Ipv4Addr::new(203, 0, 113, 0), 24);
+    lb_pool.reserve(mesh.router_ip);
+    for (_, spec, _) in &svc_specs {
+        if let Some(ip) = spec.cluster_ip.as_deref().and_then(|s| s.parse().ok()) {
+            svc_pool.reserve(ip);
+        }
+    }
+    for (r, spec, status) in svc_specs {
+        let ns = r.namespace().to_string();
+        let name = r.name().to_string();
+        let hostname = format!("{name}.{ns}.{DOMAIN}");
+        let type_ = spec.type_.clone().unwrap_or_else(|| "ClusterIP".into());
+        let cluster_ip = match spec.cluster_ip.as_deref() {
+            Some("None") => None,
+            Some(s) if s.parse::<Ipv4Addr>().is_ok() => s.parse().ok(),
+            _ if type_ == "ExternalName" => None,
+            _ => Some(svc_pool.assign(&format!("{ns}/{name}"))),
+        };
+        let lb = status.load_balancer.ingress.first();
+        let external_ip = if type_ == "LoadBalancer" {
+            lb.and_then(|i| i.ip.as_deref())
+                .and_then(|s| s.parse().ok())
+                .or_else(|| {
+                    spec.load_balancer_ip
+                        .as_deref()
+                        .and_then(|s| s.parse().ok())
+                })
+                .or_else(|| Some(lb_pool.assign(&format!("{ns}/{name}"))))
+        } else {
+            None
+        };
+        let ports = spec
+            .ports
+            .iter()
+            .map(|p| ServicePortInfo {
+                name: p.name.clone().unwrap_or_default(),
+                port: p.port,
+                target: match &p.target_port {
+                    Some(IntOrString::Int(i)) => TargetPort::Number(*i as u16),
+                    Some(IntOrString::Str(s)) => match s.parse::<u16>() {
+                        Ok(n) => TargetPort::Number(n),
+                        Err(_) => TargetPort::Name(s.clone()),
+                    },
+                    None => TargetPort::Number(p.port),
+                },
+                protocol: Protocol::for_service_port(
+                    p.app_protocol.as_deref(),
+                    p.name.as_deref(),
+                    p.protocol.as_deref(),
+                ),
+                node_port: p.node_port,
+            })
+            .collect();
+        let endpoints: Vec<usize> = match &spec.selector {
+            Some(sel) if !sel.is_empty() => mesh
+                .workloads
+                .iter()
+                .enumerate()
+                .filter(|(_, w)| {
+                    w.namespace == ns && sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+                })
+                .map(|(i, _)| i)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if spec.selector.as_ref().is_some_and(|s| !s.is_empty()) && endpoints.is_empty() {
+            mesh.diagnostics.push(
+                Diagnostic::new(diag::NO_SELECTOR_MATCH, "the selector matches no pod")
+                    .at(&r.origin.file, r.origin.line_of(&["spec", "selector"]))
+                    .object(r.display())
+                    .hint("check the selector against the pod template labels of the Deployment"),
+            );
+        }
+        let si = mesh.services.len();
+        if let Some(ip) = cluster_ip {
+            mesh.service_by_ip.insert(ip, si);
+        }
+        if let Some(ip) = external_ip {
+            mesh.service_by_external_ip.insert(ip, si);
+        }
+        mesh.service_by_host.insert(hostname.clone(), si);
+        let generated_by = r.meta.annotations.get("meshsim.io/generated-by").cloned();
+        mesh.services.push(Service {
+            namespace: ns,
+            name,
+            hostname,
+            type_,
+            cluster_ip,
+            external_ip,
+            external_hostname: lb.and_then(|i| i.hostname.clone()),
+            ports,
+            selector: spec.selector.clone(),
+            endpoints,
+            labels: r.meta.labels.clone(),
+            annotations: r.meta.annotations.clone(),
+            external_name: spec.external_name.clone(),
+            origin: if generated_by.is_some() {
+                None
+            } else {
+                Some(r.origin.clone())
+            },
+            generated_by,
+        });
+    }
+
+    // Configuration indexes.
+    mesh.service_entries.sort_by(|a, b| {
+        (&a.created, &a.namespace, &a.name, &a.host).cmp(&(
+            &b.created,
+            &b.namespace,
+            &b.name,
+            &b.host,
+        ))
+    });
+    for (i, se) in mesh.service_entries.iter().enumerate() {
+        if se.host.starts_with('*') {
+            mesh.se_wildcards.push(i);
+        } else {
+            mesh.se_by_host.entry(se.host.clone()).or_default().push(i);
+        }
+        for a in &se.spec.addresses {
+            mesh.se_by_address.entry(a.clone()).or_insert(i);
+        }
+    }
+    mesh.virtual_services.sort_by_key(|c| c.precedence_key());
+    for (i, vs) in mesh.virtual_services.iter().enumerate() {
+        for h in &vs.spec.hosts {
+            let h = fqdn(h, &vs.namespace);
+            if h.contains('*') {
+                if !mesh.vs_wildcards.contains(&i) {
+                    mesh.vs_wildcards.push(i);
+                }
+            } else {
+                mesh.vs_by_host.entry(h).or_default().push(i);
+            }
+        }
+    }
+    mesh.destination_rules.sort_by_key(|c| c.precedence_key());
+    for (i, dr) in mesh.destination_rules.iter().enumerate() {
+        mesh.dr_by_host
+            .entry(fqdn(&dr.spec.host, &dr.namespace))
+            .or_default()
+            .push(i);
+    }
+    mesh.istio_gateways.sort_by_key(|c| c.precedence_key());
+    mesh.sidecars.sort_by_key(|c| c.precedence_key());
+    mesh.gateways
+        .sort_by_key(|c| (c.namespace.clone(), c.name.clone()));
+    mesh.http_routes.sort_by_key(|c| c.precedence_key());
+    mesh.grpc_routes.sort_by_key(|c| c.precedence_key());
+    mesh.openshift_routes.sort_by_key(|c| c.precedence_key());
+
+    for (si, s) in mesh.services.iter().enumerate() {
+        for p in &s.ports {
+            if p.protocol.is_http() || (p.protocol == Protocol::Unknown && s.cluster_ip.is_none()) {
+                mesh.http_services_by_port
+                    .entry(p.port)
+                    .or_default()
+                    .push(si);
+            }
+        }
+    }
+    for (i, se) in mesh.service_entries.iter().enumerate() {
+        for p in &se.spec.ports {
+            let proto = Protocol::from_name(p.protocol.as_deref().unwrap_or(""), p.name.as_deref());
+            if proto.is_http() || (proto == Protocol::Unknown && se.spec.addresses.is_empty()) {
+                mesh.http_service_entries_by_port
+                    .entry(p.number)
+                    .or_default()
+                    .push(i);
+            }
+        }
+    }
+    validate_config(&mut mesh);
+    build_topology(&mut mesh);
+    mesh.diagnostics.splice(0..0, diags);
+    mesh
+}
+
+fn workload_from(
+    r: &Resource,
+    kind: &str,
+    labels: &Labels,
+    annotations: &Labels,
+    spec: &PodSpec,
+) -> Workload {
+    let sa = spec
+        .service_account_name
+        .clone()
+        .or_else(|| spec.service_account.clone())
+        .unwrap_or_else(|| "default".into());
+    let mut ports = Vec::new();
+    for c in &spec.containers {
+        ports.extend(c.ports.iter().cloned());
+    }
+    Workload {
+        namespace: r.namespace().to_string(),
+        name: r.name().to_string(),
+        kind: kind.to_string(),
+        labels: labels.clone(),
+        annotations: annotations.clone(),
+        service_account: sa,
+        proxy: ProxyKind::None,
+        proxy_reason: String::new(),
+        revision: None,
+        pods: Vec::new(),
+        container_ports: ports,
+        origin: Some(r.origin.clone()),
+        generated_by: None,
+    }
+}
+
+/// What Istio's deployment controller creates for Gateway API Gateways.
+fn gateway_deployments(
+    mesh: &Mesh,
+    pending: &mut Vec<PendingWorkload>,
+    svcs: &mut Vec<(Resource, ServiceSpec, ServiceStatus)>,
+) {
+    for gw in &mesh.gateways {
+        let class = gw.spec.gateway_class_name.as_str();
+        let (name, proxy, sa) = match class {
+            "istio" => (
+                format!("{}-istio", gw.name),
+                ProxyKind::Gateway,
+                format!("{}-istio", gw.name),
+            ),
+            "istio-waypoint" => (gw.name.clone(), ProxyKind::Waypoint, gw.name.clone()),
+            _ => continue,
+        };
+        let by = format!("Gateway {}/{}", gw.namespace, gw.name);
+        // A dump that already holds the deployed proxy keeps it.
+        if pending
+            .iter()
+            .any(|p| p.w.namespace == gw.namespace && p.w.name == name)
+        {
+            continue;
+        }
+        let mut labels = Labels::new();
+        labels.insert(
+            "gateway.networking.k8s.io/gateway-name".into(),
+            gw.name.clone(),
+        );
+        labels.insert(
+            "gateway.networking.k8s.io/gateway-class-name".into(),
+            class.to_string(),
+        );
+        labels.insert("istio.io/gateway-name".into(), gw.name.clone());
+        let reason = if proxy == ProxyKind::Waypoint {
+            format!("waypoint deployed by Istio for {by} (class istio-waypoint)")
+        } else {
+            format!("gateway deployed by Istio for {by} (class istio)")
+        };
+        pending.push(PendingWorkload {
+            w: Workload {
+                namespace: gw.namespace.clone(),
+                name: name.clone(),
+                kind: "Deployment".into(),
+                labels: labels.clone(),
+                annotations: Labels::new(),
+                service_account: sa,
+                proxy,
+                proxy_reason: reason,
+                revision: None,
+                pods: Vec::new(),
+                container_ports: Vec::new(),
+                origin: None,
+                generated_by: Some(by.clone()),
+            },
+            replicas: 1,
+            pod_names: Vec::new(),
+            pod_ips: Vec::new(),
+        });
+        if svcs
+            .iter()
+            .any(|(r, _, _)| r.namespace() == gw.namespace && r.name() == name)
+        {
+            continue;
+        }
+        let mut ports: Vec<ServicePort> = Vec::new();
+        if proxy == ProxyKind::Waypoint {
+            ports.push(ServicePort {
+                name: Some("status-port".into()),
+                port: 15021,
+                target_port: Some(IntOrString::Int(15021)),
+                ..Default::default()
+            });
+            ports.push(ServicePort {
+                name: Some("mesh".into()),
+                port: 15008,
+                target_port: Some(IntOrString::Int(15008)),
+                ..Default::default()
+            });
+        } else {
+            ports.push(ServicePort {
+                name: Some("status-port".into()),
+                port: 15021,
+                target_port: Some(IntOrString::Int(15021)),
+                app_protocol: Some("tcp".into()),
+                ..Default::default()
+            });
+            for l in &gw.spec.listeners {
+                if ports.iter().any(|p| p.port == l.port) {
+                    continue;
+                }
+                let proto = match l.protocol.as_str() {
+                    "HTTP" => "http",
+                    "HTTPS" => "https",
+                    "TLS" => "tls",
+                    "TCP" => "tcp",
+                    _ => "tcp",
+                };
+                ports.push(ServicePort {
+                    name: Some(format!("{}-{}", proto, l.port)),
+                    port: l.port,
+                    target_port: Some(IntOrString::Int(l.port as i64)),
+                    app_protocol: Some(proto.into()),
+                    ..Default::default()
+                });
+            }
+        }
+        let type_ = if proxy == ProxyKind::Waypoint {
+            "ClusterIP".to_string()
+        } else {
+            gw.annotations
+                .get("networking.istio.io/service-type")
+                .cloned()
+                .unwrap_or_else(|| "LoadBalancer".into())
+        };
+        let mut annotations = Labels::new();
+        annotations.insert("meshsim.io/generated-by".into(), by.clone());
+        let meta = ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(gw.namespace.clone()),
+            labels: labels.clone(),
+            annotations,
+            ..Default::default()
+        };
+        let spec = ServiceSpec {
+            type_: Some(type_),
+            selector: Some(BTreeMap::from([(
+                "gateway.networking.k8s.io/gateway-name".to_string(),
+                gw.name.clone(),
+            )])),
+            ports,
+            ..Default::default()
+        };
+        let status = ServiceStatus {
+            load_balancer: LoadBalancerStatus {
+                ingress: gw
+                    .spec
+                    .addresses
+                    .iter()
+                    .map(|a| LoadBalancerIngress {
+                        ip: Some(a.value.clone()).filter(|v| v.parse::<Ipv4Addr>().is_ok()),
+                        hostname: Some(a.value.clone()).filter(|v| v.parse::<Ipv4Addr>().is_err()),
+                    })
+                    .collect(),
+            },
+        };
+        svcs.push((
+            Resource {
+                api_version: "v1".into(),
+                kind: "Service".into(),
+                meta,
+                origin: gw.origin.clone(),
+                body: Body::ServiceAccount,
+            },
+            spec,
+            status,
+        ));
+    }
+}
+
+/// Cross-object checks that produce warnings (the loader already checked each object alone).
+fn validate_config(mesh: &mut Mesh) {
+    let mut out = Vec::new();
+    for gw in &mesh.istio_gateways {
+        let served = mesh.workloads.iter().any(|w| {
+            w.proxy == ProxyKind::Gateway
+                && !gw.spec.selector.is_empty()
+                && gw
+                    .spec
+                    .selector
+                    .iter()
+                    .all(|(k, v)| w.labels.get(k) == Some(v))
+        });
+        if !served {
+            out.push(
+                Diagnostic::new(diag::GATEWAY_NO_WORKLOAD, format!("selector {:?} matches no gateway proxy", gw.spec.selector))
+                    .at(&gw.origin.file, gw.origin.line_of(&["spec", "selector"]))
+                    .object(gw.display("Gateway"))
+                    .hint("deploy a gateway (gateway injection) whose pod labels carry the selector, or fix the selector"),
+            );
+        }
+    }
+    for vs in &mesh.virtual_services {
+        for g in &vs.spec.gateways {
+            if g == "mesh" {
+                continue;
+            }
+            let (ns, name) = match g.split_once('/') {
+                Some((n, m)) => (n.to_string(), m.to_string()),
+                None => (vs.namespace.clone(), g.clone()),
+            };
+            let name = name.split('.').next().unwrap_or("").to_string();
+            if !mesh
+                .istio_gateways
+                .iter()
+                .any(|x| x.namespace == ns && x.name == name)
+            {
+                out.push(
+                    Diagnostic::new(diag::UNKNOWN_GATEWAY_REF, format!("gateway {ns}/{name} does not exist"))
+                        .at(&vs.origin.file, vs.origin.line_of(&["spec", "gateways"]))
+                        .object(vs.display("VirtualService"))
+                        .hint("name the Gateway as <namespace>/<name>, or as <name> when it is in the VirtualService's namespace"),
+                );
+            }
+        }
+    }
+    for gw in &mesh.gateways {
+        if gw.labels.contains_key("istio.io/gateway-for") {
+            out.push(
+                Diagnostic::new(diag::IGNORED_LABEL, "istio.io/gateway-for is not a label Istio reads: the waypoint serves its default traffic type (service)")
+                    .at(&gw.origin.file, gw.origin.line_of(&["metadata", "labels"]))
+                    .object(gw.display("Gateway"))
+                    .hint("use istio.io/waypoint-for: service|workload|all|none"),
+            );
+        }
+    }
+    mesh.diagnostics.extend(out);
+}
+
+fn build_topology(mesh: &mut Mesh) {
+    let mut g = StableDiGraph::new();
+    let wnodes: Vec<NodeIndex> = (0..mesh.workloads.len())
+        .map(|i| g.add_node(TopoNode::Workload(i)))
+        .collect();
+    let snodes: Vec<NodeIndex> = (0..mesh.services.len())
+        .map(|i| g.add_node(TopoNode::Service(i)))
+        .collect();
+    for (si, s) in mesh.services.iter().enumerate() {
+        for &wi in &s.endpoints {
+            g.add_edge(snodes[si], wnodes[wi], TopoEdge::Selects);
+        }
+    }
+    let gnodes: Vec<NodeIndex> = (0..mesh.istio_gateways.len())
+        .map(|i| g.add_node(TopoNode::IstioGateway(i)))
+        .collect();
+    for (gi, gw) in mesh.istio_gateways.iter().enumerate() {
+        for (wi, w) in mesh.workloads.iter().enumerate() {
+            if w.proxy == ProxyKind::Gateway
+                && !gw.spec.selector.is_empty()
+                && gw
+                    .spec
+                    .selector
+                    .iter()
+                    .all(|(k, v)| w.labels.get(k) == Some(v))
+            {
+                g.add_edge(gnodes[gi], wnodes[wi], TopoEdge::ServedBy);
+                mesh.gateway_workload_nodes.insert(wi, wnodes[wi]);
+            }
+        }
+    }
+    for (vi, vs) in mesh.virtual_services.iter().enumerate() {
+        let vn = g.add_node(TopoNode::VirtualService(vi));
+        for gname in &vs.spec.gateways {
+            let (ns, name) = match gname.split_once('/') {
+                Some((n, m)) => (n, m),
+                None => (vs.namespace.as_str(), gname.as_str()),
+            };
+            if let Some(gi) = mesh
+                .istio_gateways
+                .iter()
+                .position(|x| x.namespace == ns && x.name == name)
+            {
+                g.add_edge(vn, gnodes[gi], TopoEdge::BindsTo);
+            }
+        }
+        for r in &vs.spec.http {
+            for d in &r.route {
+                let h = fqdn(&d.destination.host, &vs.namespace);
+                if let Some(&si) = mesh.service_by_host.get(&h) {
+                    g.add_edge(vn, snodes[si], TopoEdge::RoutesTo);
+                }
+            }
+        }
+    }
+    for (ri, hr) in mesh.http_routes.iter().enumerate() {
+        let rn = g.add_node(TopoNode::Route(ri));
+        for rule in &hr.spec.rules {
+            for b in &rule.backend_refs {
+                if b.kind.as_deref().unwrap_or("Service") == "Service" {
+                    let ns = b.namespace.as_deref().unwrap_or(&hr.namespace);
+                    if let Some(&si) = mesh
+                        .service_by_host
+                        .get(&format!("{}.{ns}.{DOMAIN}", b.name))
+                    {
+                        g.add_edge(rn, snodes[si], TopoEdge::RoutesTo);
+                    }
+                }
+            }
+        }
+        for p in &hr.spec.parent_refs {
+            let ns = p.namespace.as_deref().unwrap_or(&hr.namespace);
+            if p.kind.as_deref().unwrap_or("Gateway") == "Gateway" {
+                if let Some(gi) = mesh
+                    .gateways
+                    .iter()
+                    .position(|x| x.namespace == ns && x.name == p.name)
+                {
+                    let gn = g.add_node(TopoNode::GatewayApi(gi));
+                    g.add_edge(rn, gn, TopoEdge::AttachesTo);
+                }
+            }
+        }
+    }
+    mesh.topology = g;
+}
+
+impl Mesh {
+    /// Names of the objects that route to a Service, found through the topology graph.
+    pub fn routes_to_service(&self, si: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in self.topology.node_indices() {
+            if let Some(TopoNode::Service(i)) = self.topology.node_weight(n) {
+                if *i != si {
+                    continue;
+                }
+                for e in self
+                    .topology
+                    .neighbors_directed(n, petgraph::Direction::Incoming)
+                {
+                    match self.topology.node_weight(e) {
+                        Some(TopoNode::VirtualService(v)) => {
+                            out.push(self.virtual_services[*v].display("VirtualService"))
+                        }
+                        Some(TopoNode::Route(r)) => {
+                            out.push(self.http_routes[*r].display("HTTPRoute"))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}

@@ -1,0 +1,146 @@
+//! Finds the line of a field inside a block-style YAML document from its path
+//! (`["spec", "http", "1", "match"]`; numbers index lists). serde_yaml keeps no positions for
+//! values, so messages that point at a field use this. It reads indentation only; for flow
+//! style (`{a: b}`) it stops at the deepest part it can find.
+
+/// Zero-based line offset within `doc` of the field at `path`, or None.
+pub fn locate(doc: &str, path: &[&str]) -> Option<usize> {
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut lo = 0usize; // first line of the current block
+    let mut hi = lines.len(); // one past its last line
+    let mut min_indent = 0usize; // keys of the current block sit at or beyond this column
+    let mut found: Option<usize> = None;
+    for seg in path {
+        if let Ok(idx) = seg.parse::<usize>() {
+            // The idx-th item '- ' of a list, at the shallowest list indent in the block.
+            let mut items = Vec::new();
+            let mut item_indent = None;
+            for (n, l) in lines.iter().enumerate().take(hi).skip(lo) {
+                let t = l.trim_start();
+                if t.is_empty() || t.starts_with('#') {
+                    continue;
+                }
+                let ind = l.len() - t.len();
+                if ind < min_indent {
+                    break;
+                }
+                if t.starts_with("- ") || t == "-" {
+                    match item_indent {
+                        None => {
+                            item_indent = Some(ind);
+                            items.push(n);
+                        }
+                        Some(ii) if ii == ind => items.push(n),
+                        _ => {}
+                    }
+                }
+            }
+            let ii = item_indent?;
+            let start = *items.get(idx)?;
+            let end = items.get(idx + 1).copied().unwrap_or_else(|| {
+                // The list ends at the first line indented less than its items.
+                lines
+                    .iter()
+                    .enumerate()
+                    .take(hi)
+                    .skip(start + 1)
+                    .find(|(_, l)| {
+                        let t = l.trim_start();
+                        !t.is_empty() && !t.starts_with('#') && l.len() - t.len() < ii
+                    })
+                    .map(|(n, _)| n)
+                    .unwrap_or(hi)
+            });
+            found = Some(start);
+            lo = start;
+            hi = end;
+            min_indent = ii + 2;
+        } else {
+            let key = format!("{seg}:");
+            let mut hit = None;
+            for (n, l) in lines.iter().enumerate().take(hi).skip(lo) {
+                let t = l.trim_start();
+                let t = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
+                let ind = l.len() - t.len();
+                if ind < min_indent && !(n == lo && found.is_some()) {
+                    continue;
+                }
+                let unquoted = t.trim_start_matches(['"', '\'']);
+                if t.starts_with(&key)
+                    || (unquoted.starts_with(*seg)
+                        && unquoted[seg.len()..]
+                            .trim_start_matches(['"', '\''])
+                            .starts_with(':'))
+                {
+                    hit = Some((n, ind));
+                    break;
+                }
+            }
+            let (n, ind) = hit?;
+            let end = lines
+                .iter()
+                .enumerate()
+                .take(hi)
+                .skip(n + 1)
+                .find(|(_, l)| {
+                    let t = l.trim_start();
+                    let i = l.len() - t.len();
+                    !t.is_empty()
+                        && !t.starts_with('#')
+                        && (i < ind || (i == ind && !t.starts_with("- ")))
+                })
+                .map(|(m, _)| m)
+                .unwrap_or(hi);
+            found = Some(n);
+            lo = n + 1;
+            hi = end;
+            min_indent = ind;
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    const VS: &str = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: x
+spec:
+  hosts:
+  - a
+  http:
+  - match:
+    - uri:
+        prefix: /a
+    route:
+    - destination:
+        host: a
+  - match:
+    - uri:
+        regex: '[a'
+    route:
+    - destination: {host: b}
+";
+
+    #[test]
+    fn finds_nested_list_items_and_keys() {
+        assert_eq!(locate(VS, &["spec"]), Some(4));
+        assert_eq!(locate(VS, &["spec", "http"]), Some(7));
+        assert_eq!(locate(VS, &["spec", "http", "0"]), Some(8));
+        assert_eq!(locate(VS, &["spec", "http", "1"]), Some(14));
+        assert_eq!(
+            locate(VS, &["spec", "http", "1", "match", "0", "uri"]),
+            Some(15)
+        );
+        assert_eq!(locate(VS, &["spec", "http", "1", "route"]), Some(18));
+    }
+
+    #[test]
+    fn missing_paths_give_none() {
+        assert_eq!(locate(VS, &["spec", "tcp"]), None);
+        assert_eq!(locate(VS, &["spec", "http", "2"]), None);
+    }
+}

@@ -1,0 +1,823 @@
+//! Parse: manifest text in, typed resources with positions and diagnostics out. Loading never
+//! fails as a whole and never drops an object silently: each document becomes a resource, an
+//! `Unknown` resource listed in a warning, or an error naming file, line and cause.
+
+pub mod locate;
+pub mod types;
+
+use crate::diag::{self, Diagnostic};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use types::*;
+
+/// One input file as bytes; the loader decides whether it is text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: String,
+    pub bytes: Vec<u8>,
+}
+
+impl SourceFile {
+    pub fn new(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        SourceFile {
+            path: path.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+/// Where an object came from: file, first line of its document, and the document's text so
+/// that later stages can point at a field's line.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub line: usize,
+    pub text: Arc<str>,
+    /// Byte range of the object's document within `text`.
+    pub range: (usize, usize),
+}
+
+impl Origin {
+    /// `file:line` for messages.
+    pub fn pos(&self) -> String {
+        format!("{}:{}", self.file, self.line)
+    }
+    /// The line of a field inside the object (`["spec", "http", "1"]`), or the object's line.
+    pub fn line_of(&self, path: &[&str]) -> usize {
+        let doc = &self.text[self.range.0..self.range.1];
+        match locate::locate(doc, path) {
+            Some(l) => self.line + l,
+            None => self.line,
+        }
+    }
+    pub fn pos_of(&self, path: &[&str]) -> String {
+        format!("{}:{}", self.file, self.line_of(path))
+    }
+}
+
+/// The kinds meshsim reads, each with its typed body.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Namespace,
+    Pod(PodSpec, PodStatus),
+    /// Deployment, StatefulSet, DaemonSet, ReplicaSet, Job.
+    Workload(WorkloadSpec),
+    Service(ServiceSpec, ServiceStatus),
+    ServiceAccount,
+    ConfigMap(ConfigMapBody),
+    VirtualService(VirtualServiceSpec),
+    DestinationRule(DestinationRuleSpec),
+    IstioGateway(IstioGatewaySpec),
+    ServiceEntry(ServiceEntrySpec),
+    Sidecar(SidecarSpec),
+    WorkloadEntry(WorkloadEntrySpec),
+    AuthorizationPolicy(AuthorizationPolicySpec),
+    PeerAuthentication(PeerAuthenticationSpec),
+    GatewayClass(GatewayClassSpec),
+    Gateway(GatewaySpec),
+    HttpRoute(HttpRouteSpec),
+    GrpcRoute(GrpcRouteSpec),
+    ReferenceGrant(ReferenceGrantSpec),
+    OpenShiftRoute(OpenShiftRouteSpec),
+    SailIstio(SailIstioSpec),
+    IstioRevision(SailIstioSpec),
+    IstioRevisionTag(IstioRevisionTagSpec),
+    IstioCni(SailComponentSpec),
+    ZTunnel(SailComponentSpec),
+    /// Kinds that are read and kept but change no routing (RBAC, autoscalers, budgets...).
+    Kept(serde_yaml::Value),
+    /// Kinds meshsim does not know: kept, listed in a warning.
+    Unknown(serde_yaml::Value),
+}
+
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub api_version: String,
+    pub kind: String,
+    pub meta: ObjectMeta,
+    pub origin: Origin,
+    pub body: Body,
+}
+
+impl Resource {
+    pub fn name(&self) -> &str {
+        self.meta.name.as_deref().unwrap_or("")
+    }
+    /// Namespace, or "" for cluster-scoped kinds.
+    pub fn namespace(&self) -> &str {
+        self.meta.namespace.as_deref().unwrap_or("")
+    }
+    pub fn group(&self) -> &str {
+        group_of(&self.api_version)
+    }
+    /// `Kind namespace/name` (or `Kind name` when cluster-scoped), as messages name objects.
+    pub fn display(&self) -> String {
+        if self.namespace().is_empty() {
+            format!("{} {}", self.kind, self.name())
+        } else {
+            format!("{} {}/{}", self.kind, self.namespace(), self.name())
+        }
+    }
+}
+
+/// Everything read from the inputs.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub resources: Vec<Resource>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Loaded {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+}
+
+/// Options of loading, as `kubectl apply -n` gives a namespace to objects that name none.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub default_namespace: String,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            default_namespace: "default".into(),
+        }
+    }
+}
+
+pub fn group_of(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((g, _)) => g,
+        None => "",
+    }
+}
+
+fn version_of(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((_, v)) => v,
+        None => api_version,
+    }
+}
+
+/// Loads many files, then resolves duplicates across them: a later object with the same kind,
+/// namespace and name replaces the earlier one, with a warning naming both places.
+pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
+    let parsed: Vec<Loaded> = files.iter().map(|f| parse_file(f, opts)).collect();
+    merge(parsed)
+}
+
+/// Joins per-file results (which may have been parsed in parallel) in input order.
+pub fn merge(parts: Vec<Loaded>) -> Loaded {
+    let mut out = Loaded::default();
+    let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
+    let mut all: Vec<Option<Resource>> = Vec::new();
+    for part in parts {
+        out.diagnostics.extend(part.diagnostics);
+        for r in part.resources {
+            let key = (
+                r.group().to_string(),
+                r.kind.clone(),
+                r.namespace().to_string(),
+                r.name().to_string(),
+            );
+            if let Some(&i) = index.get(&key) {
+                if let Some(prev) = all[i].take() {
+                    out.diagnostics.push(
+                        Diagnostic::new(
+                            diag::DUPLICATE,
+                            format!("replaces the definition at {}", prev.origin.pos()),
+                        )
+                        .at(&r.origin.file, r.origin.line)
+                        .object(r.display())
+                        .hint("keep one definition; the later one wins, as with kubectl apply"),
+                    );
+                }
+            }
+            index.insert(key, all.len());
+            all.push(Some(r));
+        }
+    }
+    out.resources = all.into_iter().flatten().collect();
+    out
+}
+
+/// Splits a text into YAML documents: (first line, byte start, byte end), one-based lines.
+fn split_documents(text: &str) -> Vec<(usize, usize, usize)> {
+    let mut docs = Vec::new();
+    let mut start = 0usize;
+    let mut start_line = 1usize;
+    let mut offset = 0usize;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let l = line.trim_end_matches(['\n', '\r']);
+        let is_sep = l == "---" || l.starts_with("--- ") || l.starts_with("---\t") || l == "...";
+        if is_sep {
+            docs.push((start_line, start, offset));
+            start = offset + line.len();
+            start_line = i + 2;
+        }
+        offset += line.len();
+    }
+    docs.push((start_line, start, text.len()));
+    docs
+}
+
+/// True when a document holds nothing but comments and blank lines (Helm emits such ones).
+fn is_blank_document(doc: &str) -> bool {
+    doc.lines().all(|l| {
+        let t = l.trim();
+        t.is_empty() || t.starts_with('#') || t.starts_with('%')
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    #[serde(default)]
+    api_version: Option<serde_yaml::Value>,
+    #[serde(default)]
+    kind: Option<serde_yaml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Doc<S, T = serde::de::IgnoredAny> {
+    #[serde(default)]
+    metadata: ObjectMeta,
+    #[serde(default = "Option::default")]
+    spec: Option<S>,
+    #[serde(default = "Option::default")]
+    status: Option<T>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaOnly {
+    #[serde(default)]
+    metadata: ObjectMeta,
+}
+
+#[derive(Deserialize)]
+struct ListDoc {
+    #[serde(default)]
+    items: Vec<serde_yaml::Value>,
+}
+
+/// Reads one file: decodes text, splits documents, parses each.
+pub fn parse_file(file: &SourceFile, opts: &LoadOptions) -> Loaded {
+    let mut out = Loaded::default();
+    let path = file.path.as_str();
+    if let Some(pos) = file.bytes.iter().position(|&b| b == 0) {
+        let line = 1 + file.bytes[..pos].iter().filter(|&&b| b == b'\n').count();
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::NOT_TEXT,
+                "the file contains NUL bytes: it looks binary",
+            )
+            .at(path, line)
+            .hint("pass YAML or JSON manifests; a binary file cannot be a manifest"),
+        );
+        return out;
+    }
+    let text = match std::str::from_utf8(&file.bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = e.valid_up_to();
+            let before = &file.bytes[..valid];
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            let col = 1 + valid
+                - before
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
+            out.diagnostics.push(
+                Diagnostic::new(diag::NOT_TEXT, format!("invalid UTF-8 at byte {valid}"))
+                    .at(path, line)
+                    .col(Some(col))
+                    .hint("save the file as UTF-8; Kubernetes manifests must be UTF-8"),
+            );
+            return out;
+        }
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let text: Arc<str> = if text.contains('\r') {
+        Arc::from(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Arc::from(text)
+    };
+    let file_arc: Arc<str> = Arc::from(path);
+    for (line, start, end) in split_documents(&text) {
+        let doc = &text[start..end];
+        if is_blank_document(doc) {
+            continue;
+        }
+        let origin = Origin {
+            file: file_arc.clone(),
+            line,
+            text: text.clone(),
+            range: (start, end),
+        };
+        parse_document(doc, origin, opts, &mut out);
+    }
+    out
+}
+
+fn yaml_error(e: &serde_yaml::Error, origin: &Origin, what: Option<&str>) -> Diagnostic {
+    let msg = e.to_string();
+    // serde_yaml appends " at line L column C" to messages; the position goes in our own fields.
+    let msg = match msg.find(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    let (line, col) = match e.location() {
+        Some(l) => (origin.line + l.line().saturating_sub(1), Some(l.column())),
+        None => (origin.line, None),
+    };
+    let (code, hint) = if msg.contains("recursion limit") || msg.contains("repetition limit") {
+        (
+            diag::TOO_COMPLEX,
+            "manifests are never nested this deep nor expand aliases this much; check for a YAML alias bomb".to_string(),
+        )
+    } else if msg.contains("invalid type") || msg.contains("invalid value") {
+        let h = if msg.contains("expected u16")
+            || msg.contains("expected i64")
+            || msg.contains("expected u32")
+        {
+            "this field takes a number, such as 8080".to_string()
+        } else if msg.contains("expected a string") {
+            "quote the value (\"true\", \"80\") so that it is a string".to_string()
+        } else if msg.contains("expected a sequence") {
+            "this field takes a list: start each item with '- '".to_string()
+        } else {
+            "see the kind's API reference for this field's type".to_string()
+        };
+        (diag::WRONG_TYPE, h)
+    } else if msg.contains("missing field") || msg.contains("unknown variant") {
+        (
+            diag::INVALID_VALUE,
+            "see the kind's API reference for the required fields and allowed values".to_string(),
+        )
+    } else {
+        (
+            diag::YAML_SYNTAX,
+            "check indentation (spaces only) and that every 'key: value' is well formed"
+                .to_string(),
+        )
+    };
+    let mut d = Diagnostic::new(code, msg)
+        .at(&origin.file, line)
+        .col(col)
+        .hint(hint);
+    if let Some(w) = what {
+        d = d.object(w);
+    }
+    d
+}
+
+fn scalar_string(v: &Option<serde_yaml::Value>) -> Option<String> {
+    match v {
+        Some(serde_yaml::Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn parse_document(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
+    // Tabs in indentation are a YAML error; name the line before the parser's vaguer message.
+    for (i, l) in doc.lines().enumerate() {
+        let indent: &str = &l[..l.len() - l.trim_start().len()];
+        if indent.contains('\t') {
+            out.diagnostics.push(
+                Diagnostic::new(diag::TAB_INDENT, "a tab character is used for indentation")
+                    .at(&origin.file, origin.line + i)
+                    .col(Some(indent.find('\t').unwrap_or(0) + 1))
+                    .hint("indent YAML with spaces only"),
+            );
+            return;
+        }
+    }
+    let value_kind = serde_yaml::from_str::<serde_yaml::Value>(doc);
+    let header: Header = match value_kind {
+        Err(e) => {
+            out.diagnostics.push(yaml_error(&e, &origin, None));
+            return;
+        }
+        Ok(serde_yaml::Value::Mapping(_)) => match serde_yaml::from_str::<Header>(doc) {
+            Ok(h) => h,
+            Err(e) => {
+                out.diagnostics.push(yaml_error(&e, &origin, None));
+                return;
+            }
+        },
+        Ok(serde_yaml::Value::Null) => return,
+        Ok(other) => {
+            let what = match other {
+                serde_yaml::Value::Sequence(_) => "a list",
+                serde_yaml::Value::String(_) => "a string",
+                serde_yaml::Value::Number(_) => "a number",
+                serde_yaml::Value::Bool(_) => "a boolean",
+                _ => "not a mapping",
+            };
+            out.diagnostics.push(
+                Diagnostic::new(
+                    diag::NOT_AN_OBJECT,
+                    format!("the document is {what}, not an object"),
+                )
+                .at(&origin.file, origin.line)
+                .hint("each document must be a mapping with apiVersion, kind, metadata (and usually spec)"),
+            );
+            return;
+        }
+    };
+    let (api_version, kind) = match (
+        scalar_string(&header.api_version),
+        scalar_string(&header.kind),
+    ) {
+        (Some(a), Some(k)) => (a, k),
+        (a, k) => {
+            let missing = match (a.is_none(), k.is_none()) {
+                (true, true) => "apiVersion and kind",
+                (true, false) => "apiVersion",
+                _ => "kind",
+            };
+            out.diagnostics.push(
+                Diagnostic::new(diag::MISSING_KIND, format!("the document has no {missing}"))
+                    .at(&origin.file, origin.line)
+                    .hint(
+                        "add e.g. 'apiVersion: v1' and 'kind: Service' at the top of the document",
+                    ),
+            );
+            return;
+        }
+    };
+    if kind == "List" || (kind.ends_with("List") && api_version == "v1") {
+        parse_list(doc, origin, opts, out);
+        return;
+    }
+    parse_object(doc, None, api_version, kind, origin, opts, out);
+}
+
+/// A `kind: List` (as `kubectl get -o yaml` prints): each item becomes its own resource, its
+/// line found in the text.
+fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
+    let list: ListDoc = match serde_yaml::from_str(doc) {
+        Ok(l) => l,
+        Err(e) => {
+            out.diagnostics.push(yaml_error(&e, &origin, None));
+            return;
+        }
+    };
+    for (i, item) in list.items.into_iter().enumerate() {
+        let idx = i.to_string();
+        let line = origin.line_of(&["items", &idx]);
+        let item_origin = Origin {
+            line,
+            ..origin.clone()
+        };
+        let header = match serde_yaml::from_value::<Header>(item.clone()) {
+            Ok(h) => h,
+            Err(_) => {
+                out.diagnostics.push(
+                    Diagnostic::new(
+                        diag::NOT_AN_OBJECT,
+                        format!("List item {i} is not an object"),
+                    )
+                    .at(&origin.file, line)
+                    .hint("each item of a List must be a Kubernetes object"),
+                );
+                continue;
+            }
+        };
+        match (
+            scalar_string(&header.api_version),
+            scalar_string(&header.kind),
+        ) {
+            (Some(a), Some(k)) => parse_object("", Some(item), a, k, item_origin, opts, out),
+            _ => out.diagnostics.push(
+                Diagnostic::new(
+                    diag::MISSING_KIND,
+                    format!("List item {i} has no apiVersion or kind"),
+                )
+                .at(&origin.file, line)
+                .hint("each item of a List needs apiVersion and kind"),
+            ),
+        }
+    }
+}
+
+/// Deserialises either from the document text (positions exact) or from a list item's value.
+fn typed<T: DeserializeOwned>(
+    doc: &str,
+    item: &Option<serde_yaml::Value>,
+) -> Result<T, serde_yaml::Error> {
+    match item {
+        Some(v) => serde_yaml::from_value(v.clone()),
+        None => serde_yaml::from_str(doc),
+    }
+}
+
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "GatewayClass",
+    "Istio",
+    "IstioRevision",
+    "IstioRevisionTag",
+    "IstioCNI",
+    "ZTunnel",
+    "Node",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+];
+
+/// Which kinds are known, by group, with the versions their API serves.
+fn known(group: &str, kind: &str) -> Option<&'static [&'static str]> {
+    const NET: &[&str] = &["v1", "v1beta1", "v1alpha3"];
+    const SEC: &[&str] = &["v1", "v1beta1"];
+    const GW: &[&str] = &["v1", "v1beta1"];
+    const GW_ALPHA: &[&str] = &["v1", "v1beta1", "v1alpha2"];
+    const V1: &[&str] = &["v1"];
+    const SAIL: &[&str] = &["v1", "v1alpha1"];
+    match (group, kind) {
+        (
+            "",
+            "Namespace" | "Pod" | "Service" | "ServiceAccount" | "ConfigMap" | "Endpoints"
+            | "Secret",
+        ) => Some(V1),
+        ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => Some(V1),
+        ("batch", "Job" | "CronJob") => Some(V1),
+        ("autoscaling", "HorizontalPodAutoscaler") => Some(&["v1", "v2"]),
+        ("policy", "PodDisruptionBudget") => Some(V1),
+        (
+            "rbac.authorization.k8s.io",
+            "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding",
+        ) => Some(V1),
+        ("discovery.k8s.io", "EndpointSlice") => Some(V1),
+        (
+            "networking.istio.io",
+            "Gateway" | "VirtualService" | "DestinationRule" | "ServiceEntry" | "Sidecar"
+            | "WorkloadEntry",
+        ) => Some(NET),
+        (
+            "security.istio.io",
+            "AuthorizationPolicy" | "PeerAuthentication" | "RequestAuthentication",
+        ) => Some(SEC),
+        ("gateway.networking.k8s.io", "GatewayClass" | "Gateway" | "HTTPRoute") => Some(GW),
+        ("gateway.networking.k8s.io", "GRPCRoute" | "ReferenceGrant" | "TLSRoute" | "TCPRoute") => {
+            Some(GW_ALPHA)
+        }
+        ("route.openshift.io", "Route") => Some(V1),
+        (
+            "sailoperator.io",
+            "Istio" | "IstioRevision" | "IstioRevisionTag" | "IstioCNI" | "ZTunnel",
+        ) => Some(SAIL),
+        _ => None,
+    }
+}
+
+fn parse_object(
+    doc: &str,
+    item: Option<serde_yaml::Value>,
+    api_version: String,
+    kind: String,
+    origin: Origin,
+    opts: &LoadOptions,
+    out: &mut Loaded,
+) {
+    let group = group_of(&api_version).to_string();
+    let meta: ObjectMeta = match typed::<MetaOnly>(doc, &item) {
+        Ok(m) => m.metadata,
+        Err(e) => {
+            out.diagnostics.push(yaml_error(&e, &origin, Some(&kind)));
+            return;
+        }
+    };
+    let mut meta = meta;
+    if meta.name.as_deref().unwrap_or("").is_empty() {
+        out.diagnostics.push(
+            Diagnostic::new(diag::MISSING_NAME, format!("{kind} has no metadata.name"))
+                .at(&origin.file, origin.line)
+                .hint("add 'metadata: {name: <name>}'; every object needs a name"),
+        );
+        return;
+    }
+    if CLUSTER_SCOPED.contains(&kind.as_str()) {
+        meta.namespace = None;
+    } else if meta.namespace.as_deref().unwrap_or("").is_empty() {
+        meta.namespace = Some(opts.default_namespace.clone());
+    }
+    let versions = known(&group, &kind);
+    let mut resource = Resource {
+        api_version: api_version.clone(),
+        kind: kind.clone(),
+        meta,
+        origin,
+        body: Body::Namespace,
+    };
+    let Some(versions) = versions else {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::UNKNOWN_KIND,
+                format!("ignored: {} {} {}", kind, api_version, ns_name(&resource)),
+            )
+            .at(&resource.origin.file, resource.origin.line)
+            .hint("meshsim keeps this object but does not simulate its kind"),
+        );
+        let v = match item {
+            Some(v) => v,
+            None => serde_yaml::from_str(doc).unwrap_or(serde_yaml::Value::Null),
+        };
+        resource.body = Body::Unknown(v);
+        out.resources.push(resource);
+        return;
+    };
+    if !versions.contains(&version_of(&api_version)) {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::UNSERVED_VERSION,
+                format!("{api_version} is not a served version of {kind}"),
+            )
+            .at(&resource.origin.file, resource.origin.line)
+            .object(resource.display())
+            .hint(format!("use {group}/{}", versions[0])),
+        );
+    }
+    let what = resource.display();
+    macro_rules! spec {
+        ($t:ty, $variant:expr) => {
+            match typed::<Doc<$t>>(doc, &item) {
+                Ok(d) => $variant(d.spec.unwrap_or_default()),
+                Err(e) => {
+                    out.diagnostics
+                        .push(yaml_error(&e, &resource.origin, Some(&what)));
+                    return;
+                }
+            }
+        };
+    }
+    let body = match (group.as_str(), kind.as_str()) {
+        ("", "Namespace") => Body::Namespace,
+        ("", "Pod") => match typed::<Doc<PodSpec, PodStatus>>(doc, &item) {
+            Ok(d) => Body::Pod(d.spec.unwrap_or_default(), d.status.unwrap_or_default()),
+            Err(e) => {
+                out.diagnostics
+                    .push(yaml_error(&e, &resource.origin, Some(&what)));
+                return;
+            }
+        },
+        ("apps", _) | ("batch", "Job") => spec!(WorkloadSpec, Body::Workload),
+        ("", "Service") => match typed::<Doc<ServiceSpec, ServiceStatus>>(doc, &item) {
+            Ok(d) => Body::Service(d.spec.unwrap_or_default(), d.status.unwrap_or_default()),
+            Err(e) => {
+                out.diagnostics
+                    .push(yaml_error(&e, &resource.origin, Some(&what)));
+                return;
+            }
+        },
+        ("", "ServiceAccount") => Body::ServiceAccount,
+        ("", "ConfigMap") => match typed::<ConfigMapBody>(doc, &item) {
+            Ok(c) => Body::ConfigMap(c),
+            Err(e) => {
+                out.diagnostics
+                    .push(yaml_error(&e, &resource.origin, Some(&what)));
+                return;
+            }
+        },
+        ("networking.istio.io", "VirtualService") => {
+            spec!(VirtualServiceSpec, Body::VirtualService)
+        }
+        ("networking.istio.io", "DestinationRule") => {
+            spec!(DestinationRuleSpec, Body::DestinationRule)
+        }
+        ("networking.istio.io", "Gateway") => spec!(IstioGatewaySpec, Body::IstioGateway),
+        ("networking.istio.io", "ServiceEntry") => spec!(ServiceEntrySpec, Body::ServiceEntry),
+        ("networking.istio.io", "Sidecar") => spec!(SidecarSpec, Body::Sidecar),
+        ("networking.istio.io", "WorkloadEntry") => spec!(WorkloadEntrySpec, Body::WorkloadEntry),
+        ("security.istio.io", "AuthorizationPolicy") => {
+            spec!(AuthorizationPolicySpec, Body::AuthorizationPolicy)
+        }
+        ("security.istio.io", "PeerAuthentication") => {
+            spec!(PeerAuthenticationSpec, Body::PeerAuthentication)
+        }
+        ("gateway.networking.k8s.io", "GatewayClass") => {
+            spec!(GatewayClassSpec, Body::GatewayClass)
+        }
+        ("gateway.networking.k8s.io", "Gateway") => spec!(GatewaySpec, Body::Gateway),
+        ("gateway.networking.k8s.io", "HTTPRoute") => spec!(HttpRouteSpec, Body::HttpRoute),
+        ("gateway.networking.k8s.io", "GRPCRoute") => spec!(GrpcRouteSpec, Body::GrpcRoute),
+        ("gateway.networking.k8s.io", "ReferenceGrant") => {
+            spec!(ReferenceGrantSpec, Body::ReferenceGrant)
+        }
+        ("route.openshift.io", "Route") => spec!(OpenShiftRouteSpec, Body::OpenShiftRoute),
+        ("sailoperator.io", "Istio") => spec!(SailIstioSpec, Body::SailIstio),
+        ("sailoperator.io", "IstioRevision") => spec!(SailIstioSpec, Body::IstioRevision),
+        ("sailoperator.io", "IstioRevisionTag") => {
+            spec!(IstioRevisionTagSpec, Body::IstioRevisionTag)
+        }
+        ("sailoperator.io", "IstioCNI") => spec!(SailComponentSpec, Body::IstioCni),
+        ("sailoperator.io", "ZTunnel") => spec!(SailComponentSpec, Body::ZTunnel),
+        _ => {
+            let v = match item {
+                Some(v) => v,
+                None => serde_yaml::from_str(doc).unwrap_or(serde_yaml::Value::Null),
+            };
+            Body::Kept(v)
+        }
+    };
+    resource.body = body;
+    validate(&resource, out);
+    out.resources.push(resource);
+}
+
+fn ns_name(r: &Resource) -> String {
+    if r.namespace().is_empty() {
+        r.name().to_string()
+    } else {
+        format!("{}/{}", r.namespace(), r.name())
+    }
+}
+
+/// Checks that types alone cannot express: regexes compile (Envoy uses RE2, which, like the
+/// `regex` crate, has no look-around or back-references), required values are present.
+fn validate(r: &Resource, out: &mut Loaded) {
+    let mut bad_regex = |pattern: &str, path: &[&str]| {
+        if let Err(e) = regex::Regex::new(pattern) {
+            let first = e
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            out.diagnostics.push(
+                Diagnostic::new(
+                    diag::INVALID_REGEX,
+                    format!("invalid regex {pattern:?}: {first}"),
+                )
+                .at(&r.origin.file, r.origin.line_of(path))
+                .object(r.display())
+                .hint("Envoy uses RE2 syntax: no look-around, no back-references"),
+            );
+        }
+    };
+    match &r.body {
+        Body::VirtualService(vs) => {
+            for (i, route) in vs.http.iter().enumerate() {
+                let i = i.to_string();
+                for (j, m) in route.r#match.iter().enumerate() {
+                    let j = j.to_string();
+                    let mut check = |sm: &Option<StringMatch>, field: &str| {
+                        if let Some(re) = sm.as_ref().and_then(|s| s.regex.as_deref()) {
+                            bad_regex(re, &["spec", "http", &i, "match", &j, field]);
+                        }
+                    };
+                    check(&m.uri, "uri");
+                    check(&m.authority, "authority");
+                    check(&m.method, "method");
+                    for (k, sm) in m
+                        .headers
+                        .iter()
+                        .chain(&m.query_params)
+                        .chain(&m.without_headers)
+                    {
+                        if let Some(re) = sm.regex.as_deref() {
+                            bad_regex(re, &["spec", "http", &i, "match", &j, k]);
+                        }
+                    }
+                }
+            }
+        }
+        Body::HttpRoute(hr) => {
+            for (i, rule) in hr.rules.iter().enumerate() {
+                let i = i.to_string();
+                for (j, m) in rule.matches.iter().enumerate() {
+                    let j = j.to_string();
+                    if let Some(p) = &m.path {
+                        if p.type_.as_deref() == Some("RegularExpression") {
+                            bad_regex(
+                                p.value.as_deref().unwrap_or(""),
+                                &["spec", "rules", &i, "matches", &j, "path"],
+                            );
+                        }
+                    }
+                    for h in m.headers.iter().chain(&m.query_params) {
+                        if h.type_.as_deref() == Some("RegularExpression") {
+                            bad_regex(&h.value, &["spec", "rules", &i, "matches", &j]);
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

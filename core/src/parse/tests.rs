@@ -1,0 +1,177 @@
+//! The loader's error cases: each asserts the file and line named in the message.
+
+use super::*;
+use crate::diag;
+
+fn load_one(text: &str) -> Loaded {
+    load(
+        &[SourceFile::new("m.yaml", text.as_bytes())],
+        &LoadOptions::default(),
+    )
+}
+
+fn only_error(l: &Loaded) -> &Diagnostic {
+    let errs: Vec<&Diagnostic> = l.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(
+        errs.len(),
+        1,
+        "expected one error, got {:#?}",
+        l.diagnostics
+    );
+    errs[0]
+}
+
+#[test]
+fn yaml_syntax_error_names_file_and_line() {
+    let l = load_one("apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b\n");
+    let e = only_error(&l);
+    assert_eq!(e.code, diag::YAML_SYNTAX);
+    assert_eq!(e.file, "m.yaml");
+    assert!(e.line >= 8, "{e}");
+    assert!(e.hint.is_some());
+    // The good document before it is kept.
+    assert_eq!(l.resources.len(), 1);
+}
+
+#[test]
+fn wrong_type_names_the_line_of_the_field() {
+    let l = load_one("apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - name: http\n    port: eighty\n");
+    let e = only_error(&l);
+    assert_eq!(e.code, diag::WRONG_TYPE);
+    assert_eq!(e.line, 8, "{e}");
+    assert!(e.to_string().contains("m.yaml:8"), "{e}");
+    assert!(e.hint.as_deref().unwrap_or("").contains("number"), "{e}");
+}
+
+#[test]
+fn missing_name_is_an_error_at_the_document() {
+    let l = load_one("---\n# comment\napiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\n");
+    let e = only_error(&l);
+    assert_eq!(e.code, diag::MISSING_NAME);
+    assert_eq!(e.line, 2);
+}
+
+#[test]
+fn invalid_regex_points_at_the_match() {
+    let text = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: r\nspec:\n  hosts: [a]\n  http:\n  - match:\n    - uri:\n        regex: '(a'\n    route:\n    - destination: {host: a}\n";
+    let l = load_one(text);
+    let e = only_error(&l);
+    assert_eq!(e.code, diag::INVALID_REGEX);
+    assert_eq!(e.line, 9, "{e}");
+    assert_eq!(e.object.as_deref(), Some("VirtualService default/r"));
+}
+
+#[test]
+fn non_object_documents_are_errors() {
+    let l = load_one("- a\n- b\n");
+    assert_eq!(only_error(&l).code, diag::NOT_AN_OBJECT);
+    let l = load_one("just a string\n");
+    assert_eq!(only_error(&l).code, diag::NOT_AN_OBJECT);
+}
+
+#[test]
+fn binary_and_invalid_utf8_are_errors_with_lines() {
+    let l = load(
+        &[SourceFile::new("bin.yaml", b"a: 1\n\x00\x01\x02".to_vec())],
+        &LoadOptions::default(),
+    );
+    let e = only_error(&l);
+    assert_eq!((e.code, e.line), (diag::NOT_TEXT, 2));
+    let l = load(
+        &[SourceFile::new(
+            "latin1.yaml",
+            b"kind: x\nname: caf\xe9\n".to_vec(),
+        )],
+        &LoadOptions::default(),
+    );
+    let e = only_error(&l);
+    assert_eq!((e.code, e.line, e.column), (diag::NOT_TEXT, 2, Some(9)));
+}
+
+#[test]
+fn tabs_in_indentation_are_named() {
+    let l = load_one("apiVersion: v1\nkind: Namespace\nmetadata:\n\tname: x\n");
+    let e = only_error(&l);
+    assert_eq!((e.code, e.line), (diag::TAB_INDENT, 4));
+}
+
+#[test]
+fn alias_bombs_and_deep_nesting_are_refused_without_hanging() {
+    let mut bomb = String::from("a: &a [x,x,x,x,x,x,x,x,x,x]\n");
+    let mut prev = 'a';
+    for c in 'b'..='k' {
+        bomb.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        prev = c;
+    }
+    bomb.push_str("kind: ConfigMap\napiVersion: v1\nmetadata: {name: x}\n");
+    let l = load_one(&bomb);
+    assert_eq!(only_error(&l).code, diag::TOO_COMPLEX);
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let l = load_one(&deep);
+    assert_eq!(only_error(&l).code, diag::TOO_COMPLEX);
+}
+
+#[test]
+fn missing_kind_is_an_error() {
+    let l = load_one("metadata:\n  name: x\n");
+    assert_eq!(only_error(&l).code, diag::MISSING_KIND);
+}
+
+#[test]
+fn unknown_kinds_are_kept_and_listed() {
+    let l = load_one(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: ns\n",
+    );
+    assert!(!l.has_errors());
+    assert_eq!(l.resources.len(), 1);
+    let w = &l.diagnostics[0];
+    assert_eq!(w.code, diag::UNKNOWN_KIND);
+    assert!(
+        w.message.contains("ignored: Widget example.com/v1 ns/w"),
+        "{w}"
+    );
+}
+
+#[test]
+fn later_duplicates_replace_earlier_ones_with_a_warning() {
+    let a = SourceFile::new(
+        "a.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: ClusterIP}\n",
+    );
+    let b = SourceFile::new(
+        "b.yaml",
+        "\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {type: LoadBalancer}\n",
+    );
+    let l = load(&[a, b], &LoadOptions::default());
+    assert_eq!(l.resources.len(), 1);
+    assert!(
+        matches!(&l.resources[0].body, Body::Service(s, _) if s.type_.as_deref() == Some("LoadBalancer"))
+    );
+    let d = &l.diagnostics[0];
+    assert_eq!(d.code, diag::DUPLICATE);
+    assert_eq!((d.file.as_str(), d.line), ("b.yaml", 1));
+    assert!(d.message.contains("a.yaml:1"), "{d}");
+}
+
+#[test]
+fn bom_crlf_helm_comments_empty_documents_and_lists_load() {
+    let text = "\u{feff}---\r\n# Source: chart/templates/svc.yaml\r\n---\r\napiVersion: v1\r\nkind: List\r\nitems:\r\n- apiVersion: v1\r\n  kind: Namespace\r\n  metadata:\r\n    name: a\r\n- apiVersion: v1\r\n  kind: Namespace\r\n  metadata:\r\n    name: b\r\n---\r\n";
+    let l = load_one(text);
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+    let names: Vec<&str> = l.resources.iter().map(|r| r.name()).collect();
+    assert_eq!(names, vec!["a", "b"]);
+    assert_eq!(l.resources[1].origin.line, 11);
+}
+
+#[test]
+fn json_manifests_load() {
+    let l = load(
+        &[SourceFile::new(
+            "x.json",
+            br#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"j"}}"#.to_vec(),
+        )],
+        &LoadOptions::default(),
+    );
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+    assert_eq!(l.resources[0].name(), "j");
+}

@@ -1,0 +1,963 @@
+//! Typed shapes of every resource kind meshsim understands, as the Kubernetes API, Istio, the
+//! Gateway API, OpenShift and the Sail operator define them. Unknown fields are ignored, as the
+//! API server prunes them; wrong types are errors with a position.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub type Labels = BTreeMap<String, String>;
+
+macro_rules! api_struct {
+    ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+        #[serde(rename_all = "camelCase", default)]
+        pub struct $name { $($body)* }
+    };
+}
+
+/// An `int-or-string` field (`targetPort: 8080` or `targetPort: http`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    Int(i64),
+    Str(String),
+}
+
+impl std::fmt::Display for IntOrString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IntOrString::Int(i) => write!(f, "{i}"),
+            IntOrString::Str(s) => f.write_str(s),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- Kubernetes core
+
+api_struct! {
+    pub struct ObjectMeta {
+        pub name: Option<String>,
+        pub generate_name: Option<String>,
+        pub namespace: Option<String>,
+        pub labels: Labels,
+        pub annotations: Labels,
+        pub creation_timestamp: Option<String>,
+        pub owner_references: Vec<OwnerReference>,
+        pub uid: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct OwnerReference {
+        pub api_version: Option<String>,
+        pub kind: String,
+        pub name: String,
+        pub uid: Option<String>,
+        pub controller: Option<bool>,
+    }
+}
+
+api_struct! {
+    pub struct LabelSelector {
+        pub match_labels: Labels,
+        pub match_expressions: Vec<LabelSelectorRequirement>,
+    }
+}
+
+api_struct! {
+    pub struct LabelSelectorRequirement {
+        pub key: String,
+        pub operator: String,
+        pub values: Vec<String>,
+    }
+}
+
+impl LabelSelector {
+    /// Kubernetes label-selector semantics: every `matchLabels` pair and every expression must hold.
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|e| {
+                let have = labels.get(&e.key);
+                match e.operator.as_str() {
+                    "In" => have.is_some_and(|v| e.values.contains(v)),
+                    "NotIn" => !have.is_some_and(|v| e.values.contains(v)),
+                    "Exists" => have.is_some(),
+                    "DoesNotExist" => have.is_none(),
+                    _ => false,
+                }
+            })
+    }
+}
+
+api_struct! {
+    pub struct ContainerPort {
+        pub name: Option<String>,
+        pub container_port: u16,
+        pub protocol: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct Container {
+        pub name: String,
+        pub image: Option<String>,
+        pub args: Vec<String>,
+        pub ports: Vec<ContainerPort>,
+        pub restart_policy: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct PodSpec {
+        pub containers: Vec<Container>,
+        pub init_containers: Vec<Container>,
+        pub service_account_name: Option<String>,
+        pub service_account: Option<String>,
+        pub host_network: bool,
+        pub node_name: Option<String>,
+        pub restart_policy: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct PodCondition {
+        #[serde(rename = "type")]
+        pub type_: String,
+        pub status: String,
+    }
+}
+
+api_struct! {
+    pub struct PodStatus {
+        pub phase: Option<String>,
+        #[serde(rename = "podIP")]
+        pub pod_ip: Option<String>,
+        #[serde(rename = "hostIP")]
+        pub host_ip: Option<String>,
+        pub conditions: Vec<PodCondition>,
+    }
+}
+
+api_struct! {
+    pub struct PodTemplate {
+        pub metadata: ObjectMeta,
+        pub spec: PodSpec,
+    }
+}
+
+api_struct! {
+    /// The common shape of Deployment, StatefulSet, DaemonSet and ReplicaSet specs.
+    pub struct WorkloadSpec {
+        pub replicas: Option<u32>,
+        pub selector: Option<LabelSelector>,
+        pub template: PodTemplate,
+    }
+}
+
+api_struct! {
+    pub struct ServicePort {
+        pub name: Option<String>,
+        pub port: u16,
+        pub target_port: Option<IntOrString>,
+        pub protocol: Option<String>,
+        pub app_protocol: Option<String>,
+        pub node_port: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct ServiceSpec {
+        #[serde(rename = "type")]
+        pub type_: Option<String>,
+        pub selector: Option<Labels>,
+        pub ports: Vec<ServicePort>,
+        #[serde(rename = "clusterIP")]
+        pub cluster_ip: Option<String>,
+        pub external_name: Option<String>,
+        #[serde(rename = "loadBalancerIP")]
+        pub load_balancer_ip: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct LoadBalancerIngress {
+        pub ip: Option<String>,
+        pub hostname: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct LoadBalancerStatus {
+        pub ingress: Vec<LoadBalancerIngress>,
+    }
+}
+
+api_struct! {
+    pub struct ServiceStatus {
+        pub load_balancer: LoadBalancerStatus,
+    }
+}
+
+api_struct! {
+    pub struct ConfigMapBody {
+        pub data: BTreeMap<String, String>,
+    }
+}
+
+// ---------------------------------------------------------------- Istio networking
+
+api_struct! {
+    /// Istio's `StringMatch`: one of exact, prefix or regex.
+    pub struct StringMatch {
+        pub exact: Option<String>,
+        pub prefix: Option<String>,
+        pub regex: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpMatchRequest {
+        pub name: Option<String>,
+        pub uri: Option<StringMatch>,
+        pub scheme: Option<StringMatch>,
+        pub method: Option<StringMatch>,
+        pub authority: Option<StringMatch>,
+        pub headers: BTreeMap<String, StringMatch>,
+        pub port: Option<u16>,
+        pub source_labels: Labels,
+        pub gateways: Vec<String>,
+        pub query_params: BTreeMap<String, StringMatch>,
+        pub ignore_uri_case: bool,
+        pub without_headers: BTreeMap<String, StringMatch>,
+        pub source_namespace: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct PortSelector {
+        pub number: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct Destination {
+        pub host: String,
+        pub subset: Option<String>,
+        pub port: Option<PortSelector>,
+    }
+}
+
+api_struct! {
+    pub struct HeaderOperations {
+        pub set: BTreeMap<String, String>,
+        pub add: BTreeMap<String, String>,
+        pub remove: Vec<String>,
+    }
+}
+
+api_struct! {
+    pub struct Headers {
+        pub request: Option<HeaderOperations>,
+        pub response: Option<HeaderOperations>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRouteDestination {
+        pub destination: Destination,
+        pub weight: Option<i64>,
+        pub headers: Option<Headers>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRedirect {
+        pub uri: Option<String>,
+        pub authority: Option<String>,
+        pub port: Option<u16>,
+        pub derive_port: Option<String>,
+        pub scheme: Option<String>,
+        pub redirect_code: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct HttpBody {
+        pub string: Option<String>,
+        pub bytes: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpDirectResponse {
+        pub status: u16,
+        pub body: Option<HttpBody>,
+    }
+}
+
+api_struct! {
+    pub struct RegexRewrite {
+        pub r#match: Option<String>,
+        pub rewrite: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRewrite {
+        pub uri: Option<String>,
+        pub authority: Option<String>,
+        pub uri_regex_rewrite: Option<RegexRewrite>,
+    }
+}
+
+api_struct! {
+    pub struct Percent {
+        pub value: f64,
+    }
+}
+
+api_struct! {
+    pub struct FaultAbort {
+        pub http_status: Option<u16>,
+        pub grpc_status: Option<String>,
+        pub percentage: Option<Percent>,
+    }
+}
+
+api_struct! {
+    pub struct FaultDelay {
+        pub fixed_delay: Option<String>,
+        pub percentage: Option<Percent>,
+    }
+}
+
+api_struct! {
+    pub struct HttpFault {
+        pub abort: Option<FaultAbort>,
+        pub delay: Option<FaultDelay>,
+    }
+}
+
+api_struct! {
+    pub struct Delegate {
+        pub name: String,
+        pub namespace: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRetry {
+        pub attempts: Option<i64>,
+        pub per_try_timeout: Option<String>,
+        pub retry_on: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRoute {
+        pub name: Option<String>,
+        pub r#match: Vec<HttpMatchRequest>,
+        pub route: Vec<HttpRouteDestination>,
+        pub redirect: Option<HttpRedirect>,
+        pub direct_response: Option<HttpDirectResponse>,
+        pub delegate: Option<Delegate>,
+        pub rewrite: Option<HttpRewrite>,
+        pub timeout: Option<String>,
+        pub retries: Option<HttpRetry>,
+        pub fault: Option<HttpFault>,
+        pub mirror: Option<Destination>,
+        pub headers: Option<Headers>,
+    }
+}
+
+api_struct! {
+    pub struct L4Match {
+        pub destination_subnets: Vec<String>,
+        pub port: Option<u16>,
+        pub source_labels: Labels,
+        pub gateways: Vec<String>,
+        pub sni_hosts: Vec<String>,
+    }
+}
+
+api_struct! {
+    pub struct RouteDestination {
+        pub destination: Destination,
+        pub weight: Option<i64>,
+    }
+}
+
+api_struct! {
+    pub struct TcpRoute {
+        pub r#match: Vec<L4Match>,
+        pub route: Vec<RouteDestination>,
+    }
+}
+
+api_struct! {
+    pub struct TlsRoute {
+        pub r#match: Vec<L4Match>,
+        pub route: Vec<RouteDestination>,
+    }
+}
+
+api_struct! {
+    pub struct VirtualServiceSpec {
+        pub hosts: Vec<String>,
+        pub gateways: Vec<String>,
+        pub http: Vec<HttpRoute>,
+        pub tcp: Vec<TcpRoute>,
+        pub tls: Vec<TlsRoute>,
+        pub export_to: Vec<String>,
+    }
+}
+
+api_struct! {
+    pub struct ServerPort {
+        pub number: u16,
+        pub name: Option<String>,
+        pub protocol: Option<String>,
+        pub target_port: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct ServerTls {
+        pub https_redirect: bool,
+        pub mode: Option<String>,
+        pub credential_name: Option<String>,
+        pub server_certificate: Option<String>,
+        pub private_key: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct Server {
+        pub port: ServerPort,
+        pub hosts: Vec<String>,
+        pub tls: Option<ServerTls>,
+        pub name: Option<String>,
+        pub bind: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct IstioGatewaySpec {
+        pub selector: Labels,
+        pub servers: Vec<Server>,
+    }
+}
+
+api_struct! {
+    pub struct ClientTls {
+        pub mode: Option<String>,
+        pub sni: Option<String>,
+        pub credential_name: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct TrafficPolicy {
+        pub tls: Option<ClientTls>,
+        pub load_balancer: Option<serde_yaml::Value>,
+        pub connection_pool: Option<serde_yaml::Value>,
+        pub outlier_detection: Option<serde_yaml::Value>,
+        pub port_level_settings: Vec<serde_yaml::Value>,
+    }
+}
+
+api_struct! {
+    pub struct Subset {
+        pub name: String,
+        pub labels: Labels,
+        pub traffic_policy: Option<TrafficPolicy>,
+    }
+}
+
+api_struct! {
+    pub struct WorkloadSelector {
+        pub match_labels: Labels,
+    }
+}
+
+api_struct! {
+    pub struct DestinationRuleSpec {
+        pub host: String,
+        pub subsets: Vec<Subset>,
+        pub traffic_policy: Option<TrafficPolicy>,
+        pub export_to: Vec<String>,
+        pub workload_selector: Option<WorkloadSelector>,
+    }
+}
+
+api_struct! {
+    pub struct SePort {
+        pub number: u16,
+        pub protocol: Option<String>,
+        pub name: Option<String>,
+        pub target_port: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct WorkloadEntrySpec {
+        pub address: Option<String>,
+        pub ports: BTreeMap<String, u16>,
+        pub labels: Labels,
+        pub network: Option<String>,
+        pub locality: Option<String>,
+        pub weight: Option<u32>,
+        pub service_account: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct ServiceEntrySpec {
+        pub hosts: Vec<String>,
+        pub addresses: Vec<String>,
+        pub ports: Vec<SePort>,
+        pub location: Option<String>,
+        pub resolution: Option<String>,
+        pub endpoints: Vec<WorkloadEntrySpec>,
+        pub workload_selector: Option<WorkloadSelector>,
+        pub export_to: Vec<String>,
+        pub subject_alt_names: Vec<String>,
+    }
+}
+
+api_struct! {
+    pub struct OutboundTrafficPolicy {
+        pub mode: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct SidecarPort {
+        pub number: u16,
+        pub protocol: Option<String>,
+        pub name: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct IstioEgressListener {
+        pub port: Option<SidecarPort>,
+        pub bind: Option<String>,
+        pub capture_mode: Option<String>,
+        pub hosts: Vec<String>,
+    }
+}
+
+api_struct! {
+    pub struct SidecarSpec {
+        pub workload_selector: Option<WorkloadSelector>,
+        pub egress: Vec<IstioEgressListener>,
+        pub ingress: Vec<serde_yaml::Value>,
+        pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
+    }
+}
+
+api_struct! {
+    pub struct PolicyTargetReference {
+        pub group: Option<String>,
+        pub kind: String,
+        pub name: String,
+        pub namespace: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct AuthorizationPolicySpec {
+        pub selector: Option<WorkloadSelector>,
+        pub target_ref: Option<PolicyTargetReference>,
+        pub target_refs: Vec<PolicyTargetReference>,
+        pub action: Option<String>,
+        pub rules: Vec<serde_yaml::Value>,
+        pub provider: Option<serde_yaml::Value>,
+    }
+}
+
+api_struct! {
+    pub struct PeerAuthenticationMtls {
+        pub mode: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct PeerAuthenticationSpec {
+        pub selector: Option<WorkloadSelector>,
+        pub mtls: Option<PeerAuthenticationMtls>,
+        pub port_level_mtls: BTreeMap<String, PeerAuthenticationMtls>,
+    }
+}
+
+// ---------------------------------------------------------------- Gateway API
+
+api_struct! {
+    pub struct GatewayClassSpec {
+        pub controller_name: String,
+        pub description: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct RouteNamespaces {
+        pub from: Option<String>,
+        pub selector: Option<LabelSelector>,
+    }
+}
+
+api_struct! {
+    pub struct RouteGroupKind {
+        pub group: Option<String>,
+        pub kind: String,
+    }
+}
+
+api_struct! {
+    pub struct AllowedRoutes {
+        pub namespaces: Option<RouteNamespaces>,
+        pub kinds: Vec<RouteGroupKind>,
+    }
+}
+
+api_struct! {
+    pub struct GatewayTlsConfig {
+        pub mode: Option<String>,
+        pub certificate_refs: Vec<serde_yaml::Value>,
+    }
+}
+
+api_struct! {
+    pub struct Listener {
+        pub name: String,
+        pub hostname: Option<String>,
+        pub port: u16,
+        pub protocol: String,
+        pub tls: Option<GatewayTlsConfig>,
+        pub allowed_routes: Option<AllowedRoutes>,
+    }
+}
+
+api_struct! {
+    pub struct GatewayAddress {
+        #[serde(rename = "type")]
+        pub type_: Option<String>,
+        pub value: String,
+    }
+}
+
+api_struct! {
+    pub struct GatewaySpec {
+        pub gateway_class_name: String,
+        pub listeners: Vec<Listener>,
+        pub addresses: Vec<GatewayAddress>,
+    }
+}
+
+api_struct! {
+    pub struct ParentReference {
+        pub group: Option<String>,
+        pub kind: Option<String>,
+        pub namespace: Option<String>,
+        pub name: String,
+        pub section_name: Option<String>,
+        pub port: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct HttpPathMatch {
+        #[serde(rename = "type")]
+        pub type_: Option<String>,
+        pub value: Option<String>,
+    }
+}
+
+api_struct! {
+    /// Header and query-parameter matches share this shape.
+    pub struct HttpValueMatch {
+        #[serde(rename = "type")]
+        pub type_: Option<String>,
+        pub name: String,
+        pub value: String,
+    }
+}
+
+api_struct! {
+    pub struct HttpRouteMatch {
+        pub path: Option<HttpPathMatch>,
+        pub headers: Vec<HttpValueMatch>,
+        pub query_params: Vec<HttpValueMatch>,
+        pub method: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpHeader {
+        pub name: String,
+        pub value: String,
+    }
+}
+
+api_struct! {
+    pub struct HeaderModifier {
+        pub set: Vec<HttpHeader>,
+        pub add: Vec<HttpHeader>,
+        pub remove: Vec<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpPathModifier {
+        #[serde(rename = "type")]
+        pub type_: String,
+        pub replace_full_path: Option<String>,
+        pub replace_prefix_match: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct RequestRedirect {
+        pub scheme: Option<String>,
+        pub hostname: Option<String>,
+        pub path: Option<HttpPathModifier>,
+        pub port: Option<u16>,
+        pub status_code: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct UrlRewrite {
+        pub hostname: Option<String>,
+        pub path: Option<HttpPathModifier>,
+    }
+}
+
+api_struct! {
+    pub struct BackendObjectReference {
+        pub group: Option<String>,
+        pub kind: Option<String>,
+        pub name: String,
+        pub namespace: Option<String>,
+        pub port: Option<u16>,
+    }
+}
+
+api_struct! {
+    pub struct Fraction {
+        pub numerator: u32,
+        pub denominator: Option<u32>,
+    }
+}
+
+api_struct! {
+    pub struct RequestMirror {
+        pub backend_ref: BackendObjectReference,
+        pub percent: Option<u32>,
+        pub fraction: Option<Fraction>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRouteFilter {
+        #[serde(rename = "type")]
+        pub type_: String,
+        pub request_header_modifier: Option<HeaderModifier>,
+        pub response_header_modifier: Option<HeaderModifier>,
+        pub request_redirect: Option<RequestRedirect>,
+        pub url_rewrite: Option<UrlRewrite>,
+        pub request_mirror: Option<RequestMirror>,
+        pub extension_ref: Option<serde_yaml::Value>,
+    }
+}
+
+api_struct! {
+    pub struct HttpBackendRef {
+        pub group: Option<String>,
+        pub kind: Option<String>,
+        pub name: String,
+        pub namespace: Option<String>,
+        pub port: Option<u16>,
+        pub weight: Option<u32>,
+        pub filters: Vec<HttpRouteFilter>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRouteTimeouts {
+        pub request: Option<String>,
+        pub backend_request: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRouteRule {
+        pub name: Option<String>,
+        pub matches: Vec<HttpRouteMatch>,
+        pub filters: Vec<HttpRouteFilter>,
+        pub backend_refs: Vec<HttpBackendRef>,
+        pub timeouts: Option<HttpRouteTimeouts>,
+    }
+}
+
+api_struct! {
+    pub struct HttpRouteSpec {
+        pub parent_refs: Vec<ParentReference>,
+        pub hostnames: Vec<String>,
+        pub rules: Vec<HttpRouteRule>,
+    }
+}
+
+api_struct! {
+    pub struct GrpcMethodMatch {
+        #[serde(rename = "type")]
+        pub type_: Option<String>,
+        pub service: Option<String>,
+        pub method: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct GrpcRouteMatch {
+        pub method: Option<GrpcMethodMatch>,
+        pub headers: Vec<HttpValueMatch>,
+    }
+}
+
+api_struct! {
+    pub struct GrpcRouteRule {
+        pub name: Option<String>,
+        pub matches: Vec<GrpcRouteMatch>,
+        pub filters: Vec<HttpRouteFilter>,
+        pub backend_refs: Vec<HttpBackendRef>,
+    }
+}
+
+api_struct! {
+    pub struct GrpcRouteSpec {
+        pub parent_refs: Vec<ParentReference>,
+        pub hostnames: Vec<String>,
+        pub rules: Vec<GrpcRouteRule>,
+    }
+}
+
+api_struct! {
+    pub struct ReferenceGrantFrom {
+        pub group: String,
+        pub kind: String,
+        pub namespace: String,
+    }
+}
+
+api_struct! {
+    pub struct ReferenceGrantTo {
+        pub group: String,
+        pub kind: String,
+        pub name: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct ReferenceGrantSpec {
+        pub from: Vec<ReferenceGrantFrom>,
+        pub to: Vec<ReferenceGrantTo>,
+    }
+}
+
+// ---------------------------------------------------------------- OpenShift
+
+api_struct! {
+    pub struct RouteTargetReference {
+        pub kind: Option<String>,
+        pub name: String,
+        pub weight: Option<u32>,
+    }
+}
+
+api_struct! {
+    pub struct RoutePort {
+        pub target_port: Option<IntOrString>,
+    }
+}
+
+api_struct! {
+    pub struct RouteTls {
+        pub termination: Option<String>,
+        pub insecure_edge_termination_policy: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct OpenShiftRouteSpec {
+        pub host: Option<String>,
+        pub path: Option<String>,
+        pub port: Option<RoutePort>,
+        pub to: RouteTargetReference,
+        pub alternate_backends: Vec<RouteTargetReference>,
+        pub tls: Option<RouteTls>,
+        pub wildcard_policy: Option<String>,
+    }
+}
+
+// ---------------------------------------------------------------- Sail operator and mesh config
+
+api_struct! {
+    /// The parts of Istio's `MeshConfig` that change routing or logging.
+    pub struct MeshConfig {
+        pub access_log_file: Option<String>,
+        pub access_log_encoding: Option<String>,
+        pub access_log_format: Option<String>,
+        pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
+        pub trust_domain: Option<String>,
+        pub root_namespace: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct UpdateStrategy {
+        #[serde(rename = "type")]
+        pub type_: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct IstioValues {
+        pub mesh_config: Option<MeshConfig>,
+        pub profile: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct SailIstioSpec {
+        pub version: Option<String>,
+        pub namespace: Option<String>,
+        pub profile: Option<String>,
+        pub update_strategy: Option<UpdateStrategy>,
+        pub values: Option<IstioValues>,
+    }
+}
+
+api_struct! {
+    pub struct RevisionTargetRef {
+        pub kind: Option<String>,
+        pub name: String,
+    }
+}
+
+api_struct! {
+    pub struct IstioRevisionTagSpec {
+        pub target_ref: RevisionTargetRef,
+    }
+}
+
+api_struct! {
+    pub struct SailComponentSpec {
+        pub version: Option<String>,
+        pub namespace: Option<String>,
+        pub profile: Option<String>,
+    }
+}

@@ -1,0 +1,647 @@
+//! The route table a proxy evaluates, in Envoy's terms: virtual hosts with domains, routes with
+//! matches and actions. Istio VirtualServices (and, later, Gateway API routes) compile into this
+//! one shape, so the matching below is written once.
+
+use crate::model::{fqdn, Config};
+use crate::parse::types::*;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StrMatch {
+    Exact(String),
+    Prefix(String),
+    Regex(String),
+    /// Gateway API `PathPrefix`: matches whole path segments only.
+    PathPrefix(String),
+    Present,
+}
+
+impl StrMatch {
+    pub fn from_istio(m: &StringMatch) -> Option<StrMatch> {
+        if let Some(e) = &m.exact {
+            Some(StrMatch::Exact(e.clone()))
+        } else if let Some(p) = &m.prefix {
+            Some(StrMatch::Prefix(p.clone()))
+        } else {
+            m.regex.as_ref().map(|r| StrMatch::Regex(r.clone()))
+        }
+    }
+
+    pub fn matches(&self, value: &str, ignore_case: bool) -> bool {
+        match self {
+            StrMatch::Exact(e) => {
+                if ignore_case {
+                    e.eq_ignore_ascii_case(value)
+                } else {
+                    e == value
+                }
+            }
+            StrMatch::Prefix(p) => {
+                if ignore_case {
+                    value.len() >= p.len()
+                        && value.is_char_boundary(p.len())
+                        && value[..p.len()].eq_ignore_ascii_case(p)
+                } else {
+                    value.starts_with(p.as_str())
+                }
+            }
+            StrMatch::PathPrefix(p) => {
+                let p = p.trim_end_matches('/');
+                p.is_empty()
+                    || value == p
+                    || (value.starts_with(p) && value[p.len()..].starts_with('/'))
+            }
+            // Envoy's safe_regex matches the whole value (RE2 full match).
+            StrMatch::Regex(r) => match regex::Regex::new(&format!("^(?:{r})$")) {
+                Ok(re) => re.is_match(value),
+                Err(_) => false,
+            },
+            StrMatch::Present => true,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            StrMatch::Exact(e) => format!("exact {e:?}"),
+            StrMatch::Prefix(p) => format!("prefix {p:?}"),
+            StrMatch::PathPrefix(p) => format!("path prefix {p:?}"),
+            StrMatch::Regex(r) => format!("regex {r:?}"),
+            StrMatch::Present => "present".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RouteMatch {
+    pub name: Option<String>,
+    pub path: Option<StrMatch>,
+    pub method: Option<StrMatch>,
+    pub authority: Option<StrMatch>,
+    pub scheme: Option<StrMatch>,
+    pub headers: Vec<(String, StrMatch)>,
+    pub without_headers: Vec<(String, StrMatch)>,
+    pub query: Vec<(String, StrMatch)>,
+    pub port: Option<u16>,
+    pub source_labels: Labels,
+    pub source_namespace: Option<String>,
+    /// Istio per-match gateways (`mesh`, `ns/name`); empty = the VirtualService's own list.
+    pub gateways: Vec<String>,
+    pub ignore_case: bool,
+}
+
+/// What a request looks like to route matching.
+pub struct MatchInput<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub authority: &'a str,
+    pub scheme: &'a str,
+    pub headers: &'a [(String, String)],
+    pub port: u16,
+    pub source_labels: Option<&'a Labels>,
+    pub source_namespace: Option<&'a str>,
+    /// The gateway evaluating the route (`ns/name`), or "mesh" for sidecars.
+    pub gateway: &'a [String],
+}
+
+impl<'a> MatchInput<'a> {
+    fn header(&self, name: &str) -> Option<&str> {
+        if name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host") {
+            return Some(self.authority);
+        }
+        if name.eq_ignore_ascii_case(":method") {
+            return Some(self.method);
+        }
+        if name.eq_ignore_ascii_case(":path") {
+            return Some(self.path);
+        }
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    fn query(&self, name: &str) -> Option<String> {
+        let q = self.path.split_once('?')?.1;
+        q.split('&').find_map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k == name).then(|| v.to_string())
+        })
+    }
+    fn path_only(&self) -> &str {
+        self.path.split(['?', '#']).next().unwrap_or("")
+    }
+}
+
+impl RouteMatch {
+    /// None when it matches, or the first reason it does not.
+    pub fn miss(&self, r: &MatchInput) -> Option<String> {
+        if !self.gateways.is_empty() && !self.gateways.iter().any(|g| r.gateway.contains(g)) {
+            return Some(format!(
+                "match applies to gateways {:?}, not {}",
+                self.gateways,
+                r.gateway.first().map(String::as_str).unwrap_or("mesh")
+            ));
+        }
+        if let Some(p) = self.port {
+            if p != r.port {
+                return Some(format!("port {p} ≠ {}", r.port));
+            }
+        }
+        if let Some(m) = &self.path {
+            if !m.matches(r.path_only(), self.ignore_case) {
+                return Some(format!(
+                    "path {} does not match {}",
+                    r.path_only(),
+                    m.describe()
+                ));
+            }
+        }
+        if let Some(m) = &self.method {
+            if !m.matches(r.method, false) {
+                return Some(format!(
+                    "method {} does not match {}",
+                    r.method,
+                    m.describe()
+                ));
+            }
+        }
+        if let Some(m) = &self.authority {
+            if !m.matches(r.authority, false) {
+                return Some(format!(
+                    "authority {} does not match {}",
+                    r.authority,
+                    m.describe()
+                ));
+            }
+        }
+        if let Some(m) = &self.scheme {
+            if !m.matches(r.scheme, false) {
+                return Some(format!(
+                    "scheme {} does not match {}",
+                    r.scheme,
+                    m.describe()
+                ));
+            }
+        }
+        for (name, m) in &self.headers {
+            match r.header(name) {
+                Some(v) if m.matches(v, false) => {}
+                Some(v) => {
+                    return Some(format!(
+                        "header {name}: {v:?} does not match {}",
+                        m.describe()
+                    ))
+                }
+                None => return Some(format!("header {name} is absent")),
+            }
+        }
+        for (name, m) in &self.without_headers {
+            if let Some(v) = r.header(name) {
+                if m.matches(v, false) {
+                    return Some(format!(
+                        "header {name} is present and matches {} (withoutHeaders)",
+                        m.describe()
+                    ));
+                }
+            }
+        }
+        for (name, m) in &self.query {
+            match r.query(name) {
+                Some(v) if m.matches(&v, false) => {}
+                Some(v) => {
+                    return Some(format!(
+                        "query {name}={v:?} does not match {}",
+                        m.describe()
+                    ))
+                }
+                None => return Some(format!("query parameter {name} is absent")),
+            }
+        }
+        if !self.source_labels.is_empty() {
+            let ok = r
+                .source_labels
+                .is_some_and(|l| self.source_labels.iter().all(|(k, v)| l.get(k) == Some(v)));
+            if !ok {
+                return Some(format!(
+                    "source labels {:?} not carried by the client",
+                    self.source_labels
+                ));
+            }
+        }
+        if let Some(ns) = &self.source_namespace {
+            if r.source_namespace != Some(ns.as_str()) {
+                return Some(format!("source namespace is not {ns}"));
+            }
+        }
+        None
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.path {
+            parts.push(format!("path {}", p.describe()));
+        }
+        if let Some(m) = &self.method {
+            parts.push(format!("method {}", m.describe()));
+        }
+        for (h, m) in &self.headers {
+            parts.push(format!("header {h} {}", m.describe()));
+        }
+        for (q, m) in &self.query {
+            parts.push(format!("query {q} {}", m.describe()));
+        }
+        if let Some(p) = self.port {
+            parts.push(format!("port {p}"));
+        }
+        if !self.gateways.is_empty() {
+            parts.push(format!("gateways {:?}", self.gateways));
+        }
+        if parts.is_empty() {
+            "any request".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HeaderOps {
+    pub set: Vec<(String, String)>,
+    pub add: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+impl HeaderOps {
+    pub fn from_istio(h: &Option<HeaderOperations>) -> HeaderOps {
+        match h {
+            None => HeaderOps::default(),
+            Some(h) => HeaderOps {
+                set: h.set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                add: h.add.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                remove: h.remove.clone(),
+            },
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+    /// Applies to a header list: remove, then set (replace), then add (append).
+    pub fn apply(&self, headers: &mut Vec<(String, String)>) {
+        headers.retain(|(k, _)| !self.remove.iter().any(|r| r.eq_ignore_ascii_case(k)));
+        for (k, v) in &self.set {
+            headers.retain(|(h, _)| !h.eq_ignore_ascii_case(k));
+            headers.push((k.to_ascii_lowercase(), v.clone()));
+        }
+        for (k, v) in &self.add {
+            match headers.iter_mut().find(|(h, _)| h.eq_ignore_ascii_case(k)) {
+                Some((_, existing)) => {
+                    existing.push(',');
+                    existing.push_str(v);
+                }
+                None => headers.push((k.to_ascii_lowercase(), v.clone())),
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendKind {
+    /// A Service or ServiceEntry host (cluster `outbound|port|subset|host`).
+    Host,
+    /// A Gateway API backendRef Istio could not resolve (cluster `UnknownService`? no: 500).
+    Invalid(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct WeightedBackend {
+    pub host: String,
+    pub subset: Option<String>,
+    pub port: Option<u16>,
+    pub weight: u32,
+    pub request_headers: HeaderOps,
+    pub response_headers: HeaderOps,
+    pub kind: BackendKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    pub scheme: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+    /// Gateway API ReplacePrefixMatch: (matched prefix, replacement).
+    pub prefix_rewrite: Option<(String, String)>,
+    pub code: u16,
+    /// Gateway API redirects drop the port when the scheme changes to one whose default differs.
+    pub gateway_api: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    Route(Vec<WeightedBackend>),
+    Redirect(Redirect),
+    Direct { status: u16, body: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Rewrite {
+    pub uri: Option<String>,
+    /// Gateway API ReplacePrefixMatch / Istio uri rewrite on a prefix match: (matched prefix, new).
+    pub prefix: Option<(String, String)>,
+    pub full_path: Option<String>,
+    pub regex: Option<(String, String)>,
+    pub authority: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Envoy route name as the access log prints it; None prints `-`.
+    pub name: Option<String>,
+    pub matches: Vec<RouteMatch>,
+    pub action: Action,
+    pub rewrite: Option<Rewrite>,
+    pub request_headers: HeaderOps,
+    pub response_headers: HeaderOps,
+    pub fault_abort: Option<u16>,
+    pub mirror: Option<String>,
+    /// `VirtualService ns/name http[0]`.
+    pub source: String,
+    /// `file:line` of the route in its manifest.
+    pub pos: String,
+    pub timeout: Option<String>,
+    pub retries: Option<String>,
+}
+
+impl Route {
+    /// The route Istio builds for a Service without a VirtualService.
+    pub fn default_for(host: &str, port: u16) -> Route {
+        Route {
+            name: Some("default".into()),
+            matches: vec![],
+            action: Action::Route(vec![WeightedBackend {
+                host: host.to_string(),
+                subset: None,
+                port: Some(port),
+                weight: 100,
+                request_headers: HeaderOps::default(),
+                response_headers: HeaderOps::default(),
+                kind: BackendKind::Host,
+            }]),
+            rewrite: None,
+            request_headers: HeaderOps::default(),
+            response_headers: HeaderOps::default(),
+            fault_abort: None,
+            mirror: None,
+            source: format!("default route to {host}"),
+            pos: String::new(),
+            timeout: None,
+            retries: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VirtualHost {
+    pub name: String,
+    pub domains: Vec<String>,
+    pub routes: Vec<Route>,
+    /// Gateway servers with `httpsRedirect`: every request gets a 301 to https.
+    pub require_tls: bool,
+    pub source: String,
+}
+
+/// Envoy's virtual-host choice: exact domain, then the longest suffix wildcard (`*.a.com`),
+/// then the longest prefix wildcard (`a.*`), then `*`. Hosts are compared without port (Istio
+/// sets `ignore_port_in_host_matching`) and case-insensitively.
+pub fn select_vhost<'v>(vhosts: &'v [VirtualHost], authority: &str) -> Option<&'v VirtualHost> {
+    let host = strip_port(authority).to_ascii_lowercase();
+    let mut best: Option<(u8, usize, &VirtualHost)> = None;
+    for vh in vhosts {
+        for d in &vh.domains {
+            let d = d.to_ascii_lowercase();
+            let rank = if d == host {
+                Some((0u8, usize::MAX))
+            } else if d == "*" {
+                Some((3, 0))
+            } else if let Some(suffix) = d.strip_prefix('*') {
+                (host.ends_with(suffix) && host.len() > suffix.len()).then_some((1, suffix.len()))
+            } else if let Some(prefix) = d.strip_suffix('*') {
+                (host.starts_with(prefix) && host.len() > prefix.len()).then_some((2, prefix.len()))
+            } else {
+                None
+            };
+            if let Some((tier, len)) = rank {
+                let better = match &best {
+                    None => true,
+                    Some((bt, bl, _)) => tier < *bt || (tier == *bt && len > *bl),
+                };
+                if better {
+                    best = Some((tier, len, vh));
+                }
+            }
+        }
+    }
+    best.map(|(_, _, v)| v)
+}
+
+pub fn strip_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .split(']')
+            .next()
+            .map(|s| &authority[..s.len() + 1])
+            .unwrap_or(authority);
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    }
+}
+
+fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
+    let sm = |x: &Option<StringMatch>| x.as_ref().and_then(StrMatch::from_istio);
+    let list = |x: &BTreeMap<String, StringMatch>| {
+        x.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    StrMatch::from_istio(v).unwrap_or(StrMatch::Present),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    RouteMatch {
+        name: m.name.clone(),
+        path: sm(&m.uri),
+        method: sm(&m.method),
+        authority: sm(&m.authority),
+        scheme: sm(&m.scheme),
+        headers: list(&m.headers),
+        without_headers: list(&m.without_headers),
+        query: list(&m.query_params),
+        port: m.port,
+        source_labels: m.source_labels.clone(),
+        source_namespace: m.source_namespace.clone(),
+        gateways: m.gateways.clone(),
+        ignore_case: m.ignore_uri_case,
+    }
+}
+
+/// Compiles a VirtualService's HTTP routes. `gateway_names` are the VirtualService's gateways,
+/// qualified (`ns/name` or `mesh`) so per-match gateways compare with the proxy's own.
+pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
+    let mut out = Vec::new();
+    for (i, r) in vs.spec.http.iter().enumerate() {
+        let idx = i.to_string();
+        let mut matches: Vec<RouteMatch> = r.r#match.iter().map(parse_match).collect();
+        for m in &mut matches {
+            m.gateways = m
+                .gateways
+                .iter()
+                .map(|g| qualify_gateway(g, &vs.namespace))
+                .collect();
+        }
+        let action = if let Some(rd) = &r.redirect {
+            Action::Redirect(Redirect {
+                scheme: rd.scheme.clone(),
+                host: rd.authority.clone(),
+                port: rd.port,
+                path: rd.uri.clone(),
+                prefix_rewrite: None,
+                code: rd.redirect_code.unwrap_or(301),
+                gateway_api: false,
+            })
+        } else if let Some(dr) = &r.direct_response {
+            Action::Direct {
+                status: dr.status,
+                body: dr
+                    .body
+                    .as_ref()
+                    .and_then(|b| b.string.clone())
+                    .unwrap_or_default(),
+            }
+        } else {
+            Action::Route(
+                r.route
+                    .iter()
+                    .map(|d| WeightedBackend {
+                        host: fqdn(&d.destination.host, &vs.namespace),
+                        subset: d.destination.subset.clone(),
+                        port: d.destination.port.as_ref().and_then(|p| p.number),
+                        weight: d
+                            .weight
+                            .unwrap_or(if r.route.len() == 1 { 100 } else { 0 })
+                            .max(0) as u32,
+                        request_headers: HeaderOps::from_istio(
+                            &d.headers.as_ref().and_then(|h| h.request.clone()),
+                        ),
+                        response_headers: HeaderOps::from_istio(
+                            &d.headers.as_ref().and_then(|h| h.response.clone()),
+                        ),
+                        kind: BackendKind::Host,
+                    })
+                    .collect(),
+            )
+        };
+        let rewrite = r.rewrite.as_ref().map(|rw| Rewrite {
+            uri: rw.uri.clone(),
+            prefix: None,
+            full_path: None,
+            regex: rw
+                .uri_regex_rewrite
+                .as_ref()
+                .and_then(|x| Some((x.r#match.clone()?, x.rewrite.clone().unwrap_or_default()))),
+            authority: rw.authority.clone(),
+        });
+        let headers = r.headers.clone().unwrap_or_default();
+        out.push(Route {
+            name: r.name.clone(),
+            matches,
+            action,
+            rewrite,
+            request_headers: HeaderOps::from_istio(&headers.request),
+            response_headers: HeaderOps::from_istio(&headers.response),
+            fault_abort: r
+                .fault
+                .as_ref()
+                .and_then(|f| f.abort.as_ref())
+                .filter(|a| a.percentage.as_ref().is_none_or(|p| p.value >= 100.0))
+                .and_then(|a| a.http_status),
+            mirror: r.mirror.as_ref().map(|m| fqdn(&m.host, &vs.namespace)),
+            source: format!("VirtualService {}/{} http[{i}]", vs.namespace, vs.name),
+            pos: vs.origin.pos_of(&["spec", "http", &idx]),
+            timeout: r.timeout.clone(),
+            retries: r
+                .retries
+                .as_ref()
+                .and_then(|x| x.attempts)
+                .map(|a| format!("{a} attempts")),
+        });
+    }
+    out
+}
+
+/// `name` in a VirtualService of namespace `ns` means `ns/name`; `mesh` stays `mesh`.
+pub fn qualify_gateway(g: &str, ns: &str) -> String {
+    if g == "mesh" || g.contains('/') {
+        g.to_string()
+    } else {
+        format!("{ns}/{g}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vh(name: &str, domains: &[&str]) -> VirtualHost {
+        VirtualHost {
+            name: name.into(),
+            domains: domains.iter().map(|s| s.to_string()).collect(),
+            routes: vec![],
+            require_tls: false,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn envoy_domain_order_exact_then_suffix_then_prefix_then_any() {
+        let v = vec![
+            vh("any", &["*"]),
+            vh("prefix", &["foo.*"]),
+            vh("suffix", &["*.example.com"]),
+            vh("longer", &["*.b.example.com"]),
+            vh("exact", &["foo.example.com"]),
+        ];
+        assert_eq!(
+            select_vhost(&v, "foo.example.com").map(|v| v.name.as_str()),
+            Some("exact")
+        );
+        assert_eq!(
+            select_vhost(&v, "a.b.example.com:80").map(|v| v.name.as_str()),
+            Some("longer")
+        );
+        assert_eq!(
+            select_vhost(&v, "foo.bar").map(|v| v.name.as_str()),
+            Some("prefix")
+        );
+        assert_eq!(
+            select_vhost(&v, "zzz").map(|v| v.name.as_str()),
+            Some("any")
+        );
+    }
+
+    #[test]
+    fn gateway_api_path_prefix_respects_segments() {
+        let m = StrMatch::PathPrefix("/foo".into());
+        assert!(m.matches("/foo", false));
+        assert!(m.matches("/foo/bar", false));
+        assert!(!m.matches("/foobar", false));
+        assert!(StrMatch::Prefix("/foo".into()).matches("/foobar", false));
+    }
+
+    #[test]
+    fn regex_is_a_full_match_as_in_envoy() {
+        assert!(StrMatch::Regex("/a.*".into()).matches("/abc", false));
+        assert!(!StrMatch::Regex("/a".into()).matches("/abc", false));
+    }
+}
