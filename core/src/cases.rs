@@ -96,7 +96,7 @@ impl Case {
     }
 }
 
-pub fn parse_case_file(path: &str, text: &str) -> Result<CaseFile, Diagnostic> {
+pub fn parse_case_file(path: &str, text: &str) -> Result<CaseFile, Box<Diagnostic>> {
     serde_yaml::from_str::<CaseFile>(text).map_err(|e| {
         let (line, col) = e.location().map(|l| (l.line(), Some(l.column()))).unwrap_or((0, None));
         let msg = e.to_string();
@@ -105,6 +105,7 @@ pub fn parse_case_file(path: &str, text: &str) -> Result<CaseFile, Diagnostic> {
             .at(path, line)
             .col(col)
             .hint("see the case-file format: manifests, optional mesh, cases with name, from, request, expect")
+        .into()
     })
 }
 

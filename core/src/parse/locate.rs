@@ -135,7 +135,7 @@ spec:
             locate(VS, &["spec", "http", "1", "match", "0", "uri"]),
             Some(15)
         );
-        assert_eq!(locate(VS, &["spec", "http", "1", "route"]), Some(18));
+        assert_eq!(locate(VS, &["spec", "http", "1", "route"]), Some(17));
     }
 
     #[test]

@@ -245,8 +245,6 @@ struct Header {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Doc<S, T = serde::de::IgnoredAny> {
-    #[serde(default)]
-    metadata: ObjectMeta,
     #[serde(default = "Option::default")]
     spec: Option<S>,
     #[serde(default = "Option::default")]

@@ -85,7 +85,7 @@ fn binary_and_invalid_utf8_are_errors_with_lines() {
         &LoadOptions::default(),
     );
     let e = only_error(&l);
-    assert_eq!((e.code, e.line, e.column), (diag::NOT_TEXT, 2, Some(9)));
+    assert_eq!((e.code, e.line, e.column), (diag::NOT_TEXT, 2, Some(10)));
 }
 
 #[test]

@@ -6,10 +6,13 @@ use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPo
 use crate::parse::types::*;
 
 /// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
+/// Egress listeners of a scope: (port or any, [(namespace pattern, host pattern)]).
+pub type EgressHosts = Vec<(Option<u16>, Vec<(String, String)>)>;
+
 pub struct Scope {
     pub namespace: String,
     /// (port or any, [(namespace pattern, host pattern)]).
-    pub egress: Vec<(Option<u16>, Vec<(String, String)>)>,
+    pub egress: EgressHosts,
     pub policy: OutboundPolicy,
     pub policy_source: String,
     /// `Sidecar ns/name (file:line)` when one applies.
@@ -93,17 +96,6 @@ impl Scope {
             policy_source,
             sidecar: chosen
                 .map(|s| format!("Sidecar {}/{} ({})", s.namespace, s.name, s.origin.pos())),
-        }
-    }
-
-    /// A scope that sees everything (gateways are not limited by Sidecar resources).
-    pub fn everything(ns: &str, mesh: &Mesh) -> Scope {
-        Scope {
-            namespace: ns.to_string(),
-            egress: vec![(None, vec![("*".to_string(), "*".to_string())])],
-            policy: mesh.settings.outbound_policy,
-            policy_source: mesh.settings.outbound_policy_source.clone(),
-            sidecar: None,
         }
     }
 

@@ -1,0 +1,713 @@
+//! HTTP routing shared by every proxy kind: virtual host, route, action, cluster, endpoint.
+
+use super::*;
+use crate::model::addr::internet_ip;
+use crate::model::ProxyKind;
+use crate::sim::route::*;
+use crate::sim::vhosts::{self};
+use crate::sim::*;
+use std::net::Ipv4Addr;
+
+impl Ctx<'_> {
+    /// HTTP routing at a proxy: virtual host, route, action, cluster, endpoint, onward.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn route_http(
+        &mut self,
+        hop: usize,
+        vhs: Vec<VirtualHost>,
+        listener_port: u16,
+        gateway: &[String],
+        mut log: EnvoyLog,
+        pod_ip: Ipv4Addr,
+        original_dst: Option<(Ipv4Addr, u16)>,
+        mut msg: Msg,
+        start: u64,
+        source_labels: &crate::parse::types::Labels,
+        source_ns: &str,
+        is_gateway: bool,
+    ) -> Resp {
+        let _mesh = self.mesh;
+        let tried_vh: Vec<Tried> = vhs
+            .iter()
+            .map(|v| Tried {
+                what: format!("virtual host {} (domains {})", v.name, v.domains.join(", ")),
+                why: v.source.clone(),
+                pos: String::new(),
+            })
+            .collect();
+        let Some(vh) = select_vhost(&vhs, &msg.authority).cloned() else {
+            self.step(
+                hop,
+                "virtual host",
+                format!("none matches {}", msg.authority),
+                tried_vh,
+            );
+            self.explanation.push(format!(
+                "no virtual host of route configuration {listener_port} matches host {:?}",
+                strip_port(&msg.authority)
+            ));
+            for v in &vhs {
+                self.explanation.push(format!(
+                    "  tried {} (domains {}) from {}",
+                    v.name,
+                    v.domains.join(", "),
+                    v.source
+                ));
+            }
+            self.hops[hop].decision = "404: no virtual host for the host".into();
+            let resp = Resp::local(404, "NR", "route_not_found", Outcome::LocalReply, 0);
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        };
+        self.step(
+            hop,
+            "virtual host",
+            format!(
+                "{} (domains {}) from {}",
+                vh.name,
+                vh.domains.join(", "),
+                vh.source
+            ),
+            vec![],
+        );
+        if vh.require_tls && msg.scheme != "https" {
+            let loc = format!("https://{}{}", msg.authority, msg.path);
+            self.step(
+                hop,
+                "route",
+                "httpsRedirect: TLS is required on this host".to_string(),
+                vec![],
+            );
+            self.hops[hop].decision = format!("301 to {loc} (httpsRedirect)");
+            let mut resp = Resp::local(301, "-", "direct_response", Outcome::LocalReply, 0);
+            resp.headers.push(("location".into(), loc));
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        }
+        // Route: the first whose match list has a hit.
+        let input_headers = msg.headers.clone();
+        let mut tried = Vec::new();
+        let mut chosen: Option<(Route, Option<String>)> = None;
+        for r in &vh.routes {
+            let input = MatchInput {
+                method: &msg.method,
+                path: &msg.path,
+                authority: &msg.authority,
+                scheme: &msg.scheme,
+                headers: &input_headers,
+                port: listener_port,
+                source_labels: Some(source_labels),
+                source_namespace: Some(source_ns),
+                gateway,
+            };
+            if r.matches.is_empty() {
+                chosen = Some((r.clone(), None));
+                break;
+            }
+            let mut misses = Vec::new();
+            let mut hit = None;
+            for m in &r.matches {
+                match m.miss(&input) {
+                    None => {
+                        hit = Some(m.name.clone());
+                        break;
+                    }
+                    Some(why) => misses.push(why),
+                }
+            }
+            if let Some(name) = hit {
+                chosen = Some((r.clone(), name));
+                break;
+            }
+            tried.push(Tried {
+                what: format!(
+                    "{} ({})",
+                    r.source,
+                    r.matches
+                        .iter()
+                        .map(|m| m.describe())
+                        .collect::<Vec<_>>()
+                        .join(" OR ")
+                ),
+                why: misses.join("; "),
+                pos: r.pos.clone(),
+            });
+        }
+        let Some((route, match_name)) = chosen else {
+            self.explanation.push(format!(
+                "virtual host {} has no route matching {} {}",
+                vh.name, msg.method, msg.path
+            ));
+            for t in &tried {
+                self.explanation.push(format!(
+                    "  {} at {}: {}",
+                    t.what,
+                    if t.pos.is_empty() { "-" } else { &t.pos },
+                    t.why
+                ));
+            }
+            if vh.routes.is_empty() {
+                self.explanation
+                    .push(format!("  the virtual host has no routes: {}", vh.source));
+            }
+            self.step(
+                hop,
+                "route",
+                format!("none of {} routes matches", vh.routes.len()),
+                tried,
+            );
+            self.hops[hop].decision = "404: no route matches".into();
+            let resp = Resp::local(404, "NR", "route_not_found", Outcome::LocalReply, 0);
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        };
+        let route_name = route.name.as_ref().map(|n| match &match_name {
+            Some(m) if !n.is_empty() => format!("{n}.{m}"),
+            _ => n.clone(),
+        });
+        log.route_name = route_name.clone().filter(|n| !n.is_empty());
+        self.step(
+            hop,
+            "route",
+            format!(
+                "{}{}",
+                route.source,
+                if route.pos.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", route.pos)
+                }
+            ),
+            tried,
+        );
+        if let Some(status) = route.fault_abort {
+            self.hops[hop].decision = format!("fault injection aborts with {status}");
+            let resp = Resp::local(status, "FI", "fault_filter_abort", Outcome::LocalReply, 18);
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        }
+        route.request_headers.apply(&mut msg.headers);
+        match &route.action {
+            Action::Direct { status, body } => {
+                let what = if route.name.as_deref() == Some("block_all") {
+                    self.explanation.push(format!(
+                        "host {:?} is not in the service registry and the outbound traffic policy is REGISTRY_ONLY: the sidecar's block_all route answers 502",
+                        strip_port(&msg.authority)
+                    ));
+                    self.explanation
+                        .push("add a ServiceEntry for the host to allow it".into());
+                    "block_all: REGISTRY_ONLY answers 502".to_string()
+                } else {
+                    format!("direct response {status}")
+                };
+                self.hops[hop].decision = what;
+                let mut resp = Resp::local(
+                    *status,
+                    "-",
+                    "direct_response",
+                    Outcome::LocalReply,
+                    body.len() as u64,
+                );
+                route.response_headers.apply(&mut resp.headers);
+                self.finish_envoy(hop, log, &resp, start);
+                resp
+            }
+            Action::Redirect(rd) => {
+                let loc = redirect_location(rd, &msg, listener_port);
+                self.hops[hop].decision = format!("{} redirect to {loc}", rd.code);
+                let mut resp = Resp::local(rd.code, "-", "direct_response", Outcome::LocalReply, 0);
+                resp.headers.push(("location".into(), loc));
+                route.response_headers.apply(&mut resp.headers);
+                self.finish_envoy(hop, log, &resp, start);
+                resp
+            }
+            Action::Route(backends) => {
+                let b = self.pick_backend(backends);
+                let Some(b) = b else {
+                    self.hops[hop].decision = "500: the route has no backend".into();
+                    self.explanation
+                        .push(format!("{} has no usable backend", route.source));
+                    let resp = Resp::local(500, "-", "direct_response", Outcome::LocalReply, 0);
+                    self.finish_envoy(hop, log, &resp, start);
+                    return resp;
+                };
+                if let BackendKind::Invalid(why) = &b.kind {
+                    self.hops[hop].decision = "500: invalid backend".into();
+                    self.explanation.push(why.clone());
+                    let resp = Resp::local(500, "-", "direct_response", Outcome::LocalReply, 0);
+                    self.finish_envoy(hop, log, &resp, start);
+                    return resp;
+                }
+                b.request_headers.apply(&mut msg.headers);
+                if let Some(rw) = &route.rewrite {
+                    apply_rewrite(rw, &mut msg, &route);
+                    if log.path != msg.path {
+                        // %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% keeps the original path.
+                    }
+                }
+                if b.host == "PassthroughCluster" {
+                    let (ip, port) = original_dst.unwrap_or((Ipv4Addr::UNSPECIFIED, listener_port));
+                    self.cluster = Some("PassthroughCluster".into());
+                    self.step(
+                        hop,
+                        "cluster",
+                        format!(
+                            "PassthroughCluster: original destination {}",
+                            fmt_ip(ip, port)
+                        ),
+                        vec![],
+                    );
+                    self.hops[hop].decision =
+                        format!("allow_any: passthrough to {}", fmt_ip(ip, port));
+                    log.upstream_cluster = Some("PassthroughCluster".into());
+                    log.upstream_host = Some(fmt_ip(ip, port));
+                    let local = fmt_ip(pod_ip, self.eph());
+                    log.upstream_local_address = Some(local.clone());
+                    let resp = self.connect(
+                        ip,
+                        port,
+                        Conn {
+                            remote: local,
+                            sni: None,
+                            from_mesh: false,
+                        },
+                        msg,
+                    );
+                    let resp = self.respond(resp, &route, &b);
+                    self.finish_envoy(hop, log, &resp, start);
+                    return resp;
+                }
+                let resp = self.forward_to_cluster(
+                    hop,
+                    &b,
+                    listener_port,
+                    source_ns,
+                    &mut log,
+                    pod_ip,
+                    msg,
+                    is_gateway,
+                );
+                let resp = self.respond(resp, &route, &b);
+                self.finish_envoy(hop, log, &resp, start);
+                resp
+            }
+        }
+    }
+
+    pub(super) fn respond(&self, mut resp: Resp, route: &Route, b: &WeightedBackend) -> Resp {
+        b.response_headers.apply(&mut resp.headers);
+        route.response_headers.apply(&mut resp.headers);
+        resp
+    }
+
+    pub(super) fn pick_backend(&mut self, backends: &[WeightedBackend]) -> Option<WeightedBackend> {
+        if backends.is_empty() {
+            return None;
+        }
+        if backends.len() == 1 {
+            return Some(backends[0].clone());
+        }
+        let total: u32 = backends.iter().map(|b| b.weight).sum();
+        self.split = backends
+            .iter()
+            .map(|b| {
+                (
+                    format!(
+                        "{}{}",
+                        b.host,
+                        b.subset
+                            .as_ref()
+                            .map(|s| format!(" subset {s}"))
+                            .unwrap_or_default()
+                    ),
+                    b.weight,
+                )
+            })
+            .collect();
+        match self.seed {
+            Some(seed) if total > 0 => {
+                let mut x = (fnv64(&format!("{seed}/{}", self.seed_key)) % total as u64) as u32;
+                for b in backends {
+                    if x < b.weight {
+                        return Some(b.clone());
+                    }
+                    x -= b.weight;
+                }
+                backends.last().cloned()
+            }
+            _ => {
+                let best = backends.iter().max_by_key(|b| b.weight).cloned();
+                self.note(format!("the route splits traffic by weight ({}); without --seed the heaviest backend is followed", self.split.iter().map(|(h, w)| format!("{h}: {w}")).collect::<Vec<_>>().join(", ")));
+                best
+            }
+        }
+    }
+
+    /// Cluster and endpoint for a backend, then onward to the chosen endpoint.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn forward_to_cluster(
+        &mut self,
+        hop: usize,
+        b: &WeightedBackend,
+        listener_port: u16,
+        client_ns: &str,
+        log: &mut EnvoyLog,
+        pod_ip: Ipv4Addr,
+        msg: Msg,
+        is_gateway: bool,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let svc = mesh.service(&b.host);
+        let port = b.port.unwrap_or_else(|| match svc {
+            Some(s) if s.ports.len() == 1 => s.ports[0].port,
+            _ => listener_port,
+        });
+        let subset = b.subset.clone().unwrap_or_default();
+        let cluster = format!("outbound|{port}|{subset}|{}", b.host);
+        self.cluster = Some(cluster.clone());
+        let _ = is_gateway;
+        // Kubernetes Service.
+        if let Some(s) = svc {
+            if let Some(en) = &s.external_name {
+                // ExternalName: Envoy's cluster resolves the CNAME target by DNS.
+                log.upstream_cluster = Some(cluster.clone());
+                self.step(
+                    hop,
+                    "cluster",
+                    format!("{cluster} (ExternalName Service → {en})"),
+                    vec![],
+                );
+                let ip = internet_ip(en);
+                log.upstream_host = Some(fmt_ip(ip, port));
+                log.upstream_local_address = Some(fmt_ip(pod_ip, self.eph()));
+                self.routed_service = Some(Backend {
+                    kind: "Service".into(),
+                    namespace: s.namespace.clone(),
+                    name: s.name.clone(),
+                    workload: None,
+                });
+                self.hops[hop].decision = format!("routed to {cluster}");
+                let en = en.clone();
+                return self.internet(ip, port, Some(&en), msg);
+            }
+            let Some(sp) = s.port(port) else {
+                return self.no_cluster(
+                    hop,
+                    &cluster,
+                    format!(
+                        "Service {} has no port {port}, so Envoy has no cluster {cluster}",
+                        s.display()
+                    ),
+                );
+            };
+            let sp = sp.clone();
+            let labels = if subset.is_empty() {
+                Default::default()
+            } else {
+                match self.subset_labels(&b.host, &subset, client_ns, &s.namespace) {
+                    Some(l) => l,
+                    None => {
+                        return self.no_cluster(
+                            hop,
+                            &cluster,
+                            format!("no DestinationRule for {} defines subset {subset:?}, so Envoy has no cluster {cluster}", b.host),
+                        )
+                    }
+                }
+            };
+            log.upstream_cluster = Some(cluster.clone());
+            self.routed_service = Some(Backend {
+                kind: "Service".into(),
+                namespace: s.namespace.clone(),
+                name: s.name.clone(),
+                workload: None,
+            });
+            let eps = mesh.endpoints(s, &labels);
+            let Some(&(dwi, dpi)) = eps.first() else {
+                self.step(
+                    hop,
+                    "endpoints",
+                    format!("{cluster}: no ready endpoints"),
+                    vec![],
+                );
+                self.explanation.push(if labels.is_empty() {
+                    format!("Service {} selects no ready pod: cluster {cluster} has no healthy upstream", s.display())
+                } else {
+                    format!("no ready pod of Service {} carries the labels of subset {subset} ({labels:?}): cluster {cluster} has no healthy upstream", s.display())
+                });
+                self.hops[hop].decision = format!("503: {cluster} has no healthy upstream");
+                return Resp::local(503, "UH", "no_healthy_upstream", Outcome::LocalReply, 19);
+            };
+            let dw = &mesh.workloads[dwi];
+            let tp = target_port(dw, sp.target.clone(), port);
+            let dip = dw.pods[dpi].ip;
+            self.step(
+                hop,
+                "cluster",
+                format!(
+                    "{cluster} → endpoint {} (pod {})",
+                    fmt_ip(dip, tp),
+                    dw.pods[dpi].name
+                ),
+                vec![],
+            );
+            self.hops[hop].decision = format!("routed to {cluster}");
+            log.upstream_host = Some(fmt_ip(dip, tp));
+            let local = fmt_ip(pod_ip, self.eph());
+            log.upstream_local_address = Some(local.clone());
+            let mut next = msg;
+            next.protocol = if sp.protocol.is_h2() {
+                "HTTP/2"
+            } else {
+                "HTTP/1.1"
+            };
+            let meshy = matches!(
+                dw.proxy,
+                ProxyKind::Sidecar | ProxyKind::Gateway | ProxyKind::Waypoint
+            );
+            let sni = meshy.then(|| format!("outbound_.{port}_.{subset}_.{}", b.host));
+            return self.deliver(
+                dwi,
+                dpi,
+                tp,
+                Conn {
+                    remote: local,
+                    sni,
+                    from_mesh: true,
+                },
+                next,
+                Some(sp.protocol),
+            );
+        }
+        // ServiceEntry host (exactly as declared).
+        let se = mesh
+            .se_by_host
+            .get(&b.host)
+            .and_then(|v| v.first())
+            .or_else(|| {
+                mesh.se_wildcards
+                    .iter()
+                    .find(|&&i| mesh.service_entries[i].host == b.host)
+            });
+        if let Some(&sei) = se {
+            let e = &mesh.service_entries[sei];
+            if e.protocol(port).is_none() {
+                return self.no_cluster(hop, &cluster, format!("ServiceEntry {}/{} declares no port {port}, so Envoy has no cluster {cluster}", e.namespace, e.name));
+            }
+            if !subset.is_empty()
+                && self
+                    .subset_labels(&b.host, &subset, client_ns, &e.namespace)
+                    .is_none()
+            {
+                return self.no_cluster(hop, &cluster, format!("no DestinationRule for {} defines subset {subset:?}, so Envoy has no cluster {cluster}", b.host));
+            }
+            log.upstream_cluster = Some(cluster.clone());
+            self.routed_service = Some(Backend {
+                kind: "ServiceEntry".into(),
+                namespace: e.namespace.clone(),
+                name: e.name.clone(),
+                workload: None,
+            });
+            let resolution = e.spec.resolution.clone().unwrap_or_else(|| "NONE".into());
+            let ip = match resolution.as_str() {
+                "STATIC" => e.spec.endpoints.iter().find_map(|ep| {
+                    ep.address
+                        .as_deref()
+                        .and_then(|a| a.parse::<Ipv4Addr>().ok())
+                }),
+                "NONE" => msg_original_ip(&msg).or(Some(internet_ip(&b.host))),
+                _ => Some(internet_ip(
+                    e.spec
+                        .endpoints
+                        .iter()
+                        .find_map(|ep| ep.address.clone())
+                        .as_deref()
+                        .unwrap_or(&b.host),
+                )),
+            };
+            let Some(ip) = ip else {
+                self.step(hop, "endpoints", format!("{cluster}: no endpoints"), vec![]);
+                self.explanation.push(format!(
+                    "ServiceEntry {}/{} has resolution STATIC but no endpoint addresses",
+                    e.namespace, e.name
+                ));
+                self.hops[hop].decision = format!("503: {cluster} has no healthy upstream");
+                return Resp::local(503, "UH", "no_healthy_upstream", Outcome::LocalReply, 19);
+            };
+            self.step(
+                hop,
+                "cluster",
+                format!(
+                    "{cluster} ({} {}, resolution {resolution}) → {}",
+                    if e.external() {
+                        "MESH_EXTERNAL"
+                    } else {
+                        "MESH_INTERNAL"
+                    },
+                    format_args!("ServiceEntry {}/{}", e.namespace, e.name),
+                    fmt_ip(ip, port)
+                ),
+                vec![],
+            );
+            self.hops[hop].decision = format!("routed to {cluster}");
+            log.upstream_host = Some(fmt_ip(ip, port));
+            let local = fmt_ip(pod_ip, self.eph());
+            log.upstream_local_address = Some(local.clone());
+            if let Some(&(dwi, dpi)) = mesh.pod_by_ip.get(&ip) {
+                return self.deliver(
+                    dwi,
+                    dpi,
+                    port,
+                    Conn {
+                        remote: local,
+                        sni: None,
+                        from_mesh: true,
+                    },
+                    msg,
+                    e.protocol(port),
+                );
+            }
+            let host = b.host.clone();
+            return self.internet(ip, port, Some(&host), msg);
+        }
+        self.no_cluster(hop, &cluster, format!("{} is neither a Service nor a ServiceEntry host, so Envoy has no cluster {cluster}", b.host))
+    }
+
+    pub(super) fn no_cluster(&mut self, hop: usize, cluster: &str, why: String) -> Resp {
+        self.step(hop, "cluster", format!("{cluster}: not found"), vec![]);
+        self.explanation.push(why);
+        self.hops[hop].decision = format!("503: no cluster {cluster}");
+        Resp::local(503, "NC", "cluster_not_found", Outcome::LocalReply, 0)
+    }
+
+    /// Labels of a DestinationRule subset, looked up as Istio does: the client's namespace,
+    /// then the host's, then the root namespace.
+    pub(super) fn subset_labels(
+        &self,
+        host: &str,
+        subset: &str,
+        client_ns: &str,
+        host_ns: &str,
+    ) -> Option<crate::parse::types::Labels> {
+        let mesh = self.mesh;
+        let drs = mesh.dr_by_host.get(host)?;
+        let root = mesh.control_plane.namespace.as_str();
+        for ns in [client_ns, host_ns, root] {
+            for &i in drs {
+                let dr = &mesh.destination_rules[i];
+                if dr.namespace != ns
+                    || !vhosts::exported_to(&dr.spec.export_to, &dr.namespace, client_ns)
+                {
+                    continue;
+                }
+                if let Some(s) = dr.spec.subsets.iter().find(|s| s.name == subset) {
+                    return Some(s.labels.clone());
+                }
+                // The first visible DestinationRule for the host is the one that applies.
+                return None;
+            }
+        }
+        None
+    }
+}
+
+pub(super) fn apply_rewrite(rw: &Rewrite, msg: &mut Msg, route: &Route) {
+    let (path, query) = match msg.path.split_once('?') {
+        Some((p, q)) => (p.to_string(), Some(q.to_string())),
+        None => (msg.path.clone(), None),
+    };
+    let mut new_path = path.clone();
+    if let Some(full) = &rw.full_path {
+        new_path = full.clone();
+    } else if let Some((prefix, repl)) = &rw.prefix {
+        new_path = replace_prefix(&path, prefix, repl);
+    } else if let Some(uri) = &rw.uri {
+        // Istio's uri rewrite replaces the matched prefix (or the whole path for exact/regex).
+        let prefix = route.matches.iter().find_map(|m| match &m.path {
+            Some(StrMatch::Prefix(p)) | Some(StrMatch::PathPrefix(p))
+                if path.starts_with(p.as_str()) =>
+            {
+                Some(p.clone())
+            }
+            _ => None,
+        });
+        new_path = match prefix {
+            Some(p) => format!("{uri}{}", &path[p.len()..]),
+            None => uri.clone(),
+        };
+    } else if let Some((re, repl)) = &rw.regex {
+        if let Ok(r) = regex::Regex::new(re) {
+            new_path = r
+                .replace_all(&path, repl.replace("\\", "$").as_str())
+                .to_string();
+        }
+    }
+    if new_path != path {
+        msg.headers
+            .push(("x-envoy-original-path".into(), msg.path.clone()));
+    }
+    msg.path = match query {
+        Some(q) => format!("{new_path}?{q}"),
+        None => new_path,
+    };
+    if let Some(a) = &rw.authority {
+        msg.authority = a.clone();
+    }
+}
+
+/// Gateway API ReplacePrefixMatch: swap the matched prefix, keeping segment boundaries.
+pub fn replace_prefix(path: &str, prefix: &str, repl: &str) -> String {
+    let rest = &path[prefix.trim_end_matches('/').len().min(path.len())..];
+    let repl = repl.trim_end_matches('/');
+    let joined = format!("{repl}{rest}");
+    if joined.is_empty() {
+        "/".into()
+    } else if !joined.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+pub(super) fn redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) -> String {
+    let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.clone());
+    let orig_host = strip_port(&msg.authority).to_string();
+    let orig_port: Option<u16> = msg
+        .authority
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok());
+    let host = rd.host.clone().unwrap_or(orig_host);
+    let default_port = |s: &str| if s == "https" { 443 } else { 80 };
+    let port = if rd.gateway_api {
+        // Gateway API: an explicit port wins; else a scheme change drops the port; else the
+        // listener's port, omitted when it is the scheme's default.
+        match rd.port {
+            Some(p) => Some(p),
+            None if rd.scheme.is_some() => None,
+            None => Some(orig_port.unwrap_or(listener_port)),
+        }
+    } else {
+        rd.port
+            .or(if rd.scheme.is_some() { None } else { orig_port })
+    };
+    let port = port.filter(|&p| p != default_port(&scheme));
+    let path = match (&rd.path, &rd.prefix_rewrite) {
+        (Some(p), _) => p.clone(),
+        (None, Some((prefix, repl))) => {
+            let (p, q) = match msg.path.split_once('?') {
+                Some((p, q)) => (p.to_string(), Some(q)),
+                None => (msg.path.clone(), None),
+            };
+            let np = replace_prefix(&p, prefix, repl);
+            match q {
+                Some(q) => format!("{np}?{q}"),
+                None => np,
+            }
+        }
+        _ => msg.path.clone(),
+    };
+    match port {
+        Some(p) => format!("{scheme}://{host}:{p}{path}"),
+        None => format!("{scheme}://{host}{path}"),
+    }
+}

@@ -1,0 +1,926 @@
+//! The walk itself: client → proxies → application, recording a hop per proxy.
+
+mod gateway;
+mod http;
+mod router;
+mod sidecar;
+
+use super::request::{err, parse_url, Url};
+use super::vhosts::{self};
+use super::*;
+use crate::model::addr::{ephemeral_port, fnv64, internet_ip, uuid};
+use crate::model::protocol::Protocol;
+use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
+use std::net::Ipv4Addr;
+
+const DEFAULT_USER_AGENT: &str = "curl/8.16.0";
+const MAX_HOPS: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Client {
+    External,
+    Pod(usize, usize),
+}
+
+/// The request as it travels; proxies rewrite it.
+#[derive(Debug, Clone)]
+struct Msg {
+    method: String,
+    scheme: String,
+    authority: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    /// Protocol on the current connection.
+    protocol: &'static str,
+    xff: Option<String>,
+}
+
+impl Msg {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What comes back to a hop.
+#[derive(Debug, Clone)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: u64,
+    /// Set by the hop that answered by itself or failed: (flags, details, outcome).
+    decided: Option<(String, String, Outcome)>,
+}
+
+impl Resp {
+    pub(super) fn local(
+        status: u16,
+        flags: &str,
+        details: &str,
+        outcome: Outcome,
+        body: u64,
+    ) -> Resp {
+        Resp {
+            status,
+            headers: vec![],
+            body,
+            decided: Some((flags.to_string(), details.to_string(), outcome)),
+        }
+    }
+}
+
+/// The downstream side of a connection into a hop.
+#[derive(Debug, Clone)]
+struct Conn {
+    remote: String,
+    /// SNI when the caller is a mesh proxy speaking mTLS.
+    sni: Option<String>,
+    from_mesh: bool,
+}
+
+struct Ctx<'m> {
+    mesh: &'m Mesh,
+    hops: Vec<Hop>,
+    clock: u64,
+    request_id: String,
+    seed_key: String,
+    ports_used: u32,
+    notes: Vec<String>,
+    explanation: Vec<String>,
+    cluster: Option<String>,
+    backend: Option<Backend>,
+    /// The Service or ServiceEntry the last routing decision chose.
+    routed_service: Option<Backend>,
+    upstream: Option<UpstreamRequest>,
+    split: Vec<(String, u32)>,
+    seed: Option<u64>,
+    visited: Vec<(usize, usize, u16)>,
+}
+
+pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
+    let client = resolve_source(mesh, &req.from)?;
+    let url = parse_url(&req.url)?;
+    let default_port = if url.scheme == "https" { 443 } else { 80 };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut authority = if url.explicit_port && url.port != default_port {
+        format!("{}:{}", url.host, url.port)
+    } else {
+        url.host.clone()
+    };
+    for (k, v) in &req.headers {
+        if k.eq_ignore_ascii_case("host") {
+            authority = v.trim().to_string();
+        } else {
+            headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+        }
+    }
+    if !headers.iter().any(|(k, _)| k == "user-agent") {
+        headers.push(("user-agent".into(), DEFAULT_USER_AGENT.into()));
+    }
+    if !headers.iter().any(|(k, _)| k == "accept") {
+        headers.push(("accept".into(), "*/*".into()));
+    }
+    let method = if req.method.is_empty() {
+        "GET".to_string()
+    } else {
+        req.method.to_ascii_uppercase()
+    };
+    let seed_key = format!(
+        "{}|{}|{}|{}|{:?}",
+        req.from, method, req.url, authority, req.headers
+    );
+    let mut ctx = Ctx {
+        mesh,
+        hops: Vec::new(),
+        clock: fnv64(&seed_key) % 3_600_000,
+        request_id: uuid(&seed_key),
+        seed_key: seed_key.clone(),
+        ports_used: 0,
+        notes: Vec::new(),
+        explanation: Vec::new(),
+        cluster: None,
+        backend: None,
+        routed_service: None,
+        upstream: None,
+        split: Vec::new(),
+        seed: req.seed,
+        visited: Vec::new(),
+    };
+    let msg = Msg {
+        method: method.clone(),
+        scheme: url.scheme.clone(),
+        authority: authority.clone(),
+        path: url.path.clone(),
+        headers,
+        protocol: "HTTP/1.1",
+        xff: None,
+    };
+    // Where the client connects: the URL's host, or --connect-to's.
+    let (dial_host, dial_port) = match &req.connect_to {
+        Some(ct) => {
+            let (h, p) = ct.rsplit_once(':').ok_or_else(|| {
+                err(
+                    format!("--connect-to {ct:?} has no port"),
+                    "write HOST:PORT",
+                )
+            })?;
+            let p: u16 = p.parse().map_err(|_| {
+                err(
+                    format!("--connect-to {ct:?}: invalid port"),
+                    "write HOST:PORT",
+                )
+            })?;
+            (h.to_ascii_lowercase(), p)
+        }
+        None => (url.host.clone(), url.port),
+    };
+    let client_ns = match client {
+        Client::Pod(wi, _) => mesh.workloads[wi].namespace.clone(),
+        Client::External => String::new(),
+    };
+    let resp = match ctx.resolve(&dial_host, &client_ns, client == Client::External) {
+        None => {
+            ctx.explanation.push(format!("{dial_host} does not resolve: no Service, ServiceEntry address, ingress host or internet name matches it (curl: Could not resolve host)"));
+            Resp::local(0, "-", "dns_resolution_failed", Outcome::DnsFailure, 0)
+        }
+        Some(ip) => match client {
+            Client::External => ctx.client_outside(ip, dial_port, msg),
+            Client::Pod(wi, pi) => ctx.client_pod(wi, pi, ip, dial_port, &url, msg),
+        },
+    };
+    Ok(ctx.finish(req, &method, &authority, resp))
+}
+
+fn resolve_source(mesh: &Mesh, from: &str) -> Result<Client, RequestError> {
+    let from = from.trim();
+    if from.is_empty() || from == "external" || from == "outside" {
+        return Ok(Client::External);
+    }
+    let (ns, name) = match from.split_once('/') {
+        Some((n, m)) => (Some(n), m),
+        None => (None, from),
+    };
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for (wi, w) in mesh.workloads.iter().enumerate() {
+        if ns.is_some_and(|n| n != w.namespace) {
+            continue;
+        }
+        if w.name == name {
+            found.push((wi, 0));
+        } else if let Some(pi) = w.pods.iter().position(|p| p.name == name) {
+            found.push((wi, pi));
+        }
+    }
+    // `curl` also names the `curl` app label, as `oc get pods -l app=curl` would.
+    if found.is_empty() {
+        for (wi, w) in mesh.workloads.iter().enumerate() {
+            if ns.is_none_or(|n| n == w.namespace) && w.labels.get("app").is_some_and(|a| a == name)
+            {
+                found.push((wi, 0));
+            }
+        }
+    }
+    match found.len() {
+        0 => Err(err(
+            format!("no workload named {from:?}"),
+            "name a Deployment or Pod as NAME or NAMESPACE/NAME (see 'meshsim get workloads'), or use 'external'",
+        )),
+        1 => {
+            let (wi, pi) = found[0];
+            if mesh.workloads[wi].pods.is_empty() {
+                return Err(err(format!("workload {from:?} has no pods (replicas: 0)"), "scale it up, or pick another client"));
+            }
+            Ok(Client::Pod(wi, pi))
+        }
+        _ => {
+            let names: Vec<String> = found.iter().map(|&(wi, _)| mesh.workloads[wi].display()).collect();
+            Err(err(
+                format!("{from:?} is ambiguous: {}", names.join(", ")),
+                "qualify it with its namespace, e.g. NAMESPACE/NAME",
+            ))
+        }
+    }
+}
+
+fn fmt_ip(ip: Ipv4Addr, port: u16) -> String {
+    format!("{ip}:{port}")
+}
+
+impl<'m> Ctx<'m> {
+    pub(super) fn now(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
+
+    pub(super) fn eph(&mut self) -> u16 {
+        self.ports_used += 1;
+        ephemeral_port(&format!("{}#{}", self.seed_key, self.ports_used))
+    }
+
+    pub(super) fn note(&mut self, s: impl Into<String>) {
+        self.notes.push(s.into());
+    }
+
+    // ------------------------------------------------------------ name resolution
+
+    /// DNS as the client sees it. Returns the address, noting which rule applied.
+    pub(super) fn resolve(
+        &mut self,
+        host: &str,
+        client_ns: &str,
+        external: bool,
+    ) -> Option<Ipv4Addr> {
+        let mesh = self.mesh;
+        if let Ok(ip) = host.parse::<Ipv4Addr>() {
+            self.note(format!("{host} is an IP address"));
+            return Some(ip);
+        }
+        let cands = if external {
+            vhosts::service_candidates(host, "")
+                .into_iter()
+                .filter(|c| c == host || c.starts_with(host))
+                .collect()
+        } else {
+            vhosts::service_candidates(host, client_ns)
+        };
+        for c in cands {
+            if let Some(s) = mesh.service(&c) {
+                if let Some(en) = &s.external_name {
+                    self.note(format!(
+                        "{host} is ExternalName Service {} → CNAME {en}",
+                        s.display()
+                    ));
+                    let en = en.clone();
+                    return self.resolve(&en, client_ns, external);
+                }
+                if external {
+                    if let Some(ip) = s.external_ip {
+                        self.note(format!("{host} is Service {} ({}); from outside the cluster its LoadBalancer address {ip} is used", s.display(), s.type_));
+                        return Some(ip);
+                    }
+                }
+                match s.cluster_ip {
+                    Some(ip) => {
+                        self.note(format!(
+                            "{host} resolved by Kubernetes DNS: Service {} at {ip}",
+                            s.display()
+                        ));
+                        return Some(ip);
+                    }
+                    None => {
+                        let eps = mesh.endpoints(s, &Default::default());
+                        if let Some(&(wi, pi)) = eps.first() {
+                            let ip = mesh.workloads[wi].pods[pi].ip;
+                            self.note(format!(
+                                "{host} is headless Service {}: DNS returns pod address {ip}",
+                                s.display()
+                            ));
+                            return Some(ip);
+                        }
+                        self.note(format!(
+                            "{host} is headless Service {} with no ready pods: DNS has no address",
+                            s.display()
+                        ));
+                        return None;
+                    }
+                }
+            }
+        }
+        if let Some(&i) = mesh.se_by_address.get(host) {
+            let _ = i;
+        }
+        // ServiceEntry hosts: their first address (Istio's DNS proxy answers with it), else DNS.
+        for i in mesh.service_entries_for(host) {
+            let se = &mesh.service_entries[i];
+            if let Some(ip) = se
+                .spec
+                .addresses
+                .iter()
+                .find_map(|a| a.parse::<Ipv4Addr>().ok())
+            {
+                self.note(format!(
+                    "{host} is ServiceEntry {}/{} with address {ip}",
+                    se.namespace, se.name
+                ));
+                return Some(ip);
+            }
+        }
+        // Hosts exposed by an ingress resolve to it, as a DNS record for them would.
+        if let Some((ip, why)) = self.ingress_address(host, external) {
+            self.note(format!("{host} is exposed by {why}: it resolves to {ip}"));
+            return Some(ip);
+        }
+        if host.ends_with(".cluster.local") || host.ends_with(".svc") || !host.contains('.') {
+            return None;
+        }
+        let ip = internet_ip(host);
+        self.note(format!(
+            "{host} is not in the cluster: resolved by public DNS to {ip} (simulated)"
+        ));
+        Some(ip)
+    }
+
+    /// The address of an ingress (Istio Gateway server host, Gateway API listener or route
+    /// hostname, OpenShift Route host) that exposes `host`.
+    pub(super) fn ingress_address(&self, host: &str, external: bool) -> Option<(Ipv4Addr, String)> {
+        let mesh = self.mesh;
+        for r in &mesh.openshift_routes {
+            if r.spec.host.as_deref() == Some(host) {
+                return Some((
+                    mesh.router_ip,
+                    format!("OpenShift Route {}/{} (the router)", r.namespace, r.name),
+                ));
+            }
+        }
+        let svc_addr = |s: &Service| -> Option<Ipv4Addr> {
+            s.external_ip.or(if external { None } else { s.cluster_ip })
+        };
+        for gw in &mesh.istio_gateways {
+            let exposes = gw.spec.servers.iter().any(|s| {
+                s.hosts.iter().any(|h| {
+                    let h = h.split_once('/').map(|x| x.1).unwrap_or(h);
+                    h != "*" && crate::model::host_matches(h, host)
+                })
+            });
+            if !exposes {
+                continue;
+            }
+            for (wi, _) in mesh.gateway_workloads() {
+                if vhosts::gateway_selects(gw, mesh, wi) {
+                    for si in mesh.services_of_workload(wi) {
+                        if let Some(ip) = svc_addr(&mesh.services[si]) {
+                            return Some((
+                                ip,
+                                format!(
+                                    "Gateway {}/{} on Service {}",
+                                    gw.namespace,
+                                    gw.name,
+                                    mesh.services[si].display()
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        for gw in &mesh.gateways {
+            if gw.spec.gateway_class_name != "istio" {
+                continue;
+            }
+            let mut exposes = gw.spec.listeners.iter().any(|l| {
+                l.hostname
+                    .as_deref()
+                    .is_some_and(|h| crate::model::host_matches(h, host))
+            });
+            if !exposes {
+                exposes = mesh.http_routes.iter().any(|r| {
+                    r.spec
+                        .hostnames
+                        .iter()
+                        .any(|h| crate::model::host_matches(h, host))
+                        && r.spec.parent_refs.iter().any(|p| {
+                            p.name == gw.name
+                                && p.namespace.as_deref().unwrap_or(&r.namespace) == gw.namespace
+                                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
+                        })
+                });
+            }
+            if exposes {
+                if let Some(s) = mesh.service(&format!(
+                    "{}-istio.{}.{}",
+                    gw.name,
+                    gw.namespace,
+                    crate::model::DOMAIN
+                )) {
+                    if let Some(ip) = svc_addr(s) {
+                        return Some((
+                            ip,
+                            format!(
+                                "Gateway {}/{} (Service {})",
+                                gw.namespace,
+                                gw.name,
+                                s.display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    // ------------------------------------------------------------ clients
+
+    pub(super) fn client_outside(&mut self, ip: Ipv4Addr, port: u16, msg: Msg) -> Resp {
+        let mesh = self.mesh;
+        let remote = format!("198.51.100.7:{}", self.eph());
+        if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
+            let s = &mesh.services[si];
+            return self.via_service_vip(
+                si,
+                port,
+                Conn {
+                    remote,
+                    sni: None,
+                    from_mesh: false,
+                },
+                msg,
+                &format!("LoadBalancer Service {}", s.display()),
+            );
+        }
+        if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
+            return self.router(
+                port,
+                Conn {
+                    remote,
+                    sni: None,
+                    from_mesh: false,
+                },
+                msg,
+            );
+        }
+        if let Some(&si) = mesh.service_by_ip.get(&ip) {
+            let s = &mesh.services[si];
+            if s.type_ == "NodePort" {
+                return self.via_service_vip(
+                    si,
+                    port,
+                    Conn {
+                        remote,
+                        sni: None,
+                        from_mesh: false,
+                    },
+                    msg,
+                    &format!("NodePort Service {}", s.display()),
+                );
+            }
+            self.explanation.push(format!(
+                "Service {} is of type {}: its address {ip} is reachable only inside the cluster, so a client outside gets no connection",
+                s.display(),
+                s.type_
+            ));
+            self.explanation
+                .push("expose it with type LoadBalancer, a NodePort, or an OpenShift Route".into());
+            return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
+        }
+        if mesh.pod_by_ip.contains_key(&ip) {
+            self.explanation.push(format!(
+                "{ip} is a pod address, reachable only inside the cluster"
+            ));
+            return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
+        }
+        self.internet(ip, port, None, msg)
+    }
+
+    pub(super) fn client_pod(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        ip: Ipv4Addr,
+        port: u16,
+        url: &Url,
+        msg: Msg,
+    ) -> Resp {
+        let w = &self.mesh.workloads[wi];
+        let _ = url;
+        match w.proxy {
+            ProxyKind::Sidecar => self.sidecar_outbound(wi, pi, ip, port, msg),
+            _ => {
+                let remote = fmt_ip(w.pods[pi].ip, self.eph());
+                self.note(format!(
+                    "client {} has no sidecar: it connects to {ip}:{port} directly",
+                    w.display()
+                ));
+                self.connect(
+                    ip,
+                    port,
+                    Conn {
+                        remote,
+                        sni: None,
+                        from_mesh: false,
+                    },
+                    msg,
+                )
+            }
+        }
+    }
+
+    /// A plain connection to an address, as the kernel (and kube-proxy) would make it.
+    pub(super) fn connect(&mut self, ip: Ipv4Addr, port: u16, conn: Conn, msg: Msg) -> Resp {
+        let mesh = self.mesh;
+        if let Some(&(wi, pi)) = mesh.pod_by_ip.get(&ip) {
+            return self.deliver(wi, pi, port, conn, msg, None);
+        }
+        if let Some(&si) = mesh.service_by_ip.get(&ip) {
+            let s = &mesh.services[si];
+            return self.via_service_vip(si, port, conn, msg, &format!("Service {}", s.display()));
+        }
+        if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
+            let s = &mesh.services[si];
+            return self.via_service_vip(
+                si,
+                port,
+                conn,
+                msg,
+                &format!("LoadBalancer Service {}", s.display()),
+            );
+        }
+        if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
+            return self.router(port, conn, msg);
+        }
+        self.internet(ip, port, None, msg)
+    }
+
+    /// kube-proxy: a Service address and port to one ready pod and its target port.
+    pub(super) fn via_service_vip(
+        &mut self,
+        si: usize,
+        port: u16,
+        conn: Conn,
+        msg: Msg,
+        what: &str,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let s = &mesh.services[si];
+        let Some(sp) = s
+            .ports
+            .iter()
+            .find(|p| p.port == port || (p.node_port == Some(port) && s.type_ == "NodePort"))
+        else {
+            let ports: Vec<String> = s.ports.iter().map(|p| p.port.to_string()).collect();
+            self.explanation.push(format!(
+                "{what} has no port {port} (ports: {}): the connection is refused",
+                ports.join(", ")
+            ));
+            return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
+        };
+        let eps = mesh.endpoints(s, &Default::default());
+        let Some(&(wi, pi)) = eps.first() else {
+            self.explanation.push(format!(
+                "{what} has no ready endpoints: the connection is refused"
+            ));
+            return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
+        };
+        let tp = target_port(&mesh.workloads[wi], sp.target.clone(), sp.port);
+        self.note(format!(
+            "{what} port {port} → pod {} port {tp}",
+            mesh.workloads[wi].pods[pi].name
+        ));
+        if self.routed_service.is_none() {
+            self.routed_service = Some(Backend {
+                kind: "Service".into(),
+                namespace: s.namespace.clone(),
+                name: s.name.clone(),
+                workload: None,
+            });
+        }
+        self.deliver(wi, pi, tp, conn, msg, Some(sp.protocol))
+    }
+
+    /// A connection arrives at a pod: its proxy (if any) takes it, else the application.
+    pub(super) fn deliver(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        port: u16,
+        conn: Conn,
+        msg: Msg,
+        proto: Option<Protocol>,
+    ) -> Resp {
+        if self.hops.len() >= MAX_HOPS || self.visited.contains(&(wi, pi, port)) {
+            let w = &self.mesh.workloads[wi];
+            self.explanation.push(format!("the request came back to {} port {port}, which it had already passed: a routing loop", w.display()));
+            return Resp::local(0, "-", "routing_loop", Outcome::RoutingLoop, 0);
+        }
+        self.visited.push((wi, pi, port));
+        let proxy = self.mesh.workloads[wi].proxy;
+        match proxy {
+            ProxyKind::Sidecar => self.sidecar_inbound(wi, pi, port, conn, msg, proto),
+            ProxyKind::Gateway => self.gateway(wi, pi, port, conn, msg),
+            _ => self.app(wi, pi, port, msg),
+        }
+    }
+
+    // ------------------------------------------------------------ the application
+
+    pub(super) fn app(&mut self, wi: usize, pi: usize, port: u16, msg: Msg) -> Resp {
+        let mesh = self.mesh;
+        let w = &mesh.workloads[wi];
+        self.clock += 1;
+        let path_only = msg.path.split('?').next().unwrap_or("/");
+        // httpbin answers /status/CODE with CODE, as the sample application does.
+        let status = path_only
+            .strip_prefix("/status/")
+            .and_then(|c| c.split(['/', ',']).next())
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|c| (100..600).contains(c))
+            .unwrap_or(200);
+        let body = if status == 200 {
+            200 + (msg.headers.len() as u64 * 40) + path_only.len() as u64
+        } else {
+            0
+        };
+        let mut backend = self.routed_service.clone().unwrap_or(Backend {
+            kind: "Workload".into(),
+            namespace: w.namespace.clone(),
+            name: w.name.clone(),
+            workload: None,
+        });
+        backend.workload = Some(w.pods[pi].name.clone());
+        self.backend = Some(backend);
+        self.upstream = Some(UpstreamRequest {
+            method: msg.method.clone(),
+            scheme: msg.scheme.clone(),
+            authority: msg.authority.clone(),
+            path: msg.path.clone(),
+            headers: msg
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        });
+        self.note(format!(
+            "application {} (pod {}) answered on port {port} with {status}",
+            w.display(),
+            w.pods[pi].name
+        ));
+        Resp {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+            decided: None,
+        }
+    }
+
+    pub(super) fn internet(
+        &mut self,
+        ip: Ipv4Addr,
+        port: u16,
+        host: Option<&str>,
+        msg: Msg,
+    ) -> Resp {
+        self.clock += 20;
+        let host = host
+            .map(str::to_string)
+            .unwrap_or_else(|| crate::sim::route::strip_port(&msg.authority).to_string());
+        self.note(format!(
+            "{host} ({ip}:{port}) is outside the mesh; it answers 200 (simulated)"
+        ));
+        if self.backend.is_none() {
+            self.backend = Some(self.routed_service.clone().unwrap_or(Backend {
+                kind: "External".into(),
+                namespace: String::new(),
+                name: host.clone(),
+                workload: None,
+            }));
+        }
+        self.upstream = Some(UpstreamRequest {
+            method: msg.method.clone(),
+            scheme: msg.scheme.clone(),
+            authority: msg.authority.clone(),
+            path: msg.path.clone(),
+            headers: msg
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        });
+        Resp {
+            status: 200,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: 1256,
+            decided: None,
+        }
+    }
+
+    // ------------------------------------------------------------ hops
+
+    pub(super) fn push_hop(
+        &mut self,
+        kind: HopKind,
+        wi: usize,
+        pi: usize,
+        direction: &str,
+    ) -> usize {
+        let w = &self.mesh.workloads[wi];
+        self.hops.push(Hop {
+            kind,
+            namespace: w.namespace.clone(),
+            name: w.name.clone(),
+            pod: w.pods[pi].name.clone(),
+            direction: direction.to_string(),
+            decision: String::new(),
+            steps: Vec::new(),
+            envoy_log: None,
+            ztunnel_log: None,
+            access_log: None,
+        });
+        self.hops.len() - 1
+    }
+
+    pub(super) fn step(
+        &mut self,
+        hop: usize,
+        stage: &str,
+        result: impl Into<String>,
+        tried: Vec<Tried>,
+    ) {
+        self.hops[hop].steps.push(Step {
+            stage: stage.to_string(),
+            result: result.into(),
+            tried,
+        });
+    }
+
+    pub(super) fn finish_envoy(&mut self, hop: usize, mut log: EnvoyLog, resp: &Resp, start: u64) {
+        let end = self.clock + 1;
+        self.clock = end;
+        log.response_code = resp.status;
+        if let Some((f, _d, _)) = &resp.decided {
+            // Only the hop that decided carries the flags; others pass the upstream's status on.
+            if self.hops[hop].decision.is_empty() || log.response_flags.is_empty() {
+                let _ = f;
+            }
+        }
+        let decided_here = resp.decided.is_some() && !self.decided_below(hop);
+        let (flags, details) = match (&resp.decided, decided_here) {
+            (Some((f, d, _)), true) => (f.clone(), d.clone()),
+            _ => (
+                "-".to_string(),
+                if resp.status == 0 {
+                    "-".to_string()
+                } else {
+                    "via_upstream".to_string()
+                },
+            ),
+        };
+        if decided_here {
+            self.hops[hop].steps.push(Step {
+                stage: "reply".into(),
+                result: format!("{} {} {}", resp.status, flags, details),
+                tried: vec![],
+            });
+        }
+        log.response_flags = flags;
+        log.response_code_details = if log.tcp { "-".into() } else { details };
+        if log.tcp {
+            log.response_code = 0;
+        }
+        log.bytes_sent = resp.body;
+        log.duration = end - start;
+        log.upstream_service_time = if decided_here {
+            None
+        } else {
+            Some((end - start).saturating_sub(1))
+        };
+        if log.tcp {
+            log.upstream_service_time = None;
+            if decided_here {
+                log.bytes_sent = 0;
+            } else {
+                log.bytes_received = 78;
+            }
+        }
+        self.hops[hop].envoy_log = Some(log);
+    }
+
+    /// True when a later hop already decided the response (so this hop relays it).
+    pub(super) fn decided_below(&self, hop: usize) -> bool {
+        self.hops[hop + 1..]
+            .iter()
+            .any(|h| h.steps.iter().any(|s| s.stage == "reply"))
+    }
+
+    pub(super) fn finish(
+        mut self,
+        req: &Request,
+        method: &str,
+        authority: &str,
+        resp: Resp,
+    ) -> Trace {
+        let (flags, details, outcome) = match &resp.decided {
+            Some((f, d, o)) => (f.clone(), d.clone(), o.clone()),
+            None => ("-".to_string(), "via_upstream".to_string(), Outcome::Served),
+        };
+        if outcome != Outcome::Served {
+            self.backend = None;
+        }
+        let mut response_headers: std::collections::BTreeMap<String, String> = resp
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .collect();
+        if !self.hops.is_empty() && resp.status != 0 {
+            response_headers.insert("server".into(), "istio-envoy".into());
+        }
+        for hop in &mut self.hops {
+            if let Some(l) = &hop.envoy_log {
+                if self.mesh.settings.access_log {
+                    hop.access_log = Some(crate::render::log::envoy_line(
+                        l,
+                        self.mesh.settings.access_log_encoding_json,
+                    ));
+                }
+            }
+        }
+        if !self.mesh.settings.access_log && !self.hops.is_empty() {
+            self.notes.push("access logging is off (meshConfig.accessLogFile is empty): proxies print no access-log lines; the lines shown are what they would print with accessLogFile: /dev/stdout".into());
+            for hop in &mut self.hops {
+                if let Some(l) = &hop.envoy_log {
+                    hop.access_log = Some(crate::render::log::envoy_line(
+                        l,
+                        self.mesh.settings.access_log_encoding_json,
+                    ));
+                }
+            }
+        }
+        Trace {
+            schema: 1,
+            request: TraceRequest {
+                from: req.from.clone(),
+                method: method.to_string(),
+                url: req.url.clone(),
+                authority: authority.to_string(),
+                headers: req
+                    .headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                    .collect(),
+            },
+            status: resp.status,
+            flags,
+            details,
+            outcome,
+            backend: self.backend,
+            cluster: self.cluster,
+            upstream_request: self.upstream,
+            response: Response {
+                status: resp.status,
+                headers: response_headers,
+            },
+            hops: self.hops,
+            notes: self.notes,
+            explanation: self.explanation,
+            split: self.split,
+        }
+    }
+}
+
+fn msg_original_ip(_msg: &Msg) -> Option<Ipv4Addr> {
+    None
+}
+
+/// The pod port a Service target port names: a number, or a container port's name.
+fn target_port(w: &Workload, t: TargetPort, service_port: u16) -> u16 {
+    match t {
+        TargetPort::Number(n) => n,
+        TargetPort::Name(name) => w
+            .container_ports
+            .iter()
+            .find(|p| p.name.as_deref() == Some(name.as_str()))
+            .map(|p| p.container_port)
+            .unwrap_or(service_port),
+    }
+}

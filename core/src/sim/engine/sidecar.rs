@@ -1,0 +1,276 @@
+//! Sidecar hops: outbound (listener, virtual host, route) and inbound (to the application).
+
+use super::*;
+use crate::model::protocol::Protocol;
+use crate::model::OutboundPolicy;
+use crate::sim::vhosts::{self, Scope};
+use crate::sim::*;
+use std::net::Ipv4Addr;
+
+impl Ctx<'_> {
+    pub(super) fn sidecar_outbound(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        ip: Ipv4Addr,
+        port: u16,
+        msg: Msg,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let w = &mesh.workloads[wi];
+        let hop = self.push_hop(HopKind::Sidecar, wi, pi, "outbound");
+        let start = self.now();
+        let pod_ip = w.pods[pi].ip;
+        let client_remote = fmt_ip(pod_ip, self.eph());
+        let scope = Scope::for_workload(mesh, &w.namespace, &w.labels);
+        if let Some(s) = &scope.sidecar {
+            self.step(
+                hop,
+                "scope",
+                format!("{s} limits what this sidecar sees"),
+                vec![],
+            );
+        }
+        let dst_local = fmt_ip(ip, port);
+        let mut log = EnvoyLog {
+            start_ms: start,
+            method: msg.method.clone(),
+            path: msg.path.clone(),
+            protocol: msg.protocol.to_string(),
+            user_agent: msg.header("user-agent").map(str::to_string),
+            request_id: Some(self.request_id.clone()),
+            authority: Some(msg.authority.clone()),
+            downstream_local_address: dst_local.clone(),
+            downstream_remote_address: client_remote.clone(),
+            ..Default::default()
+        };
+        // Listener: a Service VIP's own listener, else the wildcard HTTP listener of the port,
+        // else the passthrough chain.
+        let vip_service = mesh.service_by_ip.get(&ip).copied().filter(|&si| {
+            let s = &mesh.services[si];
+            s.port(port).is_some()
+                && scope.sees_host(port, &s.namespace, &s.hostname)
+                && vhosts::service_exported(mesh, &s.hostname, &w.namespace)
+        });
+        let vip_proto = vip_service
+            .and_then(|si| mesh.services[si].port(port))
+            .map(|p| p.protocol);
+        let http = match vip_proto {
+            Some(p) => p.is_http() || p == Protocol::Unknown,
+            None => vhosts::has_wildcard_http_listener(mesh, &scope, port),
+        };
+        if !http {
+            if let Some(si) = vip_service {
+                let s = &mesh.services[si];
+                self.step(
+                    hop,
+                    "listener",
+                    format!(
+                        "{dst_local}: TCP proxy for Service {} (port {port} is {})",
+                        s.display(),
+                        vip_proto.map(|p| p.as_str()).unwrap_or("TCP")
+                    ),
+                    vec![],
+                );
+                let cluster = format!("outbound|{port}||{}", s.hostname);
+                return self.tcp_to_service(hop, si, port, cluster, log, pod_ip, msg);
+            }
+            // No listener: the virtual outbound listener's passthrough chain.
+            log.tcp = true;
+            return match scope.policy {
+                OutboundPolicy::AllowAny => {
+                    self.step(
+                        hop,
+                        "listener",
+                        format!(
+                            "no listener for {dst_local}: passthrough (ALLOW_ANY, set by {})",
+                            scope.policy_source
+                        ),
+                        vec![],
+                    );
+                    self.cluster = Some("PassthroughCluster".into());
+                    log.upstream_cluster = Some("PassthroughCluster".into());
+                    log.upstream_host = Some(dst_local.clone());
+                    let local = fmt_ip(pod_ip, self.eph());
+                    log.upstream_local_address = Some(local.clone());
+                    self.hops[hop].decision = format!("TCP passthrough to {dst_local}");
+                    let resp = self.connect(
+                        ip,
+                        port,
+                        Conn {
+                            remote: local,
+                            sni: None,
+                            from_mesh: false,
+                        },
+                        msg,
+                    );
+                    self.finish_envoy(hop, log, &resp, start);
+                    resp
+                }
+                OutboundPolicy::RegistryOnly => {
+                    self.step(hop, "listener", format!("no listener for {dst_local}: BlackHoleCluster (REGISTRY_ONLY, set by {})", scope.policy_source), vec![]);
+                    self.cluster = Some("BlackHoleCluster".into());
+                    log.upstream_cluster = Some("BlackHoleCluster".into());
+                    self.explanation.push(format!(
+                        "{dst_local} is not a known Service port and the outbound traffic policy is REGISTRY_ONLY ({}): the sidecar sends the connection to BlackHoleCluster, which closes it",
+                        scope.policy_source
+                    ));
+                    self.explanation.push("declare the destination with a ServiceEntry, or allow it in the Sidecar's egress hosts".into());
+                    self.hops[hop].decision = "BlackHoleCluster: connection closed".into();
+                    let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
+                    self.finish_envoy(hop, log, &resp, start);
+                    resp
+                }
+            };
+        }
+        self.step(
+            hop,
+            "listener",
+            match vip_service {
+                Some(si) => format!(
+                    "{dst_local}: HTTP route configuration \"{port}\" (Service {})",
+                    mesh.services[si].display()
+                ),
+                None => format!("0.0.0.0:{port}: HTTP route configuration \"{port}\""),
+            },
+            vec![],
+        );
+        let vhs = vhosts::sidecar_vhosts(mesh, &scope, port, &msg.authority);
+        self.route_http(
+            hop,
+            vhs,
+            port,
+            &["mesh".to_string()],
+            log,
+            pod_ip,
+            Some((ip, port)),
+            msg,
+            start,
+            &w.labels.clone(),
+            &w.namespace.clone(),
+            false,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn tcp_to_service(
+        &mut self,
+        hop: usize,
+        si: usize,
+        port: u16,
+        cluster: String,
+        mut log: EnvoyLog,
+        pod_ip: Ipv4Addr,
+        msg: Msg,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let s = &mesh.services[si];
+        let start = log.start_ms;
+        log.tcp = true;
+        self.cluster = Some(cluster.clone());
+        self.routed_service = Some(Backend {
+            kind: "Service".into(),
+            namespace: s.namespace.clone(),
+            name: s.name.clone(),
+            workload: None,
+        });
+        log.upstream_cluster = Some(cluster.clone());
+        let eps = mesh.endpoints(s, &Default::default());
+        let Some(&(dwi, dpi)) = eps.first() else {
+            self.explanation.push(format!(
+                "Service {} has no ready endpoints: cluster {cluster} has no healthy upstream",
+                s.display()
+            ));
+            let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
+            self.hops[hop].decision = format!("{cluster}: no healthy upstream");
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        };
+        let sp = s.port(port).cloned();
+        let tp = sp
+            .as_ref()
+            .map(|p| target_port(&mesh.workloads[dwi], p.target.clone(), port))
+            .unwrap_or(port);
+        let dip = mesh.workloads[dwi].pods[dpi].ip;
+        log.upstream_host = Some(fmt_ip(dip, tp));
+        let local = fmt_ip(pod_ip, self.eph());
+        log.upstream_local_address = Some(local.clone());
+        self.hops[hop].decision = format!("TCP proxy to {cluster} → {}", fmt_ip(dip, tp));
+        let sni = format!("outbound_.{port}_._.{}", s.hostname);
+        let resp = self.deliver(
+            dwi,
+            dpi,
+            tp,
+            Conn {
+                remote: local,
+                sni: Some(sni),
+                from_mesh: true,
+            },
+            msg,
+            sp.map(|p| p.protocol),
+        );
+        self.finish_envoy(hop, log, &resp, start);
+        resp
+    }
+
+    pub(super) fn sidecar_inbound(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        port: u16,
+        conn: Conn,
+        msg: Msg,
+        proto: Option<Protocol>,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let w = &mesh.workloads[wi];
+        let hop = self.push_hop(HopKind::Sidecar, wi, pi, "inbound");
+        let start = self.now();
+        let pod_ip = w.pods[pi].ip;
+        let tcp = proto.is_some_and(|p| !(p.is_http() || p == Protocol::Unknown));
+        let cluster = format!("inbound|{port}||");
+        let local = format!("127.0.0.6:{}", self.eph());
+        let log = EnvoyLog {
+            start_ms: start,
+            method: msg.method.clone(),
+            path: msg.path.clone(),
+            protocol: msg.protocol.to_string(),
+            user_agent: msg.header("user-agent").map(str::to_string),
+            request_id: Some(self.request_id.clone()),
+            authority: Some(msg.authority.clone()),
+            downstream_local_address: fmt_ip(pod_ip, port),
+            downstream_remote_address: conn.remote.clone(),
+            upstream_cluster: Some(cluster.clone()),
+            upstream_host: Some(fmt_ip(pod_ip, port)),
+            upstream_local_address: Some(local),
+            requested_server_name: conn.sni.clone(),
+            route_name: if tcp { None } else { Some("default".into()) },
+            x_forwarded_for: msg.xff.clone(),
+            tcp,
+            ..Default::default()
+        };
+        self.step(
+            hop,
+            "listener",
+            format!(
+                "inbound {}:{port} ({}){}",
+                pod_ip,
+                if conn.from_mesh {
+                    "mTLS from a mesh proxy"
+                } else {
+                    "plaintext, accepted in PERMISSIVE mode"
+                },
+                if tcp { ", TCP proxy" } else { "" }
+            ),
+            vec![],
+        );
+        self.step(hop, "cluster", cluster.clone(), vec![]);
+        if self.cluster.is_none() {
+            self.cluster = Some(cluster.clone());
+        }
+        self.hops[hop].decision = format!("to the application on port {port} ({cluster})");
+        let resp = self.app(wi, pi, port, msg);
+        self.finish_envoy(hop, log, &resp, start);
+        resp
+    }
+}
