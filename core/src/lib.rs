@@ -32,7 +32,10 @@ pub fn build_mesh(
 }
 
 /// Reads a meshConfig document (as istioctl's `--meshConfigFile`).
-pub fn parse_mesh_config(path: &str, text: &str) -> Result<parse::types::MeshConfig, Box<Diagnostic>> {
+pub fn parse_mesh_config(
+    path: &str,
+    text: &str,
+) -> Result<parse::types::MeshConfig, Box<Diagnostic>> {
     serde_yaml::from_str(text).map_err(|e| {
         let (line, col) = e.location().map(|l| (l.line(), Some(l.column()))).unwrap_or((0, None));
         Diagnostic::new(diag::WRONG_TYPE, format!("invalid meshConfig: {}", e.to_string().split(" at line ").next().unwrap_or("")))
