@@ -290,6 +290,9 @@ pub struct Mesh {
     /// has a wildcard HTTP listener on each such port.
     pub http_services_by_port: HashMap<u16, Vec<usize>>,
     pub http_service_entries_by_port: HashMap<u16, Vec<usize>>,
+    /// Every Service and ServiceEntry host declaring a port, by port.
+    pub services_by_port: HashMap<u16, Vec<usize>>,
+    pub service_entries_by_port: HashMap<u16, Vec<usize>>,
     /// The OpenShift router's external address, when Routes exist.
     pub router_ip: Ipv4Addr,
 }
@@ -634,6 +637,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         gateway_workload_nodes: HashMap::new(),
         http_services_by_port: HashMap::new(),
         http_service_entries_by_port: HashMap::new(),
+        services_by_port: HashMap::new(),
+        service_entries_by_port: HashMap::new(),
         router_ip: Ipv4Addr::new(203, 0, 113, 2),
     };
     // Pods owned by a controller in the same input stand for that controller's replicas.
@@ -986,6 +991,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
 
     for (si, s) in mesh.services.iter().enumerate() {
         for p in &s.ports {
+            mesh.services_by_port.entry(p.port).or_default().push(si);
             if p.protocol.is_http() || (p.protocol == Protocol::Unknown && s.cluster_ip.is_none()) {
                 mesh.http_services_by_port
                     .entry(p.port)
@@ -996,6 +1002,10 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     }
     for (i, se) in mesh.service_entries.iter().enumerate() {
         for p in &se.spec.ports {
+            mesh.service_entries_by_port
+                .entry(p.number)
+                .or_default()
+                .push(i);
             let proto = Protocol::from_name(p.protocol.as_deref().unwrap_or(""), p.name.as_deref());
             if proto.is_http() || (proto == Protocol::Unknown && se.spec.addresses.is_empty()) {
                 mesh.http_service_entries_by_port

@@ -190,56 +190,6 @@ pub fn filter_routes(routes: Vec<Route>, port: u16, gateway: &str) -> Vec<Route>
         .collect()
 }
 
-/// The VirtualService (oldest first; an exact host before a wildcard) that a sidecar applies to
-/// `host` on `port`.
-pub fn mesh_vs_for_host<'m>(
-    mesh: &'m Mesh,
-    scope: &Scope,
-    port: u16,
-    host: &str,
-) -> Option<&'m Config<VirtualServiceSpec>> {
-    let exact = mesh
-        .vs_by_host
-        .get(host)
-        .into_iter()
-        .flatten()
-        .map(|&i| &mesh.virtual_services[i])
-        .find(|vs| mesh_bound(vs) && scope.sees_vs(port, vs));
-    exact.or_else(|| {
-        mesh.vs_wildcards
-            .iter()
-            .map(|&i| &mesh.virtual_services[i])
-            .filter(|vs| mesh_bound(vs) && scope.sees_vs(port, vs))
-            .find(|vs| {
-                vs.spec
-                    .hosts
-                    .iter()
-                    .any(|h| host_matches(&fqdn(h, &vs.namespace), host))
-            })
-    })
-}
-
-fn routes_for_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> (Vec<Route>, String) {
-    if let Some(vs) = mesh_vs_for_host(mesh, scope, port, host) {
-        let routes = filter_routes(compile_virtual_service(vs), port, "mesh");
-        if !routes.is_empty() {
-            return (
-                routes,
-                format!(
-                    "VirtualService {}/{} ({})",
-                    vs.namespace,
-                    vs.name,
-                    vs.origin.pos()
-                ),
-            );
-        }
-    }
-    (
-        vec![Route::default_for(host, port)],
-        format!("default routes of {host}"),
-    )
-}
-
 fn passthrough_vhost(scope: &Scope) -> VirtualHost {
     match scope.policy {
         OutboundPolicy::AllowAny => VirtualHost {
@@ -328,116 +278,352 @@ pub fn has_wildcard_http_listener(mesh: &Mesh, scope: &Scope, port: u16) -> bool
     false
 }
 
-/// The virtual hosts of a sidecar's outbound route configuration `port` that could match
-/// `authority`, plus the catch-all.
-pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) -> Vec<VirtualHost> {
-    let host = strip_port(authority).to_ascii_lowercase();
-    let mut out: Vec<VirtualHost> = Vec::new();
-    let mut service_hosts: Vec<String> = Vec::new();
-    let mut cands = service_candidates(&host, &scope.namespace);
-    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
-        if let Some(&si) = mesh.service_by_ip.get(&ip) {
-            cands.push(mesh.services[si].hostname.clone());
-        }
-    }
-    for c in cands {
-        if let Some(svc) = mesh.service(&c) {
-            let Some(p) = svc.port(port) else { continue };
-            if !(p.protocol.is_http() || p.protocol == crate::model::protocol::Protocol::Unknown) {
-                continue;
-            }
-            if !scope.sees_host(port, &svc.namespace, &svc.hostname)
-                || !service_exported(mesh, &svc.hostname, &scope.namespace)
+/// A host a sidecar's registry holds on one port: a Service (with its ExternalName aliases) or
+/// a ServiceEntry host (possibly a wildcard).
+#[derive(Debug, Clone)]
+pub struct RegistryHost {
+    pub host: String,
+    pub protocol: crate::model::protocol::Protocol,
+    /// `Service ns/name` or `ServiceEntry ns/name (file:line)`.
+    pub what: String,
+}
+
+/// True when some registry host this sidecar imports on `port` matches a wildcard pattern.
+fn registry_matching(mesh: &Mesh, scope: &Scope, port: u16, pattern: &str) -> bool {
+    if let Some(list) = mesh.services_by_port.get(&port) {
+        for &si in list {
+            let s = &mesh.services[si];
+            if host_matches(pattern, &s.hostname)
+                && scope.sees_host(port, &s.namespace, &s.hostname)
+                && service_exported(mesh, &s.hostname, &scope.namespace)
             {
-                continue;
+                return true;
             }
-            let (routes, source) = routes_for_host(mesh, scope, port, &svc.hostname);
-            service_hosts.push(svc.hostname.clone());
-            out.push(VirtualHost {
-                name: format!("{}:{port}", svc.hostname),
-                domains: vec![host.clone()],
-                routes,
-                require_tls: false,
-                source: format!("Service {} — {source}", svc.display()),
-            });
         }
     }
-    // ServiceEntry hosts, exact and wildcard.
-    for i in mesh.service_entries_for(&host) {
-        let se = &mesh.service_entries[i];
-        if se
-            .protocol(port)
-            .is_none_or(|p| !(p.is_http() || p == crate::model::protocol::Protocol::Unknown))
-        {
-            continue;
+    if let Some(list) = mesh.service_entries_by_port.get(&port) {
+        for &i in list {
+            let se = &mesh.service_entries[i];
+            if hosts_intersect(pattern, &se.host)
+                && scope.sees_host(port, &se.namespace, &se.host)
+                && exported_to(&se.spec.export_to, &se.namespace, &scope.namespace)
+            {
+                return true;
+            }
         }
-        if !scope.sees_host(port, &se.namespace, &se.host)
-            || !exported_to(&se.spec.export_to, &se.namespace, &scope.namespace)
-        {
-            continue;
-        }
-        if service_hosts.contains(&se.host) {
-            continue;
-        }
-        let (routes, source) = routes_for_host(mesh, scope, port, &se.host);
-        service_hosts.push(se.host.clone());
-        out.push(VirtualHost {
-            name: format!("{}:{port}", se.host),
-            domains: vec![se.host.clone()],
-            routes,
-            require_tls: false,
-            source: format!(
-                "ServiceEntry {}/{} ({}) — {source}",
-                se.namespace,
-                se.name,
-                se.origin.pos()
-            ),
-        });
     }
-    // VirtualService hosts that are not services: their own virtual host.
-    let mut vs_candidates: Vec<usize> = mesh.vs_by_host.get(&host).cloned().unwrap_or_default();
-    vs_candidates.extend(mesh.vs_wildcards.iter().copied());
-    let mut seen_domains: Vec<String> = Vec::new();
-    for i in vs_candidates {
+    false
+}
+
+/// The registry entry for a fully qualified host on `port`, if this sidecar imports it.
+pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option<RegistryHost> {
+    if let Some(s) = mesh.service(host) {
+        if s.external_name.is_none() {
+            let p = s.port(port)?;
+            if scope.sees_host(port, &s.namespace, &s.hostname)
+                && service_exported(mesh, &s.hostname, &scope.namespace)
+            {
+                return Some(RegistryHost {
+                    host: s.hostname.clone(),
+                    protocol: p.protocol,
+                    what: format!("Service {}", s.display()),
+                });
+            }
+            return None;
+        }
+    }
+    for i in mesh.se_by_host.get(host).into_iter().flatten().chain(
+        mesh.se_wildcards
+            .iter()
+            .filter(|&&i| mesh.service_entries[i].host == host),
+    ) {
+        let se = &mesh.service_entries[*i];
+        if let Some(proto) = se.protocol(port) {
+            if scope.sees_host(port, &se.namespace, &se.host)
+                && exported_to(&se.spec.export_to, &se.namespace, &scope.namespace)
+            {
+                return Some(RegistryHost {
+                    host: se.host.clone(),
+                    protocol: proto,
+                    what: format!(
+                        "ServiceEntry {}/{} ({})",
+                        se.namespace,
+                        se.name,
+                        se.origin.pos()
+                    ),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Whether this sidecar imports a VirtualService for `port`: Istio's egress-listener selection
+/// (exportTo, egress hosts), then, on ports other than 80, only VirtualServices with a host in
+/// the registry (`selectVirtualServices` in pilot/pkg/networking/core/httproute.go).
+fn imported_vs(mesh: &Mesh, scope: &Scope, port: u16, vs: &Config<VirtualServiceSpec>) -> bool {
+    if !mesh_bound(vs) || !scope.sees_vs(port, vs) {
+        return false;
+    }
+    if port == 80 {
+        return true;
+    }
+    vs.spec.hosts.iter().any(|h| {
+        let h = fqdn(h, &vs.namespace);
+        if h.contains('*') {
+            registry_matching(mesh, scope, port, &h)
+        } else {
+            registry_host(mesh, scope, port, &h).is_some()
+                || mesh.se_wildcards.iter().any(|&i| {
+                    host_matches(&mesh.service_entries[i].host, &h)
+                        && mesh.service_entries[i].protocol(port).is_some()
+                })
+        }
+    })
+}
+
+/// The VirtualService whose host most specifically matches `host` (exact first, then the
+/// longest wildcard; the oldest on ties) among those imported: Istio's
+/// `mostSpecificWildcardVsIndex`.
+fn most_specific_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option<usize> {
+    if let Some(&i) = mesh
+        .vs_by_host
+        .get(host)
+        .into_iter()
+        .flatten()
+        .find(|&&i| imported_vs(mesh, scope, port, &mesh.virtual_services[i]))
+    {
+        return Some(i);
+    }
+    let mut best: Option<(usize, usize)> = None;
+    for &i in &mesh.vs_wildcards {
         let vs = &mesh.virtual_services[i];
-        if !mesh_bound(vs) || !scope.sees_vs(port, vs) {
+        if !imported_vs(mesh, scope, port, vs) {
             continue;
         }
         for h in &vs.spec.hosts {
             let h = fqdn(h, &vs.namespace);
-            if !host_matches(&h, &host) || service_hosts.contains(&h) || seen_domains.contains(&h) {
-                continue;
-            }
-            if mesh.service(&h).is_some()
-                || !mesh.service_entries_for(&h).is_empty() && !h.contains('*')
+            if h.contains('*')
+                && host_matches(&h, host)
+                && best.is_none_or(|(len, _)| h.len() > len)
             {
-                continue;
+                best = Some((h.len(), i));
             }
-            // The non-service host must itself be imported by the Sidecar's egress hosts.
-            if !scope.sees_host(port, &vs.namespace, &h) {
-                continue;
-            }
-            let routes = filter_routes(compile_virtual_service(vs), port, "mesh");
-            if routes.is_empty() {
-                continue;
-            }
-            seen_domains.push(h.clone());
-            out.push(VirtualHost {
-                name: format!("{h}:{port}"),
-                domains: vec![h.clone()],
-                routes,
-                require_tls: false,
-                source: format!(
-                    "VirtualService {}/{} ({})",
-                    vs.namespace,
-                    vs.name,
-                    vs.origin.pos()
-                ),
-            });
         }
+    }
+    best.map(|(_, i)| i)
+}
+
+/// The VirtualServices that claim a registry host, in precedence order — every imported one
+/// naming it exactly, else the most specific wildcard one — each with its routes for `port`
+/// (a VirtualService without routes for the port claims nothing).
+fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize, Vec<Route>)> {
+    let exact: Vec<usize> = mesh
+        .vs_by_host
+        .get(host)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(|&i| imported_vs(mesh, scope, port, &mesh.virtual_services[i]))
+        .collect();
+    let list: Vec<usize> = if exact.is_empty() {
+        most_specific_vs(mesh, scope, port, host)
+            .into_iter()
+            .collect()
+    } else {
+        exact
+    };
+    let mut out = Vec::new();
+    for i in list {
+        let routes = filter_routes(
+            compile_virtual_service(&mesh.virtual_services[i]),
+            port,
+            "mesh",
+        );
+        if !routes.is_empty() {
+            out.push((i, routes));
+        }
+    }
+    out
+}
+
+/// The virtual host a registry host gets: its VirtualService's routes, or the default route.
+fn registry_vhost(
+    mesh: &Mesh,
+    scope: &Scope,
+    port: u16,
+    reg: &RegistryHost,
+    domain: &str,
+) -> (Option<usize>, VirtualHost) {
+    match claiming_vs(mesh, scope, port, &reg.host).into_iter().next() {
+        Some((i, routes)) => {
+            let vs = &mesh.virtual_services[i];
+            (
+                Some(i),
+                VirtualHost {
+                    name: format!("{}:{port}", reg.host),
+                    domains: vec![domain.to_string()],
+                    routes,
+                    require_tls: false,
+                    source: format!(
+                        "{} — VirtualService {}/{} ({})",
+                        reg.what,
+                        vs.namespace,
+                        vs.name,
+                        vs.origin.pos()
+                    ),
+                },
+            )
+        }
+        None => (
+            None,
+            VirtualHost {
+                name: format!("{}:{port}", reg.host),
+                domains: vec![domain.to_string()],
+                routes: vec![Route::default_for(&reg.host, port)],
+                require_tls: false,
+                source: format!("{} — default route", reg.what),
+            },
+        ),
+    }
+}
+
+/// The Services a Host header names from a sidecar in `scope.namespace`: the names Istio puts
+/// in a Service's virtual-host domains (FQDN, `name.ns.svc`, `name.ns`, `name` in the same
+/// namespace, the cluster IP), the same names of its ExternalName aliases (Istio's
+/// ENABLE_EXTERNAL_NAME_ALIAS makes an ExternalName Service pointing at a mesh Service an alias
+/// of it).
+fn services_named(mesh: &Mesh, scope: &Scope, host: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut names: Vec<String> = service_candidates(host, &scope.namespace);
+    if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
+        if let Some(&si) = mesh.service_by_ip.get(&ip) {
+            names.push(mesh.services[si].hostname.clone());
+        }
+    }
+    for n in names {
+        if let Some(s) = mesh.service(&n) {
+            match &s.external_name {
+                Some(target) if mesh.service(target).is_some() => out.push(target.clone()),
+                Some(_) => {}
+                None => out.push(s.hostname.clone()),
+            }
+        }
+    }
+    out
+}
+
+/// The virtual hosts of a sidecar's outbound route configuration `port` that could match
+/// `authority`, in Istio's order — VirtualService wrappers first (a VirtualService's hosts
+/// outside the registry, then the registry hosts it claims), then the registry hosts' default
+/// virtual hosts; the first to claim a domain keeps it — plus the catch-all.
+pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) -> Vec<VirtualHost> {
+    use crate::model::protocol::Protocol;
+    let host = strip_port(authority)
+        .to_ascii_lowercase()
+        .trim_end_matches('.')
+        .to_string();
+    let defaults = usize::MAX;
+    let mut cands: Vec<(usize, usize, VirtualHost)> = Vec::new();
+    let sniffable = |p: Protocol| p.is_http() || p == Protocol::Unknown;
+    for h in services_named(mesh, scope, &host) {
+        if let Some(reg) = registry_host(mesh, scope, port, &h).filter(|r| sniffable(r.protocol)) {
+            let (vsi, vh) = registry_vhost(mesh, scope, port, &reg, &host);
+            cands.push((vsi.unwrap_or(defaults), 1, vh));
+        }
+    }
+    for i in mesh.service_entries_for(&host) {
+        let se = &mesh.service_entries[i];
+        if let Some(reg) =
+            registry_host(mesh, scope, port, &se.host).filter(|r| sniffable(r.protocol))
+        {
+            let domain = if se.host.contains('*') {
+                se.host.clone()
+            } else {
+                host.clone()
+            };
+            let (vsi, vh) = registry_vhost(mesh, scope, port, &reg, &domain);
+            cands.push((vsi.unwrap_or(defaults), 1, vh));
+        }
+    }
+    // VirtualService hosts outside the registry: a virtual host of their own on port 80, or
+    // where the VirtualService also claims a registry host on this port.
+    let mut vs_candidates: Vec<usize> = mesh.vs_by_host.get(&host).cloned().unwrap_or_default();
+    vs_candidates.extend(mesh.vs_wildcards.iter().copied());
+    vs_candidates.sort_unstable();
+    vs_candidates.dedup();
+    for i in vs_candidates {
+        let vs = &mesh.virtual_services[i];
+        if !imported_vs(mesh, scope, port, vs) {
+            continue;
+        }
+        let mut claims_registry = false;
+        let mut own: Vec<String> = Vec::new();
+        for h in &vs.spec.hosts {
+            let h = fqdn(h, &vs.namespace);
+            let in_registry = if h.contains('*') {
+                registry_matching(mesh, scope, port, &h)
+            } else {
+                registry_host(mesh, scope, port, &h).is_some()
+            };
+            if in_registry {
+                claims_registry = true;
+            } else if host_matches(&h, &host) {
+                own.push(h);
+            }
+        }
+        if own.is_empty() || !(port == 80 || claims_registry) {
+            continue;
+        }
+        let routes = filter_routes(compile_virtual_service(vs), port, "mesh");
+        if routes.is_empty() {
+            continue;
+        }
+        for h in own {
+            cands.push((
+                i,
+                0,
+                VirtualHost {
+                    name: format!("{h}:{port}"),
+                    domains: vec![h.clone()],
+                    routes: routes.clone(),
+                    require_tls: false,
+                    source: format!(
+                        "VirtualService {}/{} ({}), host {h} outside the registry",
+                        vs.namespace,
+                        vs.name,
+                        vs.origin.pos()
+                    ),
+                },
+            ));
+        }
+    }
+    cands.sort_by_key(|(k, sub, _)| (*k, *sub));
+    // The first virtual host to claim a domain keeps it (Istio's dedupeDomains).
+    let mut seen: Vec<String> = Vec::new();
+    let mut out: Vec<VirtualHost> = Vec::new();
+    for (_, _, mut vh) in cands {
+        vh.domains.retain(|d| !seen.contains(d));
+        if vh.domains.is_empty() {
+            continue;
+        }
+        seen.extend(vh.domains.iter().cloned());
+        out.push(vh);
     }
     out.push(passthrough_vhost(scope));
     out
+}
+
+/// The route configuration of a sniffed (protocol `auto`) Service port: only that Service's
+/// virtual host, matching any Host (`getVirtualHostsForSniffedServicePort`).
+pub fn sniffed_vhosts(
+    mesh: &Mesh,
+    scope: &Scope,
+    port: u16,
+    reg: &RegistryHost,
+) -> Vec<VirtualHost> {
+    let (_, vh) = registry_vhost(mesh, scope, port, reg, "*");
+    vec![vh]
 }
 
 /// A server of an Istio Gateway as a gateway proxy has it.

@@ -44,19 +44,62 @@ impl Ctx<'_> {
             downstream_remote_address: client_remote.clone(),
             ..Default::default()
         };
-        // Listener: a Service VIP's own listener, else the wildcard HTTP listener of the port,
-        // else the passthrough chain.
-        let vip_service = mesh.service_by_ip.get(&ip).copied().filter(|&si| {
-            let s = &mesh.services[si];
-            s.port(port).is_some()
-                && scope.sees_host(port, &s.namespace, &s.hostname)
-                && vhosts::service_exported(mesh, &s.hostname, &w.namespace)
-        });
+        // Listener: the address's own listener (a Service VIP, a headless Service's pod, a
+        // ServiceEntry address), else the wildcard HTTP listener of the port, else the
+        // passthrough chain.
+        let vip_service = mesh
+            .service_by_ip
+            .get(&ip)
+            .copied()
+            .or_else(|| {
+                // Headless Services get a listener per endpoint address for non-HTTP ports.
+                let &(dwi, _) = mesh.pod_by_ip.get(&ip)?;
+                mesh.services_of_workload(dwi).into_iter().find(|&si| {
+                    let s = &mesh.services[si];
+                    s.cluster_ip.is_none() && s.port(port).is_some_and(|p| !p.protocol.is_http())
+                })
+            })
+            .filter(|&si| {
+                let s = &mesh.services[si];
+                s.port(port).is_some()
+                    && scope.sees_host(port, &s.namespace, &s.hostname)
+                    && vhosts::service_exported(mesh, &s.hostname, &w.namespace)
+            });
         let vip_proto = vip_service
             .and_then(|si| mesh.services[si].port(port))
             .map(|p| p.protocol);
+        if vip_proto == Some(Protocol::Unknown) {
+            if let Some(reg) = vip_service.and_then(|si| {
+                vhosts::registry_host(mesh, &scope, port, &mesh.services[si].hostname)
+            }) {
+                // Protocol sniffing: the request is HTTP, so the listener's HTTP chain routes it
+                // with the route configuration `<host>:<port>`, which holds only this Service.
+                self.step(
+                    hop,
+                    "listener",
+                    format!("{dst_local}: {} port {port} has no declared protocol; sniffed as HTTP, route configuration \"{}:{port}\"", reg.what, reg.host),
+                    vec![],
+                );
+                let vhs = vhosts::sniffed_vhosts(mesh, &scope, port, &reg);
+                let (labels, ns) = (w.labels.clone(), w.namespace.clone());
+                return self.route_http(
+                    hop,
+                    vhs,
+                    port,
+                    &["mesh".to_string()],
+                    log,
+                    pod_ip,
+                    Some((ip, port)),
+                    msg,
+                    start,
+                    &labels,
+                    &ns,
+                    false,
+                );
+            }
+        }
         let http = match vip_proto {
-            Some(p) => p.is_http() || p == Protocol::Unknown,
+            Some(p) => p.is_http(),
             None => vhosts::has_wildcard_http_listener(mesh, &scope, port),
         };
         if !http {
