@@ -2,6 +2,32 @@
 //! options; data goes to stdout, diagnostics to stderr; exit 0 success, 1 a negative answer
 //! (a failed request or case), 2 bad input or usage.
 
+/// Writes to stdout; a closed pipe (`meshsim ... | head`) ends the program quietly instead of
+/// panicking, as Unix tools do.
+fn emit(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
+macro_rules! emitln {
+    ($($arg:tt)*) => {
+        emit(&format!("{}\n", format!($($arg)*)))
+    };
+}
+
+macro_rules! emitf {
+    ($($arg:tt)*) => {
+        emit(&format!($($arg)*))
+    };
+}
+
 mod get;
 
 use clap::{Parser, Subcommand};
@@ -159,7 +185,7 @@ fn main() -> ExitCode {
             let ns = if all { None } else { namespace };
             match get::run(&mesh, &what, ns.as_deref(), &output) {
                 Ok(s) => {
-                    print!("{s}");
+                    emitf!("{s}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -215,9 +241,9 @@ fn main() -> ExitCode {
                 Ok(t) => {
                     match output.as_str() {
                         "json" => {
-                            println!("{}", serde_json::to_string_pretty(&t).unwrap_or_default())
+                            emitln!("{}", serde_json::to_string_pretty(&t).unwrap_or_default())
                         }
-                        "text" => print!("{}", meshsim_core::render::text::trace_text(&t)),
+                        "text" => emitf!("{}", meshsim_core::render::text::trace_text(&t)),
                         other => {
                             eprintln!("error: unknown output format {other:?}\n  hint: use -o text or -o json");
                             return ExitCode::from(2);
@@ -254,12 +280,12 @@ fn main() -> ExitCode {
             let report = cases::run(&files);
             for r in &report.results {
                 if !r.failures.is_empty() {
-                    println!("FAIL {} :: {}", r.file, r.name);
+                    emitln!("FAIL {} :: {}", r.file, r.name);
                     for f in &r.failures {
-                        println!("    {f}");
+                        emitln!("    {f}");
                     }
                 } else if verbose {
-                    println!("ok   {} :: {}", r.file, r.name);
+                    emitln!("ok   {} :: {}", r.file, r.name);
                 }
             }
             if let Some(j) = junit {
@@ -268,7 +294,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             }
-            println!("{} passed, {} failed", report.passed(), report.failed());
+            emitln!("{} passed, {} failed", report.passed(), report.failed());
             if report.failed() > 0 {
                 ExitCode::from(1)
             } else {
@@ -278,7 +304,7 @@ fn main() -> ExitCode {
         Command::Analyze { codes, inputs } => {
             if codes {
                 for c in meshsim_core::diag::REGISTRY {
-                    println!(
+                    emitln!(
                         "{}  {:<7}  {}\n         {}",
                         c.code,
                         c.severity.to_string(),
@@ -304,13 +330,13 @@ fn main() -> ExitCode {
                 &model,
             );
             for d in &diags {
-                println!("{d}");
+                emitln!("{d}");
             }
             if diags.iter().any(|d| d.is_error()) {
                 ExitCode::from(2)
             } else {
                 if diags.is_empty() {
-                    println!("no problems found");
+                    emitln!("no problems found");
                 }
                 ExitCode::SUCCESS
             }
@@ -457,9 +483,9 @@ fn trace_many(mesh: &Mesh, file: &str, output: &str) -> ExitCode {
             Ok(t) => {
                 failed |= t.status == 0 || t.status >= 400;
                 if output == "json" {
-                    println!("{}", serde_json::to_string(&t).unwrap_or_default());
+                    emitln!("{}", serde_json::to_string(&t).unwrap_or_default());
                 } else {
-                    println!("{}", meshsim_core::render::text::trace_text(&t));
+                    emitln!("{}", meshsim_core::render::text::trace_text(&t));
                 }
             }
             Err(e) => {

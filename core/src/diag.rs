@@ -184,3 +184,19 @@ mod tests {
         assert_eq!(codes, sorted);
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    #[test]
+    fn every_code_is_documented() {
+        let doc = include_str!("../../docs/diagnostics.md");
+        for c in super::REGISTRY {
+            assert!(
+                doc.contains(&format!("| {} | {} | {} |", c.code, c.severity, c.title)),
+                "docs/diagnostics.md lacks {} ({})",
+                c.code,
+                c.title
+            );
+        }
+    }
+}
