@@ -266,6 +266,8 @@ pub struct Mesh {
     pub authorization_policies: Vec<Config<AuthorizationPolicySpec>>,
     pub peer_authentications: Vec<Config<PeerAuthenticationSpec>>,
     pub workload_entries: Vec<Config<WorkloadEntrySpec>>,
+    /// meshsim's `SimulatedResponse`s.
+    pub responses: Vec<Config<SimulatedResponseSpec>>,
     /// Everything else that was read (RBAC, autoscalers, unknown kinds): kept, not simulated.
     pub other: Vec<Resource>,
     pub settings: MeshSettings,
@@ -618,6 +620,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         authorization_policies: Vec::new(),
         peer_authentications: Vec::new(),
         workload_entries: Vec::new(),
+        responses: Vec::new(),
         other: Vec::new(),
         settings,
         control_plane,
@@ -735,6 +738,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 mesh.peer_authentications.push(config(&r, s.clone()))
             }
             Body::WorkloadEntry(ref s) => mesh.workload_entries.push(config(&r, s.clone())),
+            Body::SimulatedResponse(ref s) => mesh.responses.push(config(&r, s.clone())),
             Body::ServiceEntry(ref s) => {
                 for h in &s.hosts {
                     mesh.service_entries.push(ServiceEntryHost {
@@ -1389,5 +1393,53 @@ impl Mesh {
         out.sort();
         out.dedup();
         out
+    }
+}
+
+impl Mesh {
+    /// The declared answer of `host` (a Service's FQDN or an external name) to a request.
+    pub fn declared_response(
+        &self,
+        host: &str,
+        port: u16,
+        method: &str,
+        path: &str,
+    ) -> Option<(&Config<SimulatedResponseSpec>, &ResponseRule)> {
+        let path = path.split('?').next().unwrap_or("/");
+        for r in &self.responses {
+            let names = |h: &str| -> bool {
+                if h == host {
+                    return true;
+                }
+                // Service short forms, relative to the SimulatedResponse's namespace.
+                let full = if h.ends_with(".svc") {
+                    format!("{h}.cluster.local")
+                } else if !h.contains('.') {
+                    format!("{h}.{}.{DOMAIN}", r.namespace)
+                } else {
+                    format!("{h}.{DOMAIN}")
+                };
+                full == host
+            };
+            if !names(&r.spec.host) || r.spec.port.is_some_and(|p| p != port) {
+                continue;
+            }
+            for rule in &r.spec.rules {
+                let path_ok = match (&rule.path, &rule.path_prefix) {
+                    (Some(p), _) => p == path,
+                    (None, Some(pre)) => path.starts_with(pre.as_str()),
+                    (None, None) => true,
+                };
+                if path_ok
+                    && rule
+                        .method
+                        .as_deref()
+                        .is_none_or(|m| m.eq_ignore_ascii_case(method))
+                {
+                    return Some((r, rule));
+                }
+            }
+        }
+        None
     }
 }

@@ -86,6 +86,7 @@ pub enum Body {
     IstioRevisionTag(IstioRevisionTagSpec),
     IstioCni(SailComponentSpec),
     ZTunnel(SailComponentSpec),
+    SimulatedResponse(SimulatedResponseSpec),
     /// Kinds that are read and kept but change no routing (RBAC, autoscalers, budgets...).
     Kept(serde_yaml::Value),
     /// Kinds meshsim does not know: kept, listed in a warning.
@@ -576,6 +577,7 @@ fn known(group: &str, kind: &str) -> Option<&'static [&'static str]> {
             "sailoperator.io",
             "Istio" | "IstioRevision" | "IstioRevisionTag" | "IstioCNI" | "ZTunnel",
         ) => Some(SAIL),
+        ("meshsim.io", "SimulatedResponse") => Some(&["v1alpha1"]),
         _ => None,
     }
 }
@@ -721,6 +723,9 @@ fn parse_object(
         }
         ("sailoperator.io", "IstioCNI") => spec!(SailComponentSpec, Body::IstioCni),
         ("sailoperator.io", "ZTunnel") => spec!(SailComponentSpec, Body::ZTunnel),
+        ("meshsim.io", "SimulatedResponse") => {
+            spec!(SimulatedResponseSpec, Body::SimulatedResponse)
+        }
         _ => {
             let v = match item {
                 Some(v) => v,

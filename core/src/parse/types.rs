@@ -961,3 +961,31 @@ api_struct! {
         pub profile: Option<String>,
     }
 }
+
+// ---------------------------------------------------------------- meshsim's own kind
+
+api_struct! {
+    /// `meshsim.io/v1alpha1` `SimulatedResponse`: how an application or a host outside the
+    /// mesh answers, for labs that need more than "200 OK" (a redirect from an internet host,
+    /// an application error).
+    pub struct SimulatedResponseSpec {
+        /// A Service host (`name`, `name.namespace`, the FQDN) or an external host name.
+        pub host: String,
+        /// Only on this port; any port when absent.
+        pub port: Option<u16>,
+        pub rules: Vec<ResponseRule>,
+    }
+}
+
+api_struct! {
+    pub struct ResponseRule {
+        /// Exact path (query excluded); with `pathPrefix`, the first rule whose prefix matches.
+        pub path: Option<String>,
+        pub path_prefix: Option<String>,
+        pub method: Option<String>,
+        pub status: u16,
+        pub headers: BTreeMap<String, String>,
+        /// Body length in bytes, for access logs.
+        pub body_bytes: Option<u64>,
+    }
+}

@@ -461,10 +461,14 @@ impl Ctx<'_> {
             } else {
                 "HTTP/1.1"
             };
-            let meshy = matches!(
-                dw.proxy,
-                ProxyKind::Sidecar | ProxyKind::Gateway | ProxyKind::Waypoint
-            );
+            // Auto mTLS: only workloads labelled `security.istio.io/tlsMode: istio` (injected
+            // sidecars) get mTLS; Istio's gateway templates set no such label, so a gateway is
+            // called in plaintext unless a DestinationRule asks for ISTIO_MUTUAL.
+            let meshy = dw.proxy == ProxyKind::Sidecar
+                || self
+                    .dr_tls_mode(&b.host, &subset, port, client_ns, &s.namespace)
+                    .as_deref()
+                    == Some("ISTIO_MUTUAL");
             let sni = meshy.then(|| format!("outbound_.{port}_.{subset}_.{}", b.host));
             return self.deliver(
                 dwi,
@@ -568,6 +572,15 @@ impl Ctx<'_> {
                 );
             }
             let host = b.host.clone();
+            let mut msg = msg;
+            if let Some(mode) = self
+                .dr_tls_mode(&b.host, &subset, port, client_ns, &e.namespace)
+                .filter(|m| m == "SIMPLE" || m == "MUTUAL")
+            {
+                // TLS origination: the proxy opens TLS ({mode}) to the external host.
+                self.step(hop, "tls", format!("DestinationRule for {host} sets tls.mode {mode}: the proxy originates TLS to {}", fmt_ip(ip, port)), vec![]);
+                msg.scheme = "https".into();
+            }
             return self.internet(ip, port, Some(&host), msg);
         }
         self.no_cluster(hop, &cluster, format!("{} is neither a Service nor a ServiceEntry host, so Envoy has no cluster {cluster}", b.host))
@@ -580,8 +593,31 @@ impl Ctx<'_> {
         Resp::local(503, "NC", "cluster_not_found", Outcome::LocalReply, 0)
     }
 
-    /// Labels of a DestinationRule subset, looked up as Istio does: the client's namespace,
-    /// then the host's, then the root namespace.
+    /// The DestinationRule that applies to a host for a client, looked up as Istio does: the
+    /// client's namespace, then the host's, then the root namespace; the oldest first.
+    pub(super) fn destination_rule(
+        &self,
+        host: &str,
+        client_ns: &str,
+        host_ns: &str,
+    ) -> Option<&'_ crate::model::Config<crate::parse::types::DestinationRuleSpec>> {
+        let mesh = self.mesh;
+        let drs = mesh.dr_by_host.get(host)?;
+        let root = mesh.control_plane.namespace.as_str();
+        for ns in [client_ns, host_ns, root] {
+            for &i in drs {
+                let dr = &mesh.destination_rules[i];
+                if dr.namespace == ns
+                    && vhosts::exported_to(&dr.spec.export_to, &dr.namespace, client_ns)
+                {
+                    return Some(dr);
+                }
+            }
+        }
+        None
+    }
+
+    /// Labels of a DestinationRule subset; None when no applicable rule defines the subset.
     pub(super) fn subset_labels(
         &self,
         host: &str,
@@ -589,25 +625,51 @@ impl Ctx<'_> {
         client_ns: &str,
         host_ns: &str,
     ) -> Option<crate::parse::types::Labels> {
-        let mesh = self.mesh;
-        let drs = mesh.dr_by_host.get(host)?;
-        let root = mesh.control_plane.namespace.as_str();
-        for ns in [client_ns, host_ns, root] {
-            for &i in drs {
-                let dr = &mesh.destination_rules[i];
-                if dr.namespace != ns
-                    || !vhosts::exported_to(&dr.spec.export_to, &dr.namespace, client_ns)
-                {
-                    continue;
+        let dr = self.destination_rule(host, client_ns, host_ns)?;
+        dr.spec
+            .subsets
+            .iter()
+            .find(|s| s.name == subset)
+            .map(|s| s.labels.clone())
+    }
+
+    /// The client TLS mode a DestinationRule sets for a host's subset and port (subset policy,
+    /// then port-level, then the rule's own), e.g. `SIMPLE` for TLS origination.
+    pub(super) fn dr_tls_mode(
+        &self,
+        host: &str,
+        subset: &str,
+        port: u16,
+        client_ns: &str,
+        host_ns: &str,
+    ) -> Option<String> {
+        let dr = self.destination_rule(host, client_ns, host_ns)?;
+        let from_policy = |p: &crate::parse::types::TrafficPolicy| -> Option<String> {
+            for pl in &p.port_level_settings {
+                let n = pl
+                    .get("port")
+                    .and_then(|x| x.get("number"))
+                    .and_then(|x| x.as_u64());
+                if n == Some(port as u64) {
+                    if let Some(m) = pl
+                        .get("tls")
+                        .and_then(|t| t.get("mode"))
+                        .and_then(|m| m.as_str())
+                    {
+                        return Some(m.to_string());
+                    }
                 }
-                if let Some(s) = dr.spec.subsets.iter().find(|s| s.name == subset) {
-                    return Some(s.labels.clone());
-                }
-                // The first visible DestinationRule for the host is the one that applies.
-                return None;
             }
-        }
-        None
+            p.tls.as_ref().and_then(|t| t.mode.clone())
+        };
+        let sub = dr
+            .spec
+            .subsets
+            .iter()
+            .find(|s| s.name == subset)
+            .and_then(|s| s.traffic_policy.as_ref())
+            .and_then(from_policy);
+        sub.or_else(|| dr.spec.traffic_policy.as_ref().and_then(from_policy))
     }
 }
 

@@ -244,6 +244,22 @@ fn resolve_source(mesh: &Mesh, from: &str) -> Result<Client, RequestError> {
     }
 }
 
+/// Names under the cluster domain, single labels and the TLDs reserved as never resolvable
+/// (RFC 2606, RFC 6761) have no public DNS record.
+fn public_name(host: &str) -> bool {
+    const UNRESOLVABLE: &[&str] = &[
+        ".cluster.local",
+        ".svc",
+        ".invalid",
+        ".test",
+        ".example",
+        ".localhost",
+        ".local",
+        ".internal",
+    ];
+    host.contains('.') && !UNRESOLVABLE.iter().any(|t| host.ends_with(t))
+}
+
 fn fmt_ip(ip: Ipv4Addr, port: u16) -> String {
     format!("{ip}:{port}")
 }
@@ -331,7 +347,18 @@ impl<'m> Ctx<'m> {
         if let Some(&i) = mesh.se_by_address.get(host) {
             let _ = i;
         }
-        // ServiceEntry hosts: their first address (Istio's DNS proxy answers with it), else DNS.
+        // The OpenShift router's own Service, when Routes exist and the manifests do not
+        // declare it.
+        if !mesh.openshift_routes.is_empty() && host.starts_with("router-default.openshift-ingress")
+        {
+            let ip = mesh.router_ip;
+            self.note(format!(
+                "{host} is the OpenShift router (router-default): {ip}"
+            ));
+            return Some(ip);
+        }
+        // ServiceEntry hosts: their first address (Istio's DNS proxy answers with it); else a
+        // MESH_EXTERNAL host is resolved by public DNS.
         for i in mesh.service_entries_for(host) {
             let se = &mesh.service_entries[i];
             if let Some(ip) = se
@@ -347,12 +374,20 @@ impl<'m> Ctx<'m> {
                 return Some(ip);
             }
         }
+        if let Some(&i) = mesh.service_entries_for(host).first() {
+            let se = &mesh.service_entries[i];
+            if se.external() && public_name(host) {
+                let ip = internet_ip(host);
+                self.note(format!("{host} is a host of ServiceEntry {}/{} ({}); public DNS resolves it to {ip} (simulated)", se.namespace, se.name, se.origin.pos()));
+                return Some(ip);
+            }
+        }
         // Hosts exposed by an ingress resolve to it, as a DNS record for them would.
         if let Some((ip, why)) = self.ingress_address(host, external) {
             self.note(format!("{host} is exposed by {why}: it resolves to {ip}"));
             return Some(ip);
         }
-        if host.ends_with(".cluster.local") || host.ends_with(".svc") || !host.contains('.') {
+        if !public_name(host) {
             return None;
         }
         let ip = internet_ip(host);
@@ -657,11 +692,34 @@ impl<'m> Ctx<'m> {
             .and_then(|c| c.parse::<u16>().ok())
             .filter(|c| (100..600).contains(c))
             .unwrap_or(200);
-        let body = if status == 200 {
+        let mut body = if status == 200 {
             200 + (msg.headers.len() as u64 * 40) + path_only.len() as u64
         } else {
             0
         };
+        let mut status = status;
+        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        let host = match &self.routed_service {
+            Some(b) if b.kind == "Service" => {
+                format!("{}.{}.{}", b.name, b.namespace, crate::model::DOMAIN)
+            }
+            _ => String::new(),
+        };
+        if let Some((r, rule)) = mesh.declared_response(&host, port, &msg.method, &msg.path) {
+            status = rule.status;
+            body = rule.body_bytes.unwrap_or(0);
+            headers.extend(
+                rule.headers
+                    .iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+            );
+            self.note(format!(
+                "SimulatedResponse {}/{} ({}) declares this answer",
+                r.namespace,
+                r.name,
+                r.origin.pos()
+            ));
+        }
         let mut backend = self.routed_service.clone().unwrap_or(Backend {
             kind: "Workload".into(),
             namespace: w.namespace.clone(),
@@ -688,7 +746,7 @@ impl<'m> Ctx<'m> {
         ));
         Resp {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers,
             body,
             decided: None,
         }
@@ -705,9 +763,39 @@ impl<'m> Ctx<'m> {
         let host = host
             .map(str::to_string)
             .unwrap_or_else(|| crate::sim::route::strip_port(&msg.authority).to_string());
-        self.note(format!(
-            "{host} ({ip}:{port}) is outside the mesh; it answers 200 (simulated)"
-        ));
+        let (status, headers, body) = match self.mesh.declared_response(
+            &host,
+            port,
+            &msg.method,
+            &msg.path,
+        ) {
+            Some((r, rule)) => {
+                self.note(format!(
+                    "{host} ({ip}:{port}) is outside the mesh; SimulatedResponse {}/{} ({}) says it answers {}",
+                    r.namespace,
+                    r.name,
+                    r.origin.pos(),
+                    rule.status
+                ));
+                let mut h = vec![("content-type".to_string(), "text/html".to_string())];
+                h.extend(
+                    rule.headers
+                        .iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+                );
+                (rule.status, h, rule.body_bytes.unwrap_or(0))
+            }
+            None => {
+                self.note(format!(
+                    "{host} ({ip}:{port}) is outside the mesh; it answers 200 (simulated)"
+                ));
+                (
+                    200,
+                    vec![("content-type".to_string(), "text/html".to_string())],
+                    1256,
+                )
+            }
+        };
         if self.backend.is_none() {
             self.backend = Some(self.routed_service.clone().unwrap_or(Backend {
                 kind: "External".into(),
@@ -728,9 +816,9 @@ impl<'m> Ctx<'m> {
                 .collect(),
         });
         Resp {
-            status: 200,
-            headers: vec![("content-type".into(), "text/html".into())],
-            body: 1256,
+            status,
+            headers,
+            body,
             decided: None,
         }
     }
@@ -745,11 +833,24 @@ impl<'m> Ctx<'m> {
         direction: &str,
     ) -> usize {
         let w = &self.mesh.workloads[wi];
+        let (ns, name, pod) = (w.namespace.clone(), w.name.clone(), w.pods[pi].name.clone());
+        self.push_named_hop(kind, ns, name, pod, direction)
+    }
+
+    /// A hop of a proxy that is not a workload of the manifests (the OpenShift router, ztunnel).
+    pub(super) fn push_named_hop(
+        &mut self,
+        kind: HopKind,
+        namespace: String,
+        name: String,
+        pod: String,
+        direction: &str,
+    ) -> usize {
         self.hops.push(Hop {
             kind,
-            namespace: w.namespace.clone(),
-            name: w.name.clone(),
-            pod: w.pods[pi].name.clone(),
+            namespace,
+            name,
+            pod,
             direction: direction.to_string(),
             decision: String::new(),
             steps: Vec::new(),
