@@ -4,6 +4,7 @@ mod gateway;
 mod http;
 mod router;
 mod sidecar;
+mod tls;
 
 use super::request::{err, parse_url, Url};
 use super::vhosts::{self};
@@ -33,6 +34,8 @@ struct Msg {
     /// Protocol on the current connection.
     protocol: &'static str,
     xff: Option<String>,
+    /// TLS server name the client sends (curl: the URL's host), for https:// URLs.
+    sni: Option<String>,
 }
 
 impl Msg {
@@ -156,6 +159,7 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
         headers,
         protocol: "HTTP/1.1",
         xff: None,
+        sni: (url.scheme == "https").then(|| url.host.clone()),
     };
     // Where the client connects: the URL's host, or --connect-to's.
     let (dial_host, dial_port) = match &req.connect_to {

@@ -44,6 +44,9 @@ impl Ctx<'_> {
             downstream_remote_address: client_remote.clone(),
             ..Default::default()
         };
+        if msg.sni.is_some() {
+            return self.sidecar_tls_outbound(hop, wi, pi, ip, port, msg, log, &scope, start);
+        }
         // Listener: the address's own listener (a Service VIP, a headless Service's pod, a
         // ServiceEntry address), else the wildcard HTTP listener of the port, else the
         // passthrough chain.
