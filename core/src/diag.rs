@@ -84,6 +84,10 @@ codes! {
         "Envoy has no cluster for this subset: requests routed to it get 503 NC.";
     INJECTION_DISAGREES = "MS0308", Warning, "pod's proxy differs from what its labels ask",
         "The pod runs a different proxy than the injection labels would give it today (it was created before a label changed).";
+    AMBIENT_WITHOUT_ZTUNNEL = "MS0309", Warning, "ambient profile without ztunnel",
+        "The control plane has the ambient profile but no ZTunnel resource is declared, so no pod is captured.";
+    MISSING_WAYPOINT = "MS0310", Warning, "use-waypoint names no waypoint",
+        "An istio.io/use-waypoint label names a waypoint (a Gateway of class istio-waypoint) that does not exist: traffic that should use it is refused.";
 }
 
 /// Looks a code up in the registry.

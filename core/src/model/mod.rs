@@ -210,6 +210,9 @@ pub struct ControlPlane {
     pub assumed: bool,
     pub ambient: bool,
     pub namespace: String,
+    /// Namespace of the ztunnel DaemonSet (the Sail `ZTunnel` resource's), when ambient.
+    pub ztunnel_namespace: String,
+    pub ztunnel_declared: bool,
 }
 
 impl ControlPlane {
@@ -266,6 +269,10 @@ pub struct Mesh {
     pub authorization_policies: Vec<Config<AuthorizationPolicySpec>>,
     pub peer_authentications: Vec<Config<PeerAuthenticationSpec>>,
     pub workload_entries: Vec<Config<WorkloadEntrySpec>>,
+    /// Addresses Istio's IP auto-allocation gives ServiceEntry hosts without `addresses`
+    /// (240.240.0.0/16), which ztunnel's DNS proxy answers with in ambient mode.
+    pub se_auto_vip: HashMap<String, Ipv4Addr>,
+    pub se_by_auto_vip: HashMap<Ipv4Addr, usize>,
     /// meshsim's `SimulatedResponse`s.
     pub responses: Vec<Config<SimulatedResponseSpec>>,
     /// Everything else that was read (RBAC, autoscalers, unknown kinds): kept, not simulated.
@@ -562,6 +569,10 @@ fn control_plane(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> ControlPlane {
                     cp.ambient = true;
                 }
             }
+            Body::ZTunnel(z) => {
+                cp.ztunnel_declared = true;
+                cp.ztunnel_namespace = z.namespace.clone().unwrap_or_else(|| "ztunnel".into());
+            }
             Body::IstioRevisionTag(t) => {
                 declared = true;
                 cp.tags
@@ -582,6 +593,16 @@ fn control_plane(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> ControlPlane {
                 *target = r.clone();
             }
         }
+    }
+    if cp.ztunnel_namespace.is_empty() {
+        cp.ztunnel_namespace = "ztunnel".into();
+    }
+    if declared && cp.ambient && !cp.ztunnel_declared {
+        diags.push(
+            Diagnostic::new(diag::AMBIENT_WITHOUT_ZTUNNEL, "the control plane has the ambient profile but no ZTunnel resource is declared: no pod is captured")
+                .hint("add a sailoperator.io/v1 ZTunnel resource, as the ambient procedure's prerequisites say"),
+        );
+        cp.ambient = false;
     }
     if !declared {
         cp.assumed = true;
@@ -621,6 +642,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         peer_authentications: Vec::new(),
         workload_entries: Vec::new(),
         responses: Vec::new(),
+        se_auto_vip: HashMap::new(),
+        se_by_auto_vip: HashMap::new(),
         other: Vec::new(),
         settings,
         control_plane,
@@ -965,6 +988,17 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             mesh.se_by_address.entry(a.clone()).or_insert(i);
         }
     }
+    let mut auto_pool = AddressPool::new(Ipv4Addr::new(240, 240, 0, 0), 16);
+    for (i, se) in mesh.service_entries.iter().enumerate() {
+        if se.spec.addresses.is_empty()
+            && !se.host.contains('*')
+            && !mesh.se_auto_vip.contains_key(&se.host)
+        {
+            let ip = auto_pool.assign(&se.host);
+            mesh.se_auto_vip.insert(se.host.clone(), ip);
+            mesh.se_by_auto_vip.insert(ip, i);
+        }
+    }
     mesh.virtual_services.sort_by_key(|c| c.precedence_key());
     for (i, vs) in mesh.virtual_services.iter().enumerate() {
         for h in &vs.spec.hosts {
@@ -1275,6 +1309,55 @@ fn validate_config(mesh: &mut Mesh) {
             );
         }
     }
+    // istio.io/use-waypoint labels must name an existing waypoint.
+    let mut check = |labels: &Labels, ns: &str, what: String, origin: Option<&Origin>| {
+        if let WaypointChoice::Missing {
+            name,
+            namespace,
+            why,
+        } = mesh.waypoint_for(ns, labels, &what, false)
+        {
+            if !labels.contains_key("istio.io/use-waypoint") {
+                return;
+            }
+            let mut d = Diagnostic::new(
+                diag::MISSING_WAYPOINT,
+                format!("{why}, but waypoint {namespace}/{name} does not exist"),
+            )
+            .object(what);
+            if let Some(o) = origin {
+                d = d.at(&o.file, o.line_of(&["metadata", "labels"]));
+            }
+            out.push(d.hint(format!("create it (a Gateway of class istio-waypoint named {name} in namespace {namespace}), or remove the label")));
+        }
+    };
+    for n in mesh.namespaces.values() {
+        check(
+            &n.labels,
+            &n.name,
+            format!("Namespace {}", n.name),
+            n.origin.as_ref(),
+        );
+    }
+    for s in &mesh.services {
+        check(
+            &s.labels,
+            &s.namespace,
+            format!("Service {}", s.display()),
+            s.origin.as_ref(),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for e in &mesh.service_entries {
+        if seen.insert((e.namespace.clone(), e.name.clone())) {
+            check(
+                &e.labels,
+                &e.namespace,
+                format!("ServiceEntry {}/{}", e.namespace, e.name),
+                Some(&e.origin),
+            );
+        }
+    }
     mesh.diagnostics.extend(out);
 }
 
@@ -1441,5 +1524,118 @@ impl Mesh {
             }
         }
         None
+    }
+}
+
+/// Which waypoint (if any) serves traffic addressed to a Service or ServiceEntry, decided from
+/// `istio.io/use-waypoint` (and `istio.io/use-waypoint-namespace`) on the object, else on its
+/// namespace; `none` opts out. The waypoint must exist and accept service traffic
+/// (`istio.io/waypoint-for`: service, the default, or all).
+#[derive(Debug, Clone)]
+pub enum WaypointChoice {
+    None(String),
+    Use {
+        workload: usize,
+        gateway: String,
+        why: String,
+    },
+    Missing {
+        name: String,
+        namespace: String,
+        why: String,
+    },
+    WrongTrafficType {
+        gateway: String,
+        traffic: String,
+        why: String,
+    },
+}
+
+impl Mesh {
+    pub fn waypoint_for(
+        &self,
+        ns: &str,
+        labels: &Labels,
+        what: &str,
+        for_workload: bool,
+    ) -> WaypointChoice {
+        let ns_labels = self.namespace_labels(ns);
+        let (name, where_) = match labels.get("istio.io/use-waypoint") {
+            Some(n) => (
+                n.clone(),
+                format!("label istio.io/use-waypoint={n} on {what}"),
+            ),
+            None => match ns_labels.and_then(|l| l.get("istio.io/use-waypoint")) {
+                Some(n) => (
+                    n.clone(),
+                    format!("label istio.io/use-waypoint={n} on namespace {ns}"),
+                ),
+                None => {
+                    return WaypointChoice::None(format!(
+                        "no istio.io/use-waypoint label on {what} or namespace {ns}"
+                    ))
+                }
+            },
+        };
+        if name == "none" {
+            return WaypointChoice::None(format!("{where_} opts out"));
+        }
+        let wp_ns = labels
+            .get("istio.io/use-waypoint-namespace")
+            .or_else(|| {
+                if labels.contains_key("istio.io/use-waypoint") {
+                    None
+                } else {
+                    ns_labels.and_then(|l| l.get("istio.io/use-waypoint-namespace"))
+                }
+            })
+            .cloned()
+            .unwrap_or_else(|| ns.to_string());
+        let Some(gw) = self.gateways.iter().find(|g| {
+            g.name == name && g.namespace == wp_ns && g.spec.gateway_class_name == "istio-waypoint"
+        }) else {
+            return WaypointChoice::Missing {
+                name,
+                namespace: wp_ns,
+                why: where_,
+            };
+        };
+        let traffic = gw
+            .labels
+            .get("istio.io/waypoint-for")
+            .cloned()
+            .unwrap_or_else(|| "service".into());
+        let ok = traffic == "all"
+            || (traffic == "service" && !for_workload)
+            || (traffic == "workload" && for_workload);
+        let gname = format!("{}/{}", gw.namespace, gw.name);
+        if !ok {
+            return WaypointChoice::WrongTrafficType {
+                gateway: gname,
+                traffic: traffic.clone(),
+                why: where_,
+            };
+        }
+        match self.workloads.iter().position(|w| {
+            w.namespace == gw.namespace && w.name == gw.name && w.proxy == ProxyKind::Waypoint
+        }) {
+            Some(wi) => WaypointChoice::Use {
+                workload: wi,
+                gateway: gname,
+                why: where_,
+            },
+            None => WaypointChoice::Missing {
+                name,
+                namespace: wp_ns,
+                why: where_,
+            },
+        }
+    }
+
+    /// The node a pod runs on (simulated: three workers) and that node's ztunnel pod.
+    pub fn node_of(&self, pod: &str) -> (String, String) {
+        let node = format!("worker-{}", addr::fnv64(pod) % 3);
+        let zt = format!("ztunnel-{}", addr::name_suffix(&node, 5));
+        (node, zt)
     }
 }

@@ -363,7 +363,17 @@ impl Ctx<'_> {
             _ => listener_port,
         });
         let subset = b.subset.clone().unwrap_or_default();
-        let cluster = format!("outbound|{port}|{subset}|{}", b.host);
+        // A waypoint's clusters are per service VIP: `inbound-vip|<port>|http[/<subset>]|<host>`.
+        let cluster = if self.in_waypoint {
+            let kind = if subset.is_empty() {
+                "http".to_string()
+            } else {
+                format!("http/{subset}")
+            };
+            format!("inbound-vip|{port}|{kind}|{}", b.host)
+        } else {
+            format!("outbound|{port}|{subset}|{}", b.host)
+        };
         self.cluster = Some(cluster.clone());
         let _ = is_gateway;
         // Kubernetes Service.
@@ -470,6 +480,35 @@ impl Ctx<'_> {
                     .as_deref()
                     == Some("ISTIO_MUTUAL");
             let sni = meshy.then(|| format!("outbound_.{port}_.{subset}_.{}", b.host));
+            if dw.proxy == ProxyKind::Ambient {
+                // An ambient pod is reached over HBONE through its node's ztunnel; a waypoint
+                // does so through its internal `connect_originate` listener.
+                let id = self
+                    .mesh
+                    .workloads
+                    .iter()
+                    .position(|x| {
+                        x.name == self.hops[hop].name && x.namespace == self.hops[hop].namespace
+                    })
+                    .map(|i| self.mesh.workloads[i].identity(&self.mesh.settings.trust_domain));
+                if self.in_waypoint {
+                    log.upstream_host =
+                        Some(format!("envoy://connect_originate/{}", fmt_ip(dip, tp)));
+                    log.upstream_local_address = Some("envoy://internal_client_address/".into());
+                }
+                return self.ztunnel_inbound(
+                    dwi,
+                    dpi,
+                    tp,
+                    Conn {
+                        remote: local,
+                        sni: None,
+                        from_mesh: true,
+                    },
+                    id,
+                    next,
+                );
+            }
             return self.deliver(
                 dwi,
                 dpi,

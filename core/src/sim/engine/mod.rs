@@ -1,5 +1,6 @@
 //! The walk itself: client → proxies → application, recording a hop per proxy.
 
+mod ambient;
 mod gateway;
 mod http;
 mod router;
@@ -100,6 +101,11 @@ struct Ctx<'m> {
     split: Vec<(String, u32)>,
     seed: Option<u64>,
     visited: Vec<(usize, usize, u16)>,
+    /// Set while a waypoint routes: its clusters are `inbound-vip|...` and it reaches pods
+    /// over HBONE.
+    in_waypoint: bool,
+    /// The client is an ambient pod: ztunnel's DNS proxy answers for ServiceEntry hosts.
+    client_ambient: bool,
 }
 
 pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
@@ -150,6 +156,8 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
         split: Vec::new(),
         seed: req.seed,
         visited: Vec::new(),
+        in_waypoint: false,
+        client_ambient: false,
     };
     let msg = Msg {
         method: method.clone(),
@@ -184,6 +192,9 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
         Client::Pod(wi, _) => mesh.workloads[wi].namespace.clone(),
         Client::External => String::new(),
     };
+    if let Client::Pod(wi, _) = client {
+        ctx.client_ambient = mesh.workloads[wi].proxy == ProxyKind::Ambient;
+    }
     let resp = match ctx.resolve(&dial_host, &client_ns, client == Client::External) {
         None => {
             ctx.explanation.push(format!("{dial_host} does not resolve: no Service, ServiceEntry address, ingress host or internet name matches it (curl: Could not resolve host)"));
@@ -360,6 +371,15 @@ impl<'m> Ctx<'m> {
                 "{host} is the OpenShift router (router-default): {ip}"
             ));
             return Some(ip);
+        }
+        // In ambient mode ztunnel's DNS proxy answers for ServiceEntry hosts with the address
+        // Istio allocated to them (240.240.0.0/16), so that the connection reaches ztunnel as
+        // a service address.
+        if self.client_ambient {
+            if let Some(ip) = mesh.se_auto_vip.get(host) {
+                self.note(format!("{host} is a ServiceEntry host; ztunnel's DNS proxy answers with its allocated address {ip}"));
+                return Some(*ip);
+            }
         }
         // ServiceEntry hosts: their first address (Istio's DNS proxy answers with it); else a
         // MESH_EXTERNAL host is resolved by public DNS.
@@ -566,6 +586,7 @@ impl<'m> Ctx<'m> {
         let _ = url;
         match w.proxy {
             ProxyKind::Sidecar => self.sidecar_outbound(wi, pi, ip, port, msg),
+            ProxyKind::Ambient => self.ztunnel_outbound(wi, pi, ip, port, msg),
             _ => {
                 let remote = fmt_ip(w.pods[pi].ip, self.eph());
                 self.note(format!(
@@ -678,6 +699,8 @@ impl<'m> Ctx<'m> {
         match proxy {
             ProxyKind::Sidecar => self.sidecar_inbound(wi, pi, port, conn, msg, proto),
             ProxyKind::Gateway => self.gateway(wi, pi, port, conn, msg),
+            // Captured by ztunnel: plain traffic from outside the mesh is inbound passthrough.
+            ProxyKind::Ambient => self.ztunnel_inbound(wi, pi, port, conn, None, msg),
             _ => self.app(wi, pi, port, msg),
         }
     }
@@ -961,6 +984,9 @@ impl<'m> Ctx<'m> {
             response_headers.insert("server".into(), "istio-envoy".into());
         }
         for hop in &mut self.hops {
+            if let Some(z) = &hop.ztunnel_log {
+                hop.access_log = Some(crate::render::log::ztunnel_line(z));
+            }
             if let Some(l) = &hop.envoy_log {
                 if self.mesh.settings.access_log {
                     hop.access_log = Some(crate::render::log::envoy_line(

@@ -1,0 +1,538 @@
+//! Ambient mode: ztunnel as the L4 hop on the client's and the server's node (HBONE on port
+//! 15008 with SPIFFE identities, plain passthrough where the peer is not in the mesh), and
+//! waypoints as the L7 hop for Services and ServiceEntries that use one. ztunnel does no HTTP
+//! routing and applies no L7 policy.
+
+use super::*;
+use crate::model::{ProxyKind, WaypointChoice};
+use crate::sim::route::{Route, VirtualHost};
+use crate::sim::*;
+use std::net::Ipv4Addr;
+
+/// What a ztunnel or waypoint is carrying the connection to.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    Service(usize),
+    Entry(usize),
+}
+
+impl Ctx<'_> {
+    fn ztunnel_hop(&mut self, wi: usize, pi: usize, direction: &str) -> usize {
+        let mesh = self.mesh;
+        let pod = mesh.workloads[wi].pods[pi].name.clone();
+        let (node, zt) = mesh.node_of(&pod);
+        let h = self.push_named_hop(
+            HopKind::Ztunnel,
+            mesh.control_plane.ztunnel_namespace.clone(),
+            "ztunnel".into(),
+            zt,
+            direction,
+        );
+        self.step(
+            h,
+            "node",
+            format!("ztunnel of node {node}, where pod {pod} runs"),
+            vec![],
+        );
+        h
+    }
+
+    fn identity(&self, wi: usize) -> String {
+        self.mesh.workloads[wi].identity(&self.mesh.settings.trust_domain)
+    }
+
+    /// Source fields of a ztunnel line.
+    fn zt_src(&self, wi: usize, pi: usize, addr: &str, mtls: bool) -> Vec<(String, String, bool)> {
+        let w = &self.mesh.workloads[wi];
+        let mut f = vec![
+            ("src.addr".to_string(), addr.to_string(), false),
+            ("src.workload".to_string(), w.pods[pi].name.clone(), true),
+            ("src.namespace".to_string(), w.namespace.clone(), true),
+        ];
+        if mtls {
+            f.push(("src.identity".into(), self.identity(wi), true));
+        }
+        f
+    }
+
+    fn finish_ztunnel(
+        &mut self,
+        hop: usize,
+        mut fields: Vec<(String, String, bool)>,
+        direction: &str,
+        resp: &Resp,
+        start: u64,
+        msg_bytes: u64,
+    ) {
+        let end = self.clock + 1;
+        self.clock = end;
+        fields.push(("direction".into(), direction.into(), true));
+        let failed = resp.status == 0 && resp.decided.is_some();
+        if !failed {
+            fields.push(("bytes_sent".into(), msg_bytes.to_string(), false));
+            fields.push(("bytes_recv".into(), (resp.body + 150).to_string(), false));
+        }
+        fields.push(("duration".into(), format!("{}ms", end - start), true));
+        let mut level = "info".to_string();
+        if failed {
+            level = "error".into();
+            let why = self
+                .explanation
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "connection failed".into());
+            fields.push(("error".into(), why.replace('"', "'"), true));
+        }
+        self.hops[hop].ztunnel_log = Some(ZtunnelLog {
+            start_us: start * 1000 + 182,
+            level,
+            message: "connection complete".into(),
+            fields,
+        });
+    }
+
+    /// An ambient pod's outbound connection, taken by its node's ztunnel.
+    pub(super) fn ztunnel_outbound(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        ip: Ipv4Addr,
+        port: u16,
+        msg: Msg,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let hop = self.ztunnel_hop(wi, pi, "outbound");
+        let start = self.now();
+        let w = &mesh.workloads[wi];
+        let src_addr = fmt_ip(w.pods[pi].ip, self.eph());
+        let bytes = 78 + msg.path.len() as u64;
+        // What the address is.
+        let target = if let Some(&si) = mesh.service_by_ip.get(&ip) {
+            Some(Target::Service(si))
+        } else {
+            mesh.se_by_auto_vip
+                .get(&ip)
+                .map(|&i| Target::Entry(i))
+                .or_else(|| {
+                    mesh.se_by_address
+                        .get(&ip.to_string())
+                        .map(|&i| Target::Entry(i))
+                })
+        };
+        let choice = match &target {
+            Some(Target::Service(si)) => {
+                let s = &mesh.services[*si];
+                mesh.waypoint_for(
+                    &s.namespace,
+                    &s.labels,
+                    &format!("Service {}", s.display()),
+                    false,
+                )
+            }
+            Some(Target::Entry(i)) => {
+                let e = &mesh.service_entries[*i];
+                mesh.waypoint_for(
+                    &e.namespace,
+                    &e.labels,
+                    &format!("ServiceEntry {}/{}", e.namespace, e.name),
+                    false,
+                )
+            }
+            None => WaypointChoice::None(
+                "the destination is not a Service or ServiceEntry address".into(),
+            ),
+        };
+        match choice {
+            WaypointChoice::Use {
+                workload,
+                gateway,
+                why,
+            } => {
+                let (vip, host) = self.target_vip_host(target.as_ref(), ip);
+                let wp = &mesh.workloads[workload];
+                let Some(wpi) = wp.pods.iter().position(|p| p.ready) else {
+                    self.explanation
+                        .push(format!("waypoint {gateway} has no ready pod"));
+                    let resp =
+                        Resp::local(0, "-", "waypoint_unavailable", Outcome::ConnectionFailed, 0);
+                    let f = self.zt_src(wi, pi, &src_addr, true);
+                    self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
+                    return resp;
+                };
+                let wp_ip = wp.pods[wpi].ip;
+                self.step(
+                    hop,
+                    "waypoint",
+                    format!("{host} uses waypoint {gateway} ({why})"),
+                    vec![],
+                );
+                self.hops[hop].decision =
+                    format!("HBONE to waypoint {gateway} at {wp_ip}:15008 for {vip}:{port}");
+                let mut f = self.zt_src(wi, pi, &src_addr, true);
+                f.push(("dst.addr".into(), format!("{wp_ip}:15008"), false));
+                f.push(("dst.hbone_addr".into(), format!("{vip}:{port}"), false));
+                f.push(("dst.service".into(), host.clone(), true));
+                f.push(("dst.workload".into(), wp.pods[wpi].name.clone(), true));
+                f.push(("dst.namespace".into(), wp.namespace.clone(), true));
+                f.push(("dst.identity".into(), self.identity(workload), true));
+                let conn = Conn {
+                    remote: src_addr.clone(),
+                    sni: None,
+                    from_mesh: true,
+                };
+                let resp = self.waypoint(workload, wpi, target.clone(), vip, port, conn, msg);
+                self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
+                resp
+            }
+            WaypointChoice::Missing {
+                name,
+                namespace,
+                why,
+            } => {
+                self.explanation.push(format!("{why}, but no waypoint {namespace}/{name} (a Gateway of class istio-waypoint) exists: ztunnel has no waypoint to send the connection to and refuses it"));
+                self.explanation.push(format!("create the waypoint (istioctl waypoint apply -n {namespace} --name {name}) or fix the label"));
+                self.step(
+                    hop,
+                    "waypoint",
+                    format!("waypoint {namespace}/{name} does not exist"),
+                    vec![],
+                );
+                self.hops[hop].decision = "connection refused: the waypoint does not exist".into();
+                let resp = Resp::local(0, "-", "waypoint_not_found", Outcome::ConnectionFailed, 0);
+                let mut f = self.zt_src(wi, pi, &src_addr, true);
+                f.push(("dst.addr".into(), fmt_ip(ip, port), false));
+                self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
+                resp
+            }
+            WaypointChoice::WrongTrafficType {
+                gateway,
+                traffic,
+                why,
+            } => {
+                self.step(hop, "waypoint", format!("{why}, but waypoint {gateway} serves {traffic} traffic only: not used for a Service address"), vec![]);
+                self.ztunnel_direct(hop, wi, pi, ip, port, target, src_addr, msg, start, bytes)
+            }
+            WaypointChoice::None(why) => {
+                self.step(hop, "waypoint", format!("no waypoint: {why}"), vec![]);
+                self.ztunnel_direct(hop, wi, pi, ip, port, target, src_addr, msg, start, bytes)
+            }
+        }
+    }
+
+    fn target_vip_host(&self, target: Option<&Target>, ip: Ipv4Addr) -> (Ipv4Addr, String) {
+        let mesh = self.mesh;
+        match target {
+            Some(Target::Service(si)) => (
+                mesh.services[*si].cluster_ip.unwrap_or(ip),
+                mesh.services[*si].hostname.clone(),
+            ),
+            Some(Target::Entry(i)) => (ip, mesh.service_entries[*i].host.clone()),
+            None => (ip, ip.to_string()),
+        }
+    }
+
+    /// ztunnel without a waypoint: to a Service's endpoint (HBONE when the pod is in the ambient
+    /// mesh, plain TCP otherwise), or to the address itself.
+    #[allow(clippy::too_many_arguments)]
+    fn ztunnel_direct(
+        &mut self,
+        hop: usize,
+        wi: usize,
+        pi: usize,
+        ip: Ipv4Addr,
+        port: u16,
+        target: Option<Target>,
+        src_addr: String,
+        msg: Msg,
+        start: u64,
+        bytes: u64,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let (dwi, dpi, tport, svc_host) = match &target {
+            Some(Target::Service(si)) => {
+                let s = &mesh.services[*si];
+                let Some(sp) = s.port(port).cloned() else {
+                    self.explanation
+                        .push(format!("Service {} has no port {port}", s.display()));
+                    let resp =
+                        Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
+                    let f = self.zt_src(wi, pi, &src_addr, true);
+                    self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
+                    return resp;
+                };
+                let eps = mesh.endpoints(s, &Default::default());
+                let Some(&(dwi, dpi)) = eps.first() else {
+                    self.explanation.push(format!(
+                        "Service {} has no ready endpoints: ztunnel cannot connect",
+                        s.display()
+                    ));
+                    let resp =
+                        Resp::local(0, "-", "no_healthy_upstream", Outcome::ConnectionFailed, 0);
+                    let f = self.zt_src(wi, pi, &src_addr, true);
+                    self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
+                    return resp;
+                };
+                self.routed_service = Some(Backend {
+                    kind: "Service".into(),
+                    namespace: s.namespace.clone(),
+                    name: s.name.clone(),
+                    workload: None,
+                });
+                let tp = target_port(&mesh.workloads[dwi], sp.target.clone(), port);
+                (dwi, dpi, tp, Some(s.hostname.clone()))
+            }
+            _ => match mesh.pod_by_ip.get(&ip) {
+                Some(&(dwi, dpi)) => (dwi, dpi, port, None),
+                None => {
+                    // Outside the mesh: plain TCP to the address. A ServiceEntry host without a
+                    // waypoint is resolved by DNS to its own address first.
+                    let ip = match &target {
+                        Some(Target::Entry(i)) if mesh.se_by_auto_vip.contains_key(&ip) => {
+                            crate::model::addr::internet_ip(&mesh.service_entries[*i].host)
+                        }
+                        _ => ip,
+                    };
+                    if let Some(Target::Entry(i)) = &target {
+                        let e = &mesh.service_entries[*i];
+                        self.routed_service = Some(Backend {
+                            kind: "ServiceEntry".into(),
+                            namespace: e.namespace.clone(),
+                            name: e.name.clone(),
+                            workload: None,
+                        });
+                    }
+                    self.hops[hop].decision =
+                        format!("passthrough to {} (not in the mesh)", fmt_ip(ip, port));
+                    let mut f = self.zt_src(wi, pi, &src_addr, false);
+                    f.push(("dst.addr".into(), fmt_ip(ip, port), false));
+                    if let Some(Target::Entry(i)) = &target {
+                        f.push((
+                            "dst.service".into(),
+                            mesh.service_entries[*i].host.clone(),
+                            true,
+                        ));
+                    }
+                    let local = fmt_ip(mesh.workloads[wi].pods[pi].ip, self.eph());
+                    let resp = self.connect(
+                        ip,
+                        port,
+                        Conn {
+                            remote: local,
+                            sni: None,
+                            from_mesh: false,
+                        },
+                        msg,
+                    );
+                    self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
+                    return resp;
+                }
+            },
+        };
+        let dw = &mesh.workloads[dwi];
+        let dip = dw.pods[dpi].ip;
+        let hbone = dw.proxy == ProxyKind::Ambient;
+        let mut f = self.zt_src(wi, pi, &src_addr, hbone);
+        if hbone {
+            f.push(("dst.addr".into(), format!("{dip}:15008"), false));
+            f.push(("dst.hbone_addr".into(), fmt_ip(dip, tport), false));
+        } else {
+            f.push(("dst.addr".into(), fmt_ip(dip, tport), false));
+        }
+        if let Some(h) = &svc_host {
+            f.push(("dst.service".into(), h.clone(), true));
+        }
+        f.push(("dst.workload".into(), dw.pods[dpi].name.clone(), true));
+        f.push(("dst.namespace".into(), dw.namespace.clone(), true));
+        if hbone {
+            f.push(("dst.identity".into(), self.identity(dwi), true));
+        }
+        self.hops[hop].decision = if hbone {
+            format!("HBONE to {dip}:15008 for {}", fmt_ip(dip, tport))
+        } else {
+            format!(
+                "plain TCP to {} (the pod is not in the ambient mesh)",
+                fmt_ip(dip, tport)
+            )
+        };
+        let resp = if hbone {
+            let conn = Conn {
+                remote: src_addr.clone(),
+                sni: None,
+                from_mesh: true,
+            };
+            let id = self.identity(wi);
+            self.ztunnel_inbound(dwi, dpi, tport, conn, Some(id), msg)
+        } else {
+            let local = fmt_ip(mesh.workloads[wi].pods[pi].ip, self.eph());
+            self.deliver(
+                dwi,
+                dpi,
+                tport,
+                Conn {
+                    remote: local,
+                    sni: None,
+                    from_mesh: false,
+                },
+                msg,
+                None,
+            )
+        };
+        self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
+        resp
+    }
+
+    /// The destination node's ztunnel delivers to an ambient pod: HBONE (from a ztunnel or a
+    /// waypoint, with the peer's identity) or inbound passthrough (plain TCP from outside).
+    pub(super) fn ztunnel_inbound(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        port: u16,
+        conn: Conn,
+        peer_identity: Option<String>,
+        msg: Msg,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let hop = self.ztunnel_hop(wi, pi, "inbound");
+        let start = self.now();
+        let w = &mesh.workloads[wi];
+        let dip = w.pods[pi].ip;
+        let bytes = 78 + msg.path.len() as u64;
+        let mut f: Vec<(String, String, bool)> =
+            vec![("src.addr".into(), conn.remote.clone(), false)];
+        // The source workload, when the address is a pod's.
+        if let Some(&(swi, spi)) = conn
+            .remote
+            .rsplit_once(':')
+            .and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok())
+            .and_then(|ip| mesh.pod_by_ip.get(&ip))
+        {
+            f.push((
+                "src.workload".into(),
+                mesh.workloads[swi].pods[spi].name.clone(),
+                true,
+            ));
+            f.push((
+                "src.namespace".into(),
+                mesh.workloads[swi].namespace.clone(),
+                true,
+            ));
+        }
+        if let Some(id) = &peer_identity {
+            f.push(("src.identity".into(), id.clone(), true));
+            f.push(("dst.addr".into(), format!("{dip}:15008"), false));
+            f.push(("dst.hbone_addr".into(), fmt_ip(dip, port), false));
+        } else {
+            f.push(("dst.addr".into(), fmt_ip(dip, port), false));
+        }
+        if let Some(b) = &self.routed_service {
+            if b.kind == "Service" {
+                f.push((
+                    "dst.service".into(),
+                    format!("{}.{}.{}", b.name, b.namespace, crate::model::DOMAIN),
+                    true,
+                ));
+            }
+        }
+        f.push(("dst.workload".into(), w.pods[pi].name.clone(), true));
+        f.push(("dst.namespace".into(), w.namespace.clone(), true));
+        if peer_identity.is_some() {
+            f.push(("dst.identity".into(), self.identity(wi), true));
+        }
+        self.step(
+            hop,
+            "inbound",
+            if peer_identity.is_some() {
+                format!("HBONE from {} to {}", conn.remote, fmt_ip(dip, port))
+            } else {
+                format!(
+                    "inbound passthrough (plain TCP from outside the mesh) to {}",
+                    fmt_ip(dip, port)
+                )
+            },
+            vec![],
+        );
+        self.hops[hop].decision = format!("to pod {} port {port}", w.pods[pi].name);
+        let resp = self.app(wi, pi, port, msg);
+        self.finish_ztunnel(hop, f, "inbound", &resp, start, bytes);
+        resp
+    }
+
+    /// A waypoint: HTTP routing for the Service or ServiceEntry the connection was addressed to
+    /// (its default route, or the routes attached to it), then HBONE to the chosen endpoint.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn waypoint(
+        &mut self,
+        wi: usize,
+        pi: usize,
+        target: Option<Target>,
+        vip: Ipv4Addr,
+        port: u16,
+        conn: Conn,
+        msg: Msg,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let hop = self.push_hop(HopKind::Waypoint, wi, pi, "waypoint");
+        let start = self.now();
+        let w = &mesh.workloads[wi];
+        let pod_ip = w.pods[pi].ip;
+        let log = EnvoyLog {
+            start_ms: start,
+            method: msg.method.clone(),
+            path: msg.path.clone(),
+            protocol: msg.protocol.to_string(),
+            user_agent: msg.header("user-agent").map(str::to_string),
+            request_id: Some(self.request_id.clone()),
+            authority: Some(msg.authority.clone()),
+            downstream_local_address: fmt_ip(vip, port),
+            downstream_remote_address: conn.remote.clone(),
+            ..Default::default()
+        };
+        let host = match &target {
+            Some(Target::Service(si)) => mesh.services[*si].hostname.clone(),
+            Some(Target::Entry(i)) => mesh.service_entries[*i].host.clone(),
+            None => vip.to_string(),
+        };
+        self.step(
+            hop,
+            "listener",
+            format!("HBONE terminated; connection for {vip}:{port} ({host})"),
+            vec![],
+        );
+        let vhs = self.waypoint_vhosts(&host, port);
+        let (labels, ns) = (
+            mesh.workloads[wi].labels.clone(),
+            mesh.workloads[wi].namespace.clone(),
+        );
+        let saved = self.in_waypoint;
+        self.in_waypoint = true;
+        let resp = self.route_http(
+            hop,
+            vhs,
+            port,
+            &["mesh".to_string()],
+            log,
+            pod_ip,
+            Some((vip, port)),
+            msg,
+            start,
+            &labels,
+            &ns,
+            false,
+        );
+        self.in_waypoint = saved;
+        resp
+    }
+
+    /// The virtual hosts of a waypoint for one Service or ServiceEntry host: the routes
+    /// attached to it, else its default route.
+    fn waypoint_vhosts(&self, host: &str, port: u16) -> Vec<VirtualHost> {
+        vec![VirtualHost {
+            name: format!("inbound|http|{port}"),
+            domains: vec!["*".into()],
+            routes: vec![Route::default_for(host, port)],
+            require_tls: false,
+            source: format!("default route of {host}"),
+        }]
+    }
+}
