@@ -176,6 +176,7 @@ mod tests {
             assumed: false,
             ambient: false,
             namespace: "istio-system".into(),
+            ..Default::default()
         }
     }
 
