@@ -172,7 +172,10 @@ fn services(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
                         meshsim_core::model::TargetPort::Number(n) => n.to_string(),
                         meshsim_core::model::TargetPort::Name(n) => n.clone(),
                     };
-                    format!("{}/{}→{}", p.port, p.protocol.as_str(), target)
+                    match p.node_port {
+                        Some(np) => format!("{}:{np}/{}→{}", p.port, p.protocol.as_str(), target),
+                        None => format!("{}/{}→{}", p.port, p.protocol.as_str(), target),
+                    }
                 })
                 .collect();
             let eps: Vec<String> = mesh.endpoints(s, &Default::default()).iter().map(|&(wi, pi)| mesh.workloads[wi].pods[pi].ip.to_string()).collect();

@@ -914,7 +914,13 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     p.name.as_deref(),
                     p.protocol.as_deref(),
                 ),
-                node_port: p.node_port,
+                // Kubernetes allocates a node port (30000-32767) to NodePort and LoadBalancer
+                // Services that declare none; here it is derived from the port's identity.
+                node_port: p.node_port.or_else(|| {
+                    (type_ == "NodePort" || type_ == "LoadBalancer").then(|| {
+                        30000 + (addr::fnv64(&format!("{ns}/{name}/{}", p.port)) % 2768) as u16
+                    })
+                }),
             })
             .collect();
         let endpoints: Vec<usize> = match &spec.selector {
@@ -1633,6 +1639,11 @@ impl Mesh {
     }
 
     /// The node a pod runs on (simulated: three workers) and that node's ztunnel pod.
+    /// The simulated cluster's worker nodes and their addresses.
+    pub fn nodes(&self) -> [(String, Ipv4Addr); 3] {
+        [0u8, 1, 2].map(|i| (format!("worker-{i}"), Ipv4Addr::new(10, 0, 1, 10 + i)))
+    }
+
     pub fn node_of(&self, pod: &str) -> (String, String) {
         let node = format!("worker-{}", addr::fnv64(pod) % 3);
         let zt = format!("ztunnel-{}", addr::name_suffix(&node, 5));

@@ -362,6 +362,10 @@ impl<'m> Ctx<'m> {
         if let Some(&i) = mesh.se_by_address.get(host) {
             let _ = i;
         }
+        if let Some((n, ip)) = mesh.nodes().into_iter().find(|(n, _)| n == host) {
+            self.note(format!("{host} is node {n} at {ip}"));
+            return Some(ip);
+        }
         // The OpenShift router's own Service, when Routes exist and the manifests do not
         // declare it.
         if !mesh.openshift_routes.is_empty() && host.starts_with("router-default.openshift-ingress")
@@ -540,21 +544,43 @@ impl<'m> Ctx<'m> {
                 msg,
             );
         }
-        if let Some(&si) = mesh.service_by_ip.get(&ip) {
-            let s = &mesh.services[si];
-            if s.type_ == "NodePort" {
+        // A node's address and a node port: the NodePort (or LoadBalancer) Service behind it.
+        if mesh.nodes().iter().any(|(_, n)| *n == ip) {
+            if let Some(si) = mesh
+                .services
+                .iter()
+                .position(|s| s.ports.iter().any(|p| p.node_port == Some(port)))
+            {
+                let s = &mesh.services[si];
+                let sp = s
+                    .ports
+                    .iter()
+                    .find(|p| p.node_port == Some(port))
+                    .map(|p| p.port)
+                    .unwrap_or(port);
+                self.note(format!(
+                    "{ip}:{port} is a node port of Service {} (port {sp})",
+                    s.display()
+                ));
                 return self.via_service_vip(
                     si,
-                    port,
+                    sp,
                     Conn {
                         remote,
                         sni: None,
                         from_mesh: false,
                     },
                     msg,
-                    &format!("NodePort Service {}", s.display()),
+                    &format!("{} Service {} (node port {port})", s.type_, s.display()),
                 );
             }
+            self.explanation.push(format!(
+                "no Service has node port {port}: the node refuses the connection"
+            ));
+            return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
+        }
+        if let Some(&si) = mesh.service_by_ip.get(&ip) {
+            let s = &mesh.services[si];
             self.explanation.push(format!(
                 "Service {} is of type {}: its address {ip} is reachable only inside the cluster, so a client outside gets no connection",
                 s.display(),
