@@ -2,7 +2,7 @@
 //! matches and actions. Istio VirtualServices (and, later, Gateway API routes) compile into this
 //! one shape, so the matching below is written once.
 
-use crate::model::{fqdn, Config};
+use crate::model::{fqdn, Config, Mesh};
 use crate::parse::types::*;
 use std::collections::BTreeMap;
 
@@ -644,4 +644,87 @@ mod tests {
         assert!(StrMatch::Regex("/a.*".into()).matches("/abc", false));
         assert!(!StrMatch::Regex("/a".into()).matches("/abc", false));
     }
+}
+
+/// Compiles a VirtualService and expands its delegated routes: a route with `delegate` is
+/// replaced by the delegate VirtualService's routes, each matching only where both the root's
+/// match and its own hold, named `<root>-<delegate>` (Istio's mergeHTTPRoutes).
+pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
+    let compiled = compile_virtual_service(vs);
+    if vs.spec.http.iter().all(|r| r.delegate.is_none()) {
+        return compiled;
+    }
+    let mut out = Vec::new();
+    for (root, spec) in compiled.into_iter().zip(&vs.spec.http) {
+        let Some(d) = &spec.delegate else {
+            out.push(root);
+            continue;
+        };
+        let ns = d.namespace.clone().unwrap_or_else(|| vs.namespace.clone());
+        let Some(dvs) = mesh
+            .virtual_services
+            .iter()
+            .find(|x| x.namespace == ns && x.name == d.name)
+        else {
+            // A missing delegate contributes no routes.
+            continue;
+        };
+        for mut r in compile_virtual_service(dvs) {
+            r.matches = merge_matches(&root.matches, &r.matches);
+            if !root.matches.is_empty() && r.matches.is_empty() {
+                continue;
+            }
+            r.name = match (&root.name, &r.name) {
+                (Some(a), Some(b)) => Some(format!("{a}-{b}")),
+                (Some(a), None) => Some(a.clone()),
+                (None, b) => b.clone(),
+            };
+            r.source = format!("{} via delegate {}", r.source, root.source);
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Every pair of a root match and a delegate match whose conditions can both hold; the
+/// delegate's path wins when it is within the root's.
+fn merge_matches(root: &[RouteMatch], delegate: &[RouteMatch]) -> Vec<RouteMatch> {
+    if root.is_empty() {
+        return delegate.to_vec();
+    }
+    if delegate.is_empty() {
+        return root.to_vec();
+    }
+    let mut out = Vec::new();
+    for r in root {
+        for d in delegate {
+            let path = match (&r.path, &d.path) {
+                (Some(rp), Some(dp)) => {
+                    let within = match (rp, dp) {
+                        (StrMatch::Prefix(a), StrMatch::Prefix(b))
+                        | (StrMatch::Prefix(a), StrMatch::Exact(b)) => b.starts_with(a.as_str()),
+                        (a, b) => a == b,
+                    };
+                    if !within {
+                        continue;
+                    }
+                    Some(dp.clone())
+                }
+                (a, b) => b.clone().or_else(|| a.clone()),
+            };
+            let mut m = d.clone();
+            m.path = path;
+            m.headers.extend(r.headers.iter().cloned());
+            m.query.extend(r.query.iter().cloned());
+            m.method = d.method.clone().or_else(|| r.method.clone());
+            m.port = d.port.or(r.port);
+            m.gateways = if d.gateways.is_empty() {
+                r.gateways.clone()
+            } else {
+                d.gateways.clone()
+            };
+            out.push(m);
+        }
+    }
+    out
 }

@@ -435,11 +435,7 @@ fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize,
     };
     let mut out = Vec::new();
     for i in list {
-        let routes = filter_routes(
-            compile_virtual_service(&mesh.virtual_services[i]),
-            port,
-            "mesh",
-        );
+        let routes = filter_routes(compile_vs(mesh, &mesh.virtual_services[i]), port, "mesh");
         if !routes.is_empty() {
             out.push((i, routes));
         }
@@ -575,7 +571,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
         if own.is_empty() || !(port == 80 || claims_registry) {
             continue;
         }
-        let routes = filter_routes(compile_virtual_service(vs), port, "mesh");
+        let routes = filter_routes(compile_vs(mesh, vs), port, "mesh");
         if routes.is_empty() {
             continue;
         }
@@ -709,7 +705,7 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                         continue;
                     }
                     let domain = narrower(&vh, shost).to_string();
-                    let routes = filter_routes(compile_virtual_service(vs), port_number, &gname);
+                    let routes = filter_routes(compile_vs(mesh, vs), port_number, &gname);
                     match out.iter_mut().find(|v| v.domains.contains(&domain)) {
                         Some(v) => {
                             // Istio merges VirtualServices for one host on a gateway; routes keep
