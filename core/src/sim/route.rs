@@ -589,63 +589,6 @@ pub fn qualify_gateway(g: &str, ns: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn vh(name: &str, domains: &[&str]) -> VirtualHost {
-        VirtualHost {
-            name: name.into(),
-            domains: domains.iter().map(|s| s.to_string()).collect(),
-            routes: vec![],
-            require_tls: false,
-            source: String::new(),
-        }
-    }
-
-    #[test]
-    fn envoy_domain_order_exact_then_suffix_then_prefix_then_any() {
-        let v = vec![
-            vh("any", &["*"]),
-            vh("prefix", &["foo.*"]),
-            vh("suffix", &["*.example.com"]),
-            vh("longer", &["*.b.example.com"]),
-            vh("exact", &["foo.example.com"]),
-        ];
-        assert_eq!(
-            select_vhost(&v, "foo.example.com").map(|v| v.name.as_str()),
-            Some("exact")
-        );
-        assert_eq!(
-            select_vhost(&v, "a.b.example.com:80").map(|v| v.name.as_str()),
-            Some("longer")
-        );
-        assert_eq!(
-            select_vhost(&v, "foo.bar").map(|v| v.name.as_str()),
-            Some("prefix")
-        );
-        assert_eq!(
-            select_vhost(&v, "zzz").map(|v| v.name.as_str()),
-            Some("any")
-        );
-    }
-
-    #[test]
-    fn gateway_api_path_prefix_respects_segments() {
-        let m = StrMatch::PathPrefix("/foo".into());
-        assert!(m.matches("/foo", false));
-        assert!(m.matches("/foo/bar", false));
-        assert!(!m.matches("/foobar", false));
-        assert!(StrMatch::Prefix("/foo".into()).matches("/foobar", false));
-    }
-
-    #[test]
-    fn regex_is_a_full_match_as_in_envoy() {
-        assert!(StrMatch::Regex("/a.*".into()).matches("/abc", false));
-        assert!(!StrMatch::Regex("/a".into()).matches("/abc", false));
-    }
-}
-
 /// Compiles a VirtualService and expands its delegated routes: a route with `delegate` is
 /// replaced by the delegate VirtualService's routes, each matching only where both the root's
 /// match and its own hold, named `<root>-<delegate>` (Istio's mergeHTTPRoutes).
@@ -727,4 +670,61 @@ fn merge_matches(root: &[RouteMatch], delegate: &[RouteMatch]) -> Vec<RouteMatch
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vh(name: &str, domains: &[&str]) -> VirtualHost {
+        VirtualHost {
+            name: name.into(),
+            domains: domains.iter().map(|s| s.to_string()).collect(),
+            routes: vec![],
+            require_tls: false,
+            source: String::new(),
+        }
+    }
+
+    #[test]
+    fn envoy_domain_order_exact_then_suffix_then_prefix_then_any() {
+        let v = vec![
+            vh("any", &["*"]),
+            vh("prefix", &["foo.*"]),
+            vh("suffix", &["*.example.com"]),
+            vh("longer", &["*.b.example.com"]),
+            vh("exact", &["foo.example.com"]),
+        ];
+        assert_eq!(
+            select_vhost(&v, "foo.example.com").map(|v| v.name.as_str()),
+            Some("exact")
+        );
+        assert_eq!(
+            select_vhost(&v, "a.b.example.com:80").map(|v| v.name.as_str()),
+            Some("longer")
+        );
+        assert_eq!(
+            select_vhost(&v, "foo.bar").map(|v| v.name.as_str()),
+            Some("prefix")
+        );
+        assert_eq!(
+            select_vhost(&v, "zzz").map(|v| v.name.as_str()),
+            Some("any")
+        );
+    }
+
+    #[test]
+    fn gateway_api_path_prefix_respects_segments() {
+        let m = StrMatch::PathPrefix("/foo".into());
+        assert!(m.matches("/foo", false));
+        assert!(m.matches("/foo/bar", false));
+        assert!(!m.matches("/foobar", false));
+        assert!(StrMatch::Prefix("/foo".into()).matches("/foobar", false));
+    }
+
+    #[test]
+    fn regex_is_a_full_match_as_in_envoy() {
+        assert!(StrMatch::Regex("/a.*".into()).matches("/abc", false));
+        assert!(!StrMatch::Regex("/a".into()).matches("/abc", false));
+    }
 }
