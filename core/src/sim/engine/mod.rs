@@ -97,6 +97,12 @@ struct Ctx<'m> {
     split: Vec<(String, u32)>,
     seed: Option<u64>,
     visited: Vec<(usize, usize, u16)>,
+    /// Status of Envoy's cluster_not_found reply for the route being followed (503; 500 for
+    /// Gateway API routes).
+    cluster_not_found_code: u16,
+    /// The client speaks gRPC (`content-type: application/grpc`): local replies become
+    /// `200` with a `grpc-status`, as Envoy sends them.
+    grpc: bool,
 }
 
 pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
@@ -147,14 +153,20 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
         split: Vec::new(),
         seed: req.seed,
         visited: Vec::new(),
+        cluster_not_found_code: 503,
+        grpc: false,
     };
+    // gRPC clients speak HTTP/2 with `content-type: application/grpc[+proto]`.
+    ctx.grpc = headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v.starts_with("application/grpc"));
     let msg = Msg {
         method: method.clone(),
         scheme: url.scheme.clone(),
         authority: authority.clone(),
         path: url.path.clone(),
         headers,
-        protocol: "HTTP/1.1",
+        protocol: if ctx.grpc { "HTTP/2" } else { "HTTP/1.1" },
         xff: None,
     };
     // Where the client connects: the URL's host, or --connect-to's.
@@ -688,7 +700,15 @@ impl<'m> Ctx<'m> {
         ));
         Resp {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
+            headers: vec![(
+                "content-type".into(),
+                if self.grpc {
+                    "application/grpc"
+                } else {
+                    "application/json"
+                }
+                .into(),
+            )],
             body,
             decided: None,
         }
@@ -777,7 +797,9 @@ impl<'m> Ctx<'m> {
     pub(super) fn finish_envoy(&mut self, hop: usize, mut log: EnvoyLog, resp: &Resp, start: u64) {
         let end = self.clock + 1;
         self.clock = end;
-        log.response_code = resp.status;
+        log.response_code = grpc_status(self.grpc, resp)
+            .map(|_| 200)
+            .unwrap_or(resp.status);
         if let Some((f, _d, _)) = &resp.decided {
             // Only the hop that decided carries the flags; others pass the upstream's status on.
             if self.hops[hop].decision.is_empty() || log.response_flags.is_empty() {
@@ -840,6 +862,21 @@ impl<'m> Ctx<'m> {
         authority: &str,
         resp: Resp,
     ) -> Trace {
+        let mut resp = resp;
+        if let Some(code) = grpc_status(self.grpc, &resp) {
+            // Envoy answers a gRPC request's local reply as gRPC: HTTP 200 with the status in
+            // `grpc-status` (`Grpc::Utility::httpToGrpcStatus`).
+            self.notes.push(format!(
+                "the request is gRPC: Envoy turns its {} local reply into 200 with grpc-status {code}",
+                resp.status
+            ));
+            resp.status = 200;
+            resp.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            resp.headers
+                .push(("content-type".into(), "application/grpc".into()));
+            resp.headers.push(("grpc-status".into(), code.to_string()));
+        }
         let (flags, details, outcome) = match &resp.decided {
             Some((f, d, o)) => (f.clone(), d.clone(), o.clone()),
             None => ("-".to_string(), "via_upstream".to_string(), Outcome::Served),
@@ -906,6 +943,22 @@ impl<'m> Ctx<'m> {
             split: self.split,
         }
     }
+}
+
+/// The gRPC status Envoy sends instead of a local reply's HTTP status to a gRPC client
+/// (`Grpc::Utility::httpToGrpcStatus`), or None when the response is not such a reply.
+fn grpc_status(grpc: bool, resp: &Resp) -> Option<u32> {
+    if !grpc || resp.decided.is_none() || resp.status < 300 {
+        return None;
+    }
+    Some(match resp.status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502..=504 => 14,
+        _ => 2,
+    })
 }
 
 fn msg_original_ip(_msg: &Msg) -> Option<Ipv4Addr> {
