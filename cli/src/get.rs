@@ -15,17 +15,66 @@ fn in_ns(filter: Option<&str>, ns: &str) -> bool {
     filter.is_none_or(|f| f == ns)
 }
 
+/// Gateway API objects as `kubectl get -o yaml|json` prints them: the manifest with the
+/// status Istio's controller writes, in a `kind: List`.
+fn objects(mesh: &Mesh, what: &str, ns: Option<&str>) -> Option<Vec<Value>> {
+    use meshsim_core::model::gwapi::{self, RouteKind};
+    let items = match what {
+        "gateways" | "gateway" | "gtw" | "gw" => {
+            let mut items: Vec<Value> = (0..mesh.gateways.len())
+                .filter(|&i| in_ns(ns, &mesh.gateways[i].namespace))
+                .map(|i| gwapi::gateway_object(mesh, i))
+                .collect();
+            items.extend(
+                mesh.istio_gateways
+                    .iter()
+                    .filter(|g| in_ns(ns, &g.namespace))
+                    .map(|g| {
+                        let doc = &g.origin.text[g.origin.range.0..g.origin.range.1];
+                        serde_yaml::from_str::<Value>(doc).unwrap_or(Value::Null)
+                    }),
+            );
+            items
+        }
+        "httproutes" | "httproute" => (0..mesh.http_routes.len())
+            .filter(|&i| in_ns(ns, &mesh.http_routes[i].namespace))
+            .map(|i| gwapi::route_object(mesh, RouteKind::Http, i))
+            .collect(),
+        "grpcroutes" | "grpcroute" => (0..mesh.grpc_routes.len())
+            .filter(|&i| in_ns(ns, &mesh.grpc_routes[i].namespace))
+            .map(|i| gwapi::route_object(mesh, RouteKind::Grpc, i))
+            .collect(),
+        _ => return None,
+    };
+    Some(items)
+}
+
 pub fn run(mesh: &Mesh, what: &str, ns: Option<&str>, output: &str) -> Result<String, String> {
+    if output == "yaml" || output == "json" {
+        if let Some(items) = objects(mesh, what, ns) {
+            let list = json!({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}});
+            return Ok(if output == "json" {
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                )
+            } else {
+                serde_yaml::to_string(&list).unwrap_or_default()
+            });
+        }
+    }
     let rows: Vec<Value> = match what {
         "workloads" | "workload" | "wl" | "pods" => workloads(mesh, ns),
         "services" | "service" | "svc" => services(mesh, ns),
         "gateways" | "gateway" | "gw" | "gtw" => gateways(mesh, ns),
-        "routes" | "route" | "virtualservices" | "vs" | "httproutes" | "httproute" => routes(mesh, ns),
+        "routes" | "route" | "virtualservices" | "vs" => routes(mesh, ns),
+        "httproutes" | "httproute" => only_kind(routes(mesh, ns), "HTTPRoute"),
+        "grpcroutes" | "grpcroute" => only_kind(routes(mesh, ns), "GRPCRoute"),
         "serviceentries" | "serviceentry" | "se" => service_entries(mesh, ns),
         "waypoints" | "waypoint" => waypoints(mesh, ns),
         other => {
             return Err(format!(
-                "error: unknown resource type {other:?}\n  hint: one of workloads, services, gateways, routes, serviceentries, waypoints"
+                "error: unknown resource type {other:?}\n  hint: one of workloads, services, gateways, routes, httproutes, grpcroutes, serviceentries, waypoints"
             ))
         }
     };
@@ -40,6 +89,12 @@ pub fn run(mesh: &Mesh, what: &str, ns: Option<&str>, output: &str) -> Result<St
             "error: unknown output format {other:?}\n  hint: use -o table, wide, json or yaml"
         )),
     }
+}
+
+fn only_kind(rows: Vec<Value>, kind: &str) -> Vec<Value> {
+    rows.into_iter()
+        .filter(|r| r.get("kind").and_then(Value::as_str) == Some(kind))
+        .collect()
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -263,18 +318,28 @@ fn gateways(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
                 )
             })
             .collect();
-        let routes: Vec<String> = mesh
-            .http_routes
+        // Routes Istio attached to one of the Gateway's listeners.
+        let gi = mesh
+            .gateways
             .iter()
-            .filter(|r| {
-                r.spec.parent_refs.iter().any(|p| {
-                    p.name == g.name
-                        && p.namespace.as_deref().unwrap_or(&r.namespace) == g.namespace
-                        && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-                })
+            .position(|x| x.namespace == g.namespace && x.name == g.name);
+        let attached = |info: &meshsim_core::model::gwapi::RouteInfo| {
+            info.attachments.iter().any(|a| {
+                a.denied.is_none()
+                    && matches!(a.target, meshsim_core::model::gwapi::ParentTarget::Listener { gateway, .. } if Some(gateway) == gi)
             })
-            .map(|r| format!("HTTPRoute {}/{}", r.namespace, r.name))
-            .collect();
+        };
+        let mut routes: Vec<String> = Vec::new();
+        for (r, info) in mesh.http_routes.iter().zip(&mesh.gateway_api.http_routes) {
+            if attached(info) {
+                routes.push(format!("HTTPRoute {}/{}", r.namespace, r.name));
+            }
+        }
+        for (r, info) in mesh.grpc_routes.iter().zip(&mesh.gateway_api.grpc_routes) {
+            if attached(info) {
+                routes.push(format!("GRPCRoute {}/{}", r.namespace, r.name));
+            }
+        }
         out.push(json!({
             "namespace": g.namespace, "name": g.name, "kind": "Gateway (gateway.networking.k8s.io)",
             "class": g.spec.gateway_class_name, "listeners": listeners,
