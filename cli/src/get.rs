@@ -46,6 +46,19 @@ fn objects(mesh: &Mesh, what: &str, ns: Option<&str>) -> Option<Vec<Value>> {
             .collect(),
         _ => return None,
     };
+    // kubectl lists objects by namespace, then name.
+    let key = |v: &Value| {
+        let m = v.get("metadata");
+        let f = |k: &str| {
+            m.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        (f("namespace"), f("name"))
+    };
+    let mut items = items;
+    items.sort_by_key(key);
     Some(items)
 }
 

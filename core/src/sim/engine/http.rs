@@ -756,3 +756,89 @@ fn envoy_redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) -> Stri
         None => format!("{scheme}://{host}{path}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(authority: &str, path: &str) -> Msg {
+        Msg {
+            method: "GET".into(),
+            scheme: "http".into(),
+            authority: authority.into(),
+            path: path.into(),
+            headers: vec![],
+            protocol: "HTTP/1.1",
+            xff: None,
+        }
+    }
+
+    fn redirect(scheme: Option<&str>, host: Option<&str>, port: Option<u16>) -> Redirect {
+        Redirect {
+            scheme: scheme.map(str::to_string),
+            host: host.map(str::to_string),
+            port,
+            path: None,
+            prefix_rewrite: None,
+            code: 302,
+            // As Istio derives it from a Gateway API RequestRedirect without a port.
+            derive_port: port.is_none().then(|| {
+                if scheme.is_some() {
+                    "FROM_PROTOCOL_DEFAULT".to_string()
+                } else {
+                    "FROM_REQUEST_PORT".to_string()
+                }
+            }),
+            gateway_api: true,
+        }
+    }
+
+    #[test]
+    fn gateway_api_redirect_uses_the_listener_port_unless_the_scheme_changes() {
+        // HTTPRouteRedirectPortAndScheme (Gateway API conformance), listener on 8080.
+        let m = msg("10.0.0.1:8080", "/scheme-nil-and-port-nil");
+        let rd = redirect(None, Some("example.org"), None);
+        assert_eq!(
+            redirect_location(&rd, &m, 8080),
+            "http://example.org:8080/scheme-nil-and-port-nil"
+        );
+        let rd = redirect(Some("https"), Some("example.org"), None);
+        assert_eq!(
+            redirect_location(&rd, &m, 8080),
+            "https://example.org/scheme-nil-and-port-nil"
+        );
+        let rd = redirect(None, Some("example.org"), Some(80));
+        assert_eq!(
+            redirect_location(&rd, &m, 8080),
+            "http://example.org/scheme-nil-and-port-nil"
+        );
+    }
+
+    #[test]
+    fn envoy_keeps_a_non_default_request_port_when_only_the_scheme_changes() {
+        // processRequestHost strips :80 when leaving http, not other ports.
+        let rd = redirect(Some("https"), None, None);
+        assert_eq!(
+            redirect_location(&rd, &msg("a.com:80", "/x"), 80),
+            "https://a.com/x"
+        );
+        assert_eq!(
+            redirect_location(&rd, &msg("a.com:8080", "/x"), 8080),
+            "https://a.com:8080/x"
+        );
+    }
+
+    #[test]
+    fn prefix_replacement_swaps_the_matched_prefix_only() {
+        let mut rd = redirect(None, None, None);
+        rd.prefix_rewrite = Some(("/original-prefix".into(), "/replacement-prefix".into()));
+        assert_eq!(
+            redirect_location(&rd, &msg("a.com", "/original-prefix/lemon?x=1"), 80),
+            "http://a.com/replacement-prefix/lemon?x=1"
+        );
+        assert_eq!(
+            envoy_prefix_rewrite("/prefix/one/two", "/prefix/one", "/one"),
+            "/one/two"
+        );
+    }
+}
