@@ -1,6 +1,7 @@
 //! `meshsim get`: tables (comfy-table) and JSON/YAML views of the model.
 
 use comfy_table::{presets, Table};
+use meshsim_core::model::gwapi::RouteKind;
 use meshsim_core::model::{host_matches, Mesh, ProxyKind};
 use serde_json::{json, Value};
 
@@ -18,7 +19,7 @@ fn in_ns(filter: Option<&str>, ns: &str) -> bool {
 /// Gateway API objects as `kubectl get -o yaml|json` prints them: the manifest with the
 /// status Istio's controller writes, in a `kind: List`.
 fn objects(mesh: &Mesh, what: &str, ns: Option<&str>) -> Option<Vec<Value>> {
-    use meshsim_core::model::gwapi::{self, RouteKind};
+    use meshsim_core::model::gwapi;
     let items = match what {
         "gateways" | "gateway" | "gtw" | "gw" => {
             let mut items: Vec<Value> = (0..mesh.gateways.len())
@@ -336,23 +337,21 @@ fn gateways(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
             .gateways
             .iter()
             .position(|x| x.namespace == g.namespace && x.name == g.name);
-        let attached = |info: &meshsim_core::model::gwapi::RouteInfo| {
-            info.attachments.iter().any(|a| {
-                a.denied.is_none()
-                    && matches!(a.target, meshsim_core::model::gwapi::ParentTarget::Listener { gateway, .. } if Some(gateway) == gi)
+        let routes: Vec<String> = gi
+            .into_iter()
+            .flat_map(|gi| mesh.gateway_api.routes_attached_to(gi))
+            .map(|(kind, ri)| {
+                let (ns, name) = match kind {
+                    RouteKind::Http => {
+                        (&mesh.http_routes[ri].namespace, &mesh.http_routes[ri].name)
+                    }
+                    RouteKind::Grpc => {
+                        (&mesh.grpc_routes[ri].namespace, &mesh.grpc_routes[ri].name)
+                    }
+                };
+                format!("{} {ns}/{name}", kind.as_str())
             })
-        };
-        let mut routes: Vec<String> = Vec::new();
-        for (r, info) in mesh.http_routes.iter().zip(&mesh.gateway_api.http_routes) {
-            if attached(info) {
-                routes.push(format!("HTTPRoute {}/{}", r.namespace, r.name));
-            }
-        }
-        for (r, info) in mesh.grpc_routes.iter().zip(&mesh.gateway_api.grpc_routes) {
-            if attached(info) {
-                routes.push(format!("GRPCRoute {}/{}", r.namespace, r.name));
-            }
-        }
+            .collect();
         out.push(json!({
             "namespace": g.namespace, "name": g.name, "kind": "Gateway (gateway.networking.k8s.io)",
             "class": g.spec.gateway_class_name, "listeners": listeners,

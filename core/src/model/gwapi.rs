@@ -184,13 +184,27 @@ pub struct GatewayApi {
 }
 
 impl GatewayApi {
-    /// The Gateway (index) whose deployment is the workload `namespace/name`.
-    pub fn gateway_of_workload(mesh: &Mesh, namespace: &str, name: &str) -> Option<usize> {
-        mesh.gateways.iter().position(|g| {
-            g.namespace == namespace
-                && g.spec.gateway_class_name == "istio"
-                && format!("{}-istio", g.name) == name
-        })
+    /// The routes Istio attached to some listener of the Gateway `gi`.
+    pub fn routes_attached_to(&self, gi: usize) -> impl Iterator<Item = (RouteKind, usize)> + '_ {
+        let attached = move |info: &RouteInfo| {
+            info.attachments.iter().any(|a| {
+                a.denied.is_none()
+                    && matches!(a.target, ParentTarget::Listener { gateway, .. } if gateway == gi)
+            })
+        };
+        let http = self
+            .http_routes
+            .iter()
+            .enumerate()
+            .filter(move |(_, info)| attached(info))
+            .map(|(i, _)| (RouteKind::Http, i));
+        let grpc = self
+            .grpc_routes
+            .iter()
+            .enumerate()
+            .filter(move |(_, info)| attached(info))
+            .map(|(i, _)| (RouteKind::Grpc, i));
+        http.chain(grpc)
     }
 }
 
@@ -881,7 +895,8 @@ pub fn sort_http_routes<T>(routes: &mut [(HttpRoute, T)]) {
     });
 }
 
-fn default_ref(p: &ParentReference, route_ns: &str) -> BTreeMap<String, serde_json::Value> {
+/// A parentRef as the API server stores it (group and kind defaulted).
+fn default_ref(p: &ParentReference) -> BTreeMap<String, serde_json::Value> {
     let mut m = BTreeMap::new();
     m.insert(
         "group".into(),
@@ -892,7 +907,6 @@ fn default_ref(p: &ParentReference, route_ns: &str) -> BTreeMap<String, serde_js
         p.kind.clone().unwrap_or_else(|| "Gateway".into()).into(),
     );
     m.insert("name".into(), p.name.clone().into());
-    let _ = route_ns;
     if let Some(n) = &p.namespace {
         m.insert("namespace".into(), n.clone().into());
     }
@@ -1161,7 +1175,7 @@ fn route_status(
         out.push((
             parent_ref_string(p, v.cfg_ns),
             RouteParentStatus {
-                parent_ref: default_ref(p, v.cfg_ns),
+                parent_ref: default_ref(p),
                 controller_name: CONTROLLER.into(),
                 conditions: conditions(list),
             },
@@ -1663,21 +1677,14 @@ pub fn gateway_object(mesh: &Mesh, gi: usize) -> serde_json::Value {
 
 /// An HTTPRoute or GRPCRoute as `kubectl get -o yaml` shows it with Istio's status.
 pub fn route_object(mesh: &Mesh, kind: RouteKind, ri: usize) -> serde_json::Value {
-    let (info, t, value) = match kind {
-        RouteKind::Http => {
-            let r = &mesh.http_routes[ri];
-            (&mesh.gateway_api.http_routes[ri], transition_time(r), r)
-        }
-        RouteKind::Grpc => {
-            let r = &mesh.grpc_routes[ri];
-            let info = &mesh.gateway_api.grpc_routes[ri];
-            let t = transition_time(r);
-            let parents = parents_value(info, &t);
-            return object_with_status(r, serde_json::json!({ "parents": parents }));
-        }
-    };
-    let parents = parents_value(info, &t);
-    object_with_status(value, serde_json::json!({ "parents": parents }))
+    fn with_parents<S>(c: &Config<S>, info: &RouteInfo) -> serde_json::Value {
+        let parents = parents_value(info, &transition_time(c));
+        object_with_status(c, serde_json::json!({ "parents": parents }))
+    }
+    match kind {
+        RouteKind::Http => with_parents(&mesh.http_routes[ri], &mesh.gateway_api.http_routes[ri]),
+        RouteKind::Grpc => with_parents(&mesh.grpc_routes[ri], &mesh.gateway_api.grpc_routes[ri]),
+    }
 }
 
 fn parents_value(info: &RouteInfo, t: &str) -> Vec<serde_json::Value> {

@@ -417,28 +417,29 @@ impl<'m> Ctx<'m> {
                 }
             }
         }
-        for gw in &mesh.gateways {
+        // A Gateway API Gateway exposes its listeners' hostnames and the hostnames of the
+        // HTTPRoutes and GRPCRoutes Istio attached to it.
+        let attached_hosts = |gi: usize| {
+            mesh.gateway_api
+                .routes_attached_to(gi)
+                .flat_map(|(kind, ri)| match kind {
+                    crate::model::gwapi::RouteKind::Http => {
+                        mesh.http_routes[ri].spec.hostnames.iter()
+                    }
+                    crate::model::gwapi::RouteKind::Grpc => {
+                        mesh.grpc_routes[ri].spec.hostnames.iter()
+                    }
+                })
+        };
+        for (gi, gw) in mesh.gateways.iter().enumerate() {
             if gw.spec.gateway_class_name != "istio" {
                 continue;
             }
-            let mut exposes = gw.spec.listeners.iter().any(|l| {
+            let exposes = gw.spec.listeners.iter().any(|l| {
                 l.hostname
                     .as_deref()
                     .is_some_and(|h| crate::model::host_matches(h, host))
-            });
-            if !exposes {
-                exposes = mesh.http_routes.iter().any(|r| {
-                    r.spec
-                        .hostnames
-                        .iter()
-                        .any(|h| crate::model::host_matches(h, host))
-                        && r.spec.parent_refs.iter().any(|p| {
-                            p.name == gw.name
-                                && p.namespace.as_deref().unwrap_or(&r.namespace) == gw.namespace
-                                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-                        })
-                });
-            }
+            }) || attached_hosts(gi).any(|h| crate::model::host_matches(h, host));
             if exposes {
                 if let Some(s) = mesh.service(&format!(
                     "{}-istio.{}.{}",
