@@ -1,6 +1,7 @@
 //! `meshsim get`: tables (comfy-table) and JSON/YAML views of the model.
 
 use comfy_table::{presets, Table};
+use meshsim_core::model::gwapi::RouteKind;
 use meshsim_core::model::{host_matches, Mesh, ProxyKind};
 use serde_json::{json, Value};
 
@@ -15,17 +16,79 @@ fn in_ns(filter: Option<&str>, ns: &str) -> bool {
     filter.is_none_or(|f| f == ns)
 }
 
+/// Gateway API objects as `kubectl get -o yaml|json` prints them: the manifest with the
+/// status Istio's controller writes, in a `kind: List`.
+fn objects(mesh: &Mesh, what: &str, ns: Option<&str>) -> Option<Vec<Value>> {
+    use meshsim_core::model::gwapi;
+    let items = match what {
+        "gateways" | "gateway" | "gtw" | "gw" => {
+            let mut items: Vec<Value> = (0..mesh.gateways.len())
+                .filter(|&i| in_ns(ns, &mesh.gateways[i].namespace))
+                .map(|i| gwapi::gateway_object(mesh, i))
+                .collect();
+            items.extend(
+                mesh.istio_gateways
+                    .iter()
+                    .filter(|g| in_ns(ns, &g.namespace))
+                    .map(|g| {
+                        let doc = &g.origin.text[g.origin.range.0..g.origin.range.1];
+                        serde_yaml::from_str::<Value>(doc).unwrap_or(Value::Null)
+                    }),
+            );
+            items
+        }
+        "httproutes" | "httproute" => (0..mesh.http_routes.len())
+            .filter(|&i| in_ns(ns, &mesh.http_routes[i].namespace))
+            .map(|i| gwapi::route_object(mesh, RouteKind::Http, i))
+            .collect(),
+        "grpcroutes" | "grpcroute" => (0..mesh.grpc_routes.len())
+            .filter(|&i| in_ns(ns, &mesh.grpc_routes[i].namespace))
+            .map(|i| gwapi::route_object(mesh, RouteKind::Grpc, i))
+            .collect(),
+        _ => return None,
+    };
+    // kubectl lists objects by namespace, then name.
+    let key = |v: &Value| {
+        let m = v.get("metadata");
+        let f = |k: &str| {
+            m.and_then(|m| m.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        (f("namespace"), f("name"))
+    };
+    let mut items = items;
+    items.sort_by_key(key);
+    Some(items)
+}
+
 pub fn run(mesh: &Mesh, what: &str, ns: Option<&str>, output: &str) -> Result<String, String> {
+    if output == "yaml" || output == "json" {
+        if let Some(items) = objects(mesh, what, ns) {
+            let list = json!({"apiVersion": "v1", "items": items, "kind": "List", "metadata": {"resourceVersion": ""}});
+            return Ok(if output == "json" {
+                format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&list).unwrap_or_default()
+                )
+            } else {
+                serde_yaml::to_string(&list).unwrap_or_default()
+            });
+        }
+    }
     let rows: Vec<Value> = match what {
         "workloads" | "workload" | "wl" | "pods" => workloads(mesh, ns),
         "services" | "service" | "svc" => services(mesh, ns),
         "gateways" | "gateway" | "gw" | "gtw" => gateways(mesh, ns),
-        "routes" | "route" | "virtualservices" | "vs" | "httproutes" | "httproute" => routes(mesh, ns),
+        "routes" | "route" | "virtualservices" | "vs" => routes(mesh, ns),
+        "httproutes" | "httproute" => only_kind(routes(mesh, ns), "HTTPRoute"),
+        "grpcroutes" | "grpcroute" => only_kind(routes(mesh, ns), "GRPCRoute"),
         "serviceentries" | "serviceentry" | "se" => service_entries(mesh, ns),
         "waypoints" | "waypoint" => waypoints(mesh, ns),
         other => {
             return Err(format!(
-                "error: unknown resource type {other:?}\n  hint: one of workloads, services, gateways, routes, serviceentries, waypoints"
+                "error: unknown resource type {other:?}\n  hint: one of workloads, services, gateways, routes, httproutes, grpcroutes, serviceentries, waypoints"
             ))
         }
     };
@@ -40,6 +103,12 @@ pub fn run(mesh: &Mesh, what: &str, ns: Option<&str>, output: &str) -> Result<St
             "error: unknown output format {other:?}\n  hint: use -o table, wide, json or yaml"
         )),
     }
+}
+
+fn only_kind(rows: Vec<Value>, kind: &str) -> Vec<Value> {
+    rows.into_iter()
+        .filter(|r| r.get("kind").and_then(Value::as_str) == Some(kind))
+        .collect()
 }
 
 fn s(v: &Value, k: &str) -> String {
@@ -266,17 +335,25 @@ fn gateways(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
                 )
             })
             .collect();
-        let routes: Vec<String> = mesh
-            .http_routes
+        // Routes Istio attached to one of the Gateway's listeners.
+        let gi = mesh
+            .gateways
             .iter()
-            .filter(|r| {
-                r.spec.parent_refs.iter().any(|p| {
-                    p.name == g.name
-                        && p.namespace.as_deref().unwrap_or(&r.namespace) == g.namespace
-                        && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-                })
+            .position(|x| x.namespace == g.namespace && x.name == g.name);
+        let routes: Vec<String> = gi
+            .into_iter()
+            .flat_map(|gi| mesh.gateway_api.routes_attached_to(gi))
+            .map(|(kind, ri)| {
+                let (ns, name) = match kind {
+                    RouteKind::Http => {
+                        (&mesh.http_routes[ri].namespace, &mesh.http_routes[ri].name)
+                    }
+                    RouteKind::Grpc => {
+                        (&mesh.grpc_routes[ri].namespace, &mesh.grpc_routes[ri].name)
+                    }
+                };
+                format!("{} {ns}/{name}", kind.as_str())
             })
-            .map(|r| format!("HTTPRoute {}/{}", r.namespace, r.name))
             .collect();
         out.push(json!({
             "namespace": g.namespace, "name": g.name, "kind": "Gateway (gateway.networking.k8s.io)",

@@ -40,6 +40,7 @@ const AFTER_HELP: &str = "Examples:
   meshsim trace 'curl -> httpbin.example.com/headers'      # the built-in example
   meshsim get workloads -A -f manifests/
   meshsim test scenarios/
+  meshsim wait --for=condition=programmed gateway/httpbin-gateway -n httpbin -f manifests/
 
 With no -f, meshsim uses its built-in example: the httpbin and curl samples behind an injected
 ingress gateway with an Istio Gateway and VirtualService (scenarios/istio-gateway-ingress).
@@ -148,6 +149,29 @@ SRC is a workload (name, namespace/name, a pod name) or 'external'. DEST is host
         /// Print every case, not only failures.
         #[arg(short, long)]
         verbose: bool,
+    },
+    /// Wait for a condition, as kubectl/oc wait: meshsim wait --for=condition=programmed gateway/NAME -n NS.
+    #[command(after_help = "Examples:
+  meshsim wait --for=condition=programmed gateway/httpbin-gateway -n httpbin -f manifests/
+  meshsim wait --for=condition=programmed gtw httpbin-gateway -n httpbin -f manifests/
+
+The model is computed once, so the answer is immediate: the condition is met (exit 0), or it
+never will be and meshsim prints the error oc wait prints at its timeout (exit 1).")]
+    Wait {
+        /// TYPE/NAME, or TYPE NAME (gateway, gtw, gateways.gateway.networking.k8s.io).
+        #[arg(required = true)]
+        resource: Vec<String>,
+        /// condition=NAME[=VALUE] (VALUE defaults to True).
+        #[arg(long = "for", value_name = "condition=NAME")]
+        for_: String,
+        /// The namespace of the object.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+        /// Accepted for compatibility with oc wait; the answer does not depend on it.
+        #[arg(long, default_value = "30s")]
+        timeout: String,
+        #[command(flatten)]
+        inputs: Inputs,
     },
     /// Print the diagnostics of the manifests (as istioctl analyze); exit 2 on errors.
     #[command(after_help = "Examples:
@@ -301,6 +325,28 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::Wait {
+            resource,
+            for_,
+            namespace,
+            timeout,
+            inputs,
+        } => {
+            let _ = timeout;
+            let Some(mesh) = load(&inputs) else {
+                return ExitCode::from(2);
+            };
+            match wait(&mesh, &resource, &for_, &namespace) {
+                Ok(line) => {
+                    println!("{line}");
+                    ExitCode::SUCCESS
+                }
+                Err((msg, code)) => {
+                    eprintln!("{msg}");
+                    ExitCode::from(code)
+                }
+            }
+        }
         Command::Analyze { codes, inputs } => {
             if codes {
                 for c in meshsim_core::diag::REGISTRY {
@@ -340,6 +386,71 @@ fn main() -> ExitCode {
                 }
                 ExitCode::SUCCESS
             }
+        }
+    }
+}
+
+/// `oc wait --for=condition=...` on a Gateway: the line it prints when the condition holds,
+/// or the error it prints (and its exit code) when it does not.
+fn wait(
+    mesh: &Mesh,
+    resource: &[String],
+    for_: &str,
+    namespace: &str,
+) -> Result<String, (String, u8)> {
+    let usage = |m: String| (format!("error: {m}"), 2u8);
+    let (kind, name) = match resource {
+        [one] => match one.split_once('/') {
+            Some((k, n)) => (k.to_string(), n.to_string()),
+            None => return Err(usage(format!("{one:?}: write TYPE/NAME or TYPE NAME"))),
+        },
+        [k, n] => (k.clone(), n.clone()),
+        _ => return Err(usage("one resource: TYPE/NAME or TYPE NAME".into())),
+    };
+    let kind_l = kind.to_ascii_lowercase();
+    if !matches!(
+        kind_l.as_str(),
+        "gateway"
+            | "gateways"
+            | "gtw"
+            | "gateway.gateway.networking.k8s.io"
+            | "gateways.gateway.networking.k8s.io"
+    ) {
+        return Err(usage(format!(
+            "meshsim waits on Gateway API Gateways only, not {kind:?}\n  hint: meshsim wait --for=condition=programmed gateway/NAME -n NS"
+        )));
+    }
+    let Some(cond) = for_.strip_prefix("condition=") else {
+        return Err(usage(format!(
+            "--for={for_}: only condition=NAME[=VALUE] is supported"
+        )));
+    };
+    let (cond, want) = cond.split_once('=').unwrap_or((cond, "True"));
+    let Some(gi) = mesh
+        .gateways
+        .iter()
+        .position(|g| g.namespace == namespace && g.name == name)
+    else {
+        return Err((
+            format!("Error from server (NotFound): gateways.gateway.networking.k8s.io {name:?} not found"),
+            1,
+        ));
+    };
+    match meshsim_core::model::gwapi::gateway_condition(mesh, gi, cond) {
+        Some(c) if c.status.eq_ignore_ascii_case(want) => Ok(format!(
+            "gateway.gateway.networking.k8s.io/{name} condition met"
+        )),
+        found => {
+            let why = match found {
+                Some(c) => format!("{} is {} ({}: {})", c.type_, c.status, c.reason, c.message),
+                None => format!("the Gateway has no condition {cond}"),
+            };
+            Err((
+                format!(
+                    "error: timed out waiting for the condition on gateways/{name}\n  hint: {why}"
+                ),
+                1,
+            ))
         }
     }
 }

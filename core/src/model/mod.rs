@@ -4,6 +4,7 @@
 //! simulator only reads indexes.
 
 pub mod addr;
+pub mod gwapi;
 pub mod inject;
 pub mod protocol;
 
@@ -304,6 +305,8 @@ pub struct Mesh {
     pub service_entries_by_port: HashMap<u16, Vec<usize>>,
     /// The OpenShift router's external address, when Routes exist.
     pub router_ip: Ipv4Addr,
+    /// What Istio's gateway controller makes of the Gateway API objects.
+    pub gateway_api: gwapi::GatewayApi,
 }
 
 /// Makes a host fully qualified the way Istio does for a config in namespace `ns`: a short
@@ -666,6 +669,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         services_by_port: HashMap::new(),
         service_entries_by_port: HashMap::new(),
         router_ip: Ipv4Addr::new(203, 0, 113, 2),
+        gateway_api: gwapi::GatewayApi::default(),
     };
     // Pods owned by a controller in the same input stand for that controller's replicas.
     let owned_pods: BTreeSet<(String, String)> = BTreeSet::new();
@@ -1061,6 +1065,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     }
     validate_config(&mut mesh);
     build_topology(&mut mesh);
+    mesh.gateway_api = gwapi::build(&mesh);
     mesh.diagnostics.splice(0..0, diags);
     mesh
 }

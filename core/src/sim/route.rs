@@ -331,7 +331,11 @@ pub struct Redirect {
     /// Gateway API ReplacePrefixMatch: (matched prefix, replacement).
     pub prefix_rewrite: Option<(String, String)>,
     pub code: u16,
-    /// Gateway API redirects drop the port when the scheme changes to one whose default differs.
+    /// Istio's `derivePort`: `FROM_REQUEST_PORT` (the listener's port) or
+    /// `FROM_PROTOCOL_DEFAULT`.
+    pub derive_port: Option<String>,
+    /// Generated from a Gateway API RequestRedirect: the Location is built as Envoy's
+    /// `RedirectAction` does (see `engine::http::redirect_location`).
     pub gateway_api: bool,
 }
 
@@ -369,6 +373,8 @@ pub struct Route {
     pub pos: String,
     pub timeout: Option<String>,
     pub retries: Option<String>,
+    /// Generated from a Gateway API route: Istio sets `cluster_not_found_response_code: 500`.
+    pub gateway_api: bool,
 }
 
 impl Route {
@@ -395,6 +401,7 @@ impl Route {
             pos: String::new(),
             timeout: None,
             retries: None,
+            gateway_api: false,
         }
     }
 }
@@ -486,9 +493,29 @@ fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
     }
 }
 
-/// Compiles a VirtualService's HTTP routes. `gateway_names` are the VirtualService's gateways,
-/// qualified (`ns/name` or `mesh`) so per-match gateways compare with the proxy's own.
+/// True for a VirtualService Istio generated from Gateway API routes (annotation
+/// `internal.istio.io/route-semantics: gateway`).
+pub fn gateway_semantics(vs: &Config<VirtualServiceSpec>) -> bool {
+    vs.annotations
+        .get(crate::model::gwapi::ROUTE_SEMANTICS)
+        .is_some_and(|v| v == "gateway")
+}
+
+/// The path Envoy counts as matched for prefix rewrites: the prefix of a prefix match (a
+/// path-separated prefix under gateway semantics), or the whole path of an exact match.
+fn matched_prefix(m: Option<&RouteMatch>) -> String {
+    match m.and_then(|m| m.path.as_ref()) {
+        Some(StrMatch::Prefix(p)) | Some(StrMatch::Exact(p)) => p.clone(),
+        Some(StrMatch::PathPrefix(p)) => p.trim_end_matches('/').to_string(),
+        _ => String::new(),
+    }
+}
+
+/// Compiles a VirtualService's HTTP routes, the way Istio's route builder translates them
+/// (`pilot/pkg/networking/core/route/route.go`), including the differences Istio applies to
+/// VirtualServices generated from Gateway API routes.
 pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
+    let gw = gateway_semantics(vs);
     let mut out = Vec::new();
     for (i, r) in vs.spec.http.iter().enumerate() {
         let idx = i.to_string();
@@ -499,16 +526,38 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .iter()
                 .map(|g| qualify_gateway(g, &vs.namespace))
                 .collect();
+            if gw {
+                // Gateway semantics: a prefix other than `/` becomes Envoy's
+                // path_separated_prefix (whole segments only).
+                if let Some(StrMatch::Prefix(p)) = &m.path {
+                    if p != "/" {
+                        m.path = Some(StrMatch::PathPrefix(p.trim_end_matches('/').to_string()));
+                    }
+                }
+            }
         }
+        let prefix = matched_prefix(matches.first());
         let action = if let Some(rd) = &r.redirect {
+            // Istio 1.27 marks a Gateway API ReplacePrefixMatch as `%PREFIX()%<replacement>`.
+            let prefix_rewrite = rd
+                .uri
+                .as_deref()
+                .filter(|_| gw)
+                .and_then(|u| u.strip_prefix("%PREFIX()%"))
+                .map(|x| (prefix.clone(), x.to_string()));
             Action::Redirect(Redirect {
                 scheme: rd.scheme.clone(),
                 host: rd.authority.clone(),
                 port: rd.port,
-                path: rd.uri.clone(),
-                prefix_rewrite: None,
+                path: if prefix_rewrite.is_some() {
+                    None
+                } else {
+                    rd.uri.clone()
+                },
+                prefix_rewrite,
                 code: rd.redirect_code.unwrap_or(301),
-                gateway_api: false,
+                derive_port: rd.derive_port.clone(),
+                gateway_api: gw,
             })
         } else if let Some(dr) = &r.direct_response {
             Action::Direct {
@@ -520,37 +569,69 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                     .unwrap_or_default(),
             }
         } else {
+            let single = r.route.len() == 1;
             Action::Route(
                 r.route
                     .iter()
                     .map(|d| WeightedBackend {
-                        host: fqdn(&d.destination.host, &vs.namespace),
+                        host: if gw && d.destination.host.is_empty() {
+                            "UnknownService".to_string()
+                        } else {
+                            fqdn(&d.destination.host, &vs.namespace)
+                        },
                         subset: d.destination.subset.clone(),
                         port: d.destination.port.as_ref().and_then(|p| p.number),
-                        weight: d
-                            .weight
-                            .unwrap_or(if r.route.len() == 1 { 100 } else { 0 })
-                            .max(0) as u32,
+                        weight: match d.weight {
+                            // One destination takes all traffic whatever its weight.
+                            _ if single => 100,
+                            Some(w) => w.max(0) as u32,
+                            None => 0,
+                        },
                         request_headers: HeaderOps::from_istio(
                             &d.headers.as_ref().and_then(|h| h.request.clone()),
                         ),
                         response_headers: HeaderOps::from_istio(
                             &d.headers.as_ref().and_then(|h| h.response.clone()),
                         ),
-                        kind: BackendKind::Host,
+                        // Istio points a Gateway API backendRef it could not resolve at the
+                        // cluster `UnknownService`, which does not exist.
+                        kind: if gw && d.destination.host.is_empty() {
+                            BackendKind::Invalid(format!(
+                                "{} has a backendRef Istio could not resolve: it routes to the cluster UnknownService, which does not exist",
+                                r.name.as_deref().unwrap_or("the route")
+                            ))
+                        } else {
+                            BackendKind::Host
+                        },
                     })
+                    .filter(|b| single || b.weight > 0 || !gw)
                     .collect(),
             )
         };
-        let rewrite = r.rewrite.as_ref().map(|rw| Rewrite {
-            uri: rw.uri.clone(),
-            prefix: None,
-            full_path: None,
-            regex: rw
-                .uri_regex_rewrite
-                .as_ref()
-                .and_then(|x| Some((x.r#match.clone()?, x.rewrite.clone().unwrap_or_default()))),
-            authority: rw.authority.clone(),
+        let rewrite = r.rewrite.as_ref().map(|rw| {
+            let mut out = Rewrite {
+                uri: rw.uri.clone(),
+                prefix: None,
+                full_path: None,
+                regex: rw.uri_regex_rewrite.as_ref().and_then(|x| {
+                    Some((x.r#match.clone()?, x.rewrite.clone().unwrap_or_default()))
+                }),
+                authority: rw.authority.clone(),
+            };
+            if gw {
+                if let Some(uri) = out.uri.take() {
+                    if uri == "/" {
+                        // Removing the prefix: Istio writes a regex that keeps one `/`.
+                        out.regex = Some((
+                            format!("^{}(/?)(.*)", regex::escape(&prefix)),
+                            "/\\2".to_string(),
+                        ));
+                    } else {
+                        out.prefix = Some((prefix.clone(), uri));
+                    }
+                }
+            }
+            out
         });
         let headers = r.headers.clone().unwrap_or_default();
         out.push(Route {
@@ -566,7 +647,13 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .and_then(|f| f.abort.as_ref())
                 .filter(|a| a.percentage.as_ref().is_none_or(|p| p.value >= 100.0))
                 .and_then(|a| a.http_status),
-            mirror: r.mirror.as_ref().map(|m| fqdn(&m.host, &vs.namespace)),
+            mirror: r.mirror.as_ref().map(|m| {
+                let host = fqdn(&m.host, &vs.namespace);
+                match m.port.as_ref().and_then(|p| p.number) {
+                    Some(p) => format!("outbound|{p}||{host}"),
+                    None => host,
+                }
+            }),
             source: format!("VirtualService {}/{} http[{i}]", vs.namespace, vs.name),
             pos: vs.origin.pos_of(&["spec", "http", &idx]),
             timeout: r.timeout.clone(),
@@ -575,9 +662,21 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .as_ref()
                 .and_then(|x| x.attempts)
                 .map(|a| format!("{a} attempts")),
+            gateway_api: gw,
         });
     }
     out
+}
+
+/// Compiles a VirtualService generated from Gateway API routes, naming each route after the
+/// HTTPRoute or GRPCRoute rule it comes from.
+pub fn compile_generated(g: &crate::model::gwapi::GeneratedVs) -> Vec<Route> {
+    let mut routes = compile_virtual_service(&g.vs);
+    for (r, (src, pos)) in routes.iter_mut().zip(&g.origins) {
+        r.source = src.clone();
+        r.pos = pos.clone();
+    }
+    routes
 }
 
 /// `name` in a VirtualService of namespace `ns` means `ns/name`; `mesh` stays `mesh`.

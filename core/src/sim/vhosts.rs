@@ -190,6 +190,40 @@ pub fn filter_routes(routes: Vec<Route>, port: u16, gateway: &str) -> Vec<Route>
         .collect()
 }
 
+/// The VirtualService generated from a mesh (GAMMA) HTTPRoute or GRPCRoute that a sidecar in
+/// the scope's namespace applies to `host`, if it takes precedence over `regular`. Istio
+/// favours routes in the client's own namespace (consumer routes), then takes the oldest of
+/// the producer routes (in the host's namespace) and the VirtualServices.
+fn gamma_vs_for_host<'m>(
+    mesh: &'m Mesh,
+    scope: &Scope,
+    host: &str,
+    regular: Option<&Config<VirtualServiceSpec>>,
+) -> Option<&'m crate::model::gwapi::GeneratedVs> {
+    let list = mesh.gateway_api.mesh_vs_by_host.get(host)?;
+    let gen = |i: &usize| &mesh.gateway_api.virtual_services[*i];
+    if let Some(g) = list
+        .iter()
+        .map(gen)
+        .find(|g| g.vs.namespace == scope.namespace)
+    {
+        return Some(g);
+    }
+    let host_ns = mesh
+        .service(host)
+        .map(|s| s.namespace.clone())
+        .or_else(|| {
+            mesh.service_entries_for(host)
+                .first()
+                .map(|&i| mesh.service_entries[i].namespace.clone())
+        })?;
+    let producer = list.iter().map(gen).find(|g| g.vs.namespace == host_ns)?;
+    match regular {
+        Some(vs) if vs.precedence_key() < producer.vs.precedence_key() => None,
+        _ => Some(producer),
+    }
+}
+
 fn passthrough_vhost(scope: &Scope) -> VirtualHost {
     match scope.policy {
         OutboundPolicy::AllowAny => VirtualHost {
@@ -219,6 +253,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 pos: String::new(),
                 timeout: None,
                 retries: None,
+                gateway_api: false,
             }],
             require_tls: false,
             source: format!("ALLOW_ANY, set by {}", scope.policy_source),
@@ -245,6 +280,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 pos: String::new(),
                 timeout: None,
                 retries: None,
+                gateway_api: false,
             }],
             require_tls: false,
             source: format!("REGISTRY_ONLY, set by {}", scope.policy_source),
@@ -451,7 +487,33 @@ fn registry_vhost(
     reg: &RegistryHost,
     domain: &str,
 ) -> (Option<usize>, VirtualHost) {
-    match claiming_vs(mesh, scope, port, &reg.host).into_iter().next() {
+    let claims = claiming_vs(mesh, scope, port, &reg.host);
+    // A mesh (GAMMA) route for the host may take precedence over the VirtualServices.
+    let regular = claims.first().map(|(i, _)| &mesh.virtual_services[*i]);
+    if let Some(g) = gamma_vs_for_host(mesh, scope, &reg.host, regular) {
+        let routes = filter_routes(compile_generated(g), port, "mesh");
+        if !routes.is_empty() {
+            let parents =
+                g.vs.annotations
+                    .get(crate::model::gwapi::PARENTS)
+                    .cloned()
+                    .unwrap_or_default();
+            return (
+                Some(0),
+                VirtualHost {
+                    name: format!("{}:{port}", reg.host),
+                    domains: vec![domain.to_string()],
+                    routes,
+                    require_tls: false,
+                    source: format!(
+                        "{} — generated VirtualService {}/{} from {parents}",
+                        reg.what, g.vs.namespace, g.vs.name
+                    ),
+                },
+            );
+        }
+    }
+    match claims.into_iter().next() {
         Some((i, routes)) => {
             let vs = &mesh.virtual_services[i];
             (
@@ -682,15 +744,43 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                 });
             }
         }
-        for vs in &mesh.virtual_services {
-            let bound = vs
-                .spec
-                .gateways
-                .iter()
-                .any(|g| qualify_gateway(g, &vs.namespace) == gname);
-            if !bound {
-                continue;
-            }
+        // VirtualServices bound to this server's Gateway, in Istio's order
+        // (`VirtualServicesForGateway`): those generated from Gateway API routes in the
+        // gateway's namespace first, then the other generated ones, then the rest.
+        let generated: Vec<&crate::model::gwapi::GeneratedVs> = mesh
+            .gateway_api
+            .vs_by_gateway
+            .get(&gname)
+            .into_iter()
+            .flatten()
+            .map(|&i| &mesh.gateway_api.virtual_services[i])
+            .collect();
+        let bound_vs = generated
+            .iter()
+            .filter(|g| g.vs.namespace == s.gateway.namespace)
+            .chain(
+                generated
+                    .iter()
+                    .filter(|g| g.vs.namespace != s.gateway.namespace),
+            )
+            .map(|g| (&g.vs, Some(*g)))
+            .chain(
+                mesh.virtual_services
+                    .iter()
+                    .filter(|vs| {
+                        vs.spec
+                            .gateways
+                            .iter()
+                            .any(|g| qualify_gateway(g, &vs.namespace) == gname)
+                    })
+                    .map(|vs| (vs, None)),
+            );
+        for (vs, gen) in bound_vs {
+            let kind = if gen.is_some() {
+                "generated VirtualService"
+            } else {
+                "VirtualService"
+            };
             for sh in &s.server.hosts {
                 let (sns, shost) = server_host(sh);
                 let ns_ok = sns == "*"
@@ -705,18 +795,22 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                         continue;
                     }
                     let domain = narrower(&vh, shost).to_string();
-                    let routes = filter_routes(compile_vs(mesh, vs), port_number, &gname);
+                    let compiled = match gen {
+                        Some(g) => compile_generated(g),
+                        None => compile_vs(mesh, vs),
+                    };
+                    let routes = filter_routes(compiled, port_number, &gname);
                     match out.iter_mut().find(|v| v.domains.contains(&domain)) {
                         Some(v) => {
                             // Istio merges VirtualServices for one host on a gateway; routes keep
                             // the precedence order of their VirtualServices.
                             if !v
                                 .source
-                                .contains(&format!("VirtualService {}/{}", vs.namespace, vs.name))
+                                .contains(&format!("{kind} {}/{}", vs.namespace, vs.name))
                             {
                                 v.routes.extend(routes);
                                 v.source.push_str(&format!(
-                                    " + VirtualService {}/{} ({})",
+                                    " + {kind} {}/{} ({})",
                                     vs.namespace,
                                     vs.name,
                                     vs.origin.pos()
@@ -729,7 +823,7 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                             routes,
                             require_tls: false,
                             source: format!(
-                                "VirtualService {}/{} ({}) on Gateway {gname}",
+                                "{kind} {}/{} ({}) on Gateway {gname}",
                                 vs.namespace,
                                 vs.name,
                                 vs.origin.pos()
@@ -739,6 +833,9 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                 }
             }
         }
+    }
+    for v in &mut out {
+        v.routes = sort_vhost_routes(std::mem::take(&mut v.routes));
     }
     if out.iter().all(|v| v.routes.is_empty() && !v.require_tls) {
         // No VirtualService for any server on the port: Istio's `blackhole:<port>` virtual host.
@@ -751,6 +848,52 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
         });
     }
     out
+}
+
+/// Istio's `IsCatchAllRoute`: a prefix `/` (or regex `.*`) without header or query matches
+/// (a method match is a header match in Envoy).
+fn catch_all(m: &RouteMatch) -> bool {
+    let path = match &m.path {
+        None => true,
+        Some(StrMatch::Prefix(p)) | Some(StrMatch::PathPrefix(p)) => p == "/",
+        Some(StrMatch::Regex(r)) => r == ".*",
+        _ => false,
+    };
+    path && m.headers.is_empty()
+        && m.query.is_empty()
+        && m.method.is_none()
+        && m.authority.is_none()
+        && m.scheme.is_none()
+        && m.without_headers.is_empty()
+}
+
+/// Istio's `SortVHostRoutes` on a gateway: catch-all routes move to the end, the others keep
+/// their order. Each match is its own Envoy route, so a route whose matches mix both is split.
+pub fn sort_vhost_routes(routes: Vec<Route>) -> Vec<Route> {
+    let mut rest = Vec::new();
+    let mut last = Vec::new();
+    for r in routes {
+        if r.matches.is_empty() {
+            last.push(r);
+            continue;
+        }
+        if r.matches.iter().all(catch_all) {
+            last.push(r);
+        } else if r.matches.iter().any(catch_all) {
+            let (all, other): (Vec<RouteMatch>, Vec<RouteMatch>) =
+                r.matches.iter().cloned().partition(catch_all);
+            let mut a = r.clone();
+            a.matches = other;
+            rest.push(a);
+            let mut b = r;
+            b.matches = all;
+            last.push(b);
+        } else {
+            rest.push(r);
+        }
+    }
+    rest.extend(last);
+    rest
 }
 
 /// Gateway workloads that an Istio Gateway's selector picks (in any namespace, as Istio does

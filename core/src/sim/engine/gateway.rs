@@ -48,7 +48,15 @@ impl Ctx<'_> {
         let services = mesh.services_of_workload(wi);
         let mut servers: Vec<ServerRef> = Vec::new();
         let mut other_ports: Vec<String> = Vec::new();
-        for gw in &mesh.istio_gateways {
+        // Istio Gateways selecting this workload, and the ones Istio generates per listener of
+        // a Gateway API Gateway (bound to that Gateway's own deployment, in its namespace).
+        let generated = mesh
+            .gateway_api
+            .istio_gateways
+            .iter()
+            .filter(|(g, _)| g.namespace == w.namespace)
+            .map(|(g, _)| g);
+        for gw in mesh.istio_gateways.iter().chain(generated) {
             if !vhosts::gateway_selects(gw, mesh, wi) {
                 continue;
             }

@@ -231,12 +231,23 @@ impl Ctx<'_> {
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;
                 };
+                // Istio answers 500 instead of 503 when a Gateway API route's cluster is
+                // missing (`cluster_not_found_response_code: INTERNAL_SERVER_ERROR`).
+                self.cluster_not_found_code = if route.gateway_api { 500 } else { 503 };
                 if let BackendKind::Invalid(why) = &b.kind {
-                    self.hops[hop].decision = "500: invalid backend".into();
-                    self.explanation.push(why.clone());
-                    let resp = Resp::local(500, "-", "direct_response", Outcome::LocalReply, 0);
+                    self.cluster = Some(b.host.clone());
+                    let resp = self.no_cluster(hop, &b.host, why.clone());
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;
+                }
+                if let Some(m) = &route.mirror {
+                    self.step(
+                        hop,
+                        "mirror",
+                        format!("a copy of the request goes to {m} (its response is ignored)"),
+                        vec![],
+                    );
+                    self.note(format!("{} mirrors the request to {m}", route.source));
                 }
                 b.request_headers.apply(&mut msg.headers);
                 if let Some(rw) = &route.rewrite {
@@ -628,8 +639,9 @@ impl Ctx<'_> {
     pub(super) fn no_cluster(&mut self, hop: usize, cluster: &str, why: String) -> Resp {
         self.step(hop, "cluster", format!("{cluster}: not found"), vec![]);
         self.explanation.push(why);
-        self.hops[hop].decision = format!("503: no cluster {cluster}");
-        Resp::local(503, "NC", "cluster_not_found", Outcome::LocalReply, 0)
+        let code = self.cluster_not_found_code;
+        self.hops[hop].decision = format!("{code}: no cluster {cluster}");
+        Resp::local(code, "NC", "cluster_not_found", Outcome::LocalReply, 0)
     }
 
     /// The DestinationRule that applies to a host for a client, looked up as Istio does: the
@@ -721,7 +733,7 @@ pub(super) fn apply_rewrite(rw: &Rewrite, msg: &mut Msg, route: &Route) {
     if let Some(full) = &rw.full_path {
         new_path = full.clone();
     } else if let Some((prefix, repl)) = &rw.prefix {
-        new_path = replace_prefix(&path, prefix, repl);
+        new_path = envoy_prefix_rewrite(&path, prefix, repl);
     } else if let Some(uri) = &rw.uri {
         // Istio's uri rewrite replaces the matched prefix (or the whole path for exact/regex).
         let prefix = route.matches.iter().find_map(|m| match &m.path {
@@ -756,21 +768,19 @@ pub(super) fn apply_rewrite(rw: &Rewrite, msg: &mut Msg, route: &Route) {
     }
 }
 
-/// Gateway API ReplacePrefixMatch: swap the matched prefix, keeping segment boundaries.
-pub fn replace_prefix(path: &str, prefix: &str, repl: &str) -> String {
-    let rest = &path[prefix.trim_end_matches('/').len().min(path.len())..];
-    let repl = repl.trim_end_matches('/');
-    let joined = format!("{repl}{rest}");
-    if joined.is_empty() {
-        "/".into()
-    } else if !joined.starts_with('/') {
-        format!("/{joined}")
-    } else {
-        joined
+/// Envoy's `prefix_rewrite`: the matched prefix is replaced by the new one, the rest of the
+/// path kept as it is (`/one` + `/two` for `/prefix/one/two` matched by `/prefix/one`).
+pub fn envoy_prefix_rewrite(path: &str, prefix: &str, repl: &str) -> String {
+    match path.strip_prefix(prefix) {
+        Some(rest) => format!("{repl}{rest}"),
+        None => path.to_string(),
     }
 }
 
 pub(super) fn redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) -> String {
+    if rd.gateway_api {
+        return envoy_redirect_location(rd, msg, listener_port);
+    }
     let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.clone());
     let orig_host = strip_port(&msg.authority).to_string();
     let orig_port: Option<u16> = msg
@@ -779,36 +789,158 @@ pub(super) fn redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) ->
         .and_then(|(_, p)| p.parse().ok());
     let host = rd.host.clone().unwrap_or(orig_host);
     let default_port = |s: &str| if s == "https" { 443 } else { 80 };
-    let port = if rd.gateway_api {
-        // Gateway API: an explicit port wins; else a scheme change drops the port; else the
-        // listener's port, omitted when it is the scheme's default.
-        match rd.port {
-            Some(p) => Some(p),
-            None if rd.scheme.is_some() => None,
-            None => Some(orig_port.unwrap_or(listener_port)),
-        }
-    } else {
-        rd.port
-            .or(if rd.scheme.is_some() { None } else { orig_port })
-    };
+    let port = rd
+        .port
+        .or(if rd.scheme.is_some() { None } else { orig_port });
     let port = port.filter(|&p| p != default_port(&scheme));
-    let path = match (&rd.path, &rd.prefix_rewrite) {
-        (Some(p), _) => p.clone(),
-        (None, Some((prefix, repl))) => {
-            let (p, q) = match msg.path.split_once('?') {
-                Some((p, q)) => (p.to_string(), Some(q)),
-                None => (msg.path.clone(), None),
-            };
-            let np = replace_prefix(&p, prefix, repl);
-            match q {
-                Some(q) => format!("{np}?{q}"),
-                None => np,
+    let path = match &rd.path {
+        Some(p) => p.clone(),
+        None => msg.path.clone(),
+    };
+    match port {
+        Some(p) => format!("{scheme}://{host}:{p}{path}"),
+        None => format!("{scheme}://{host}{path}"),
+    }
+}
+
+/// The Location of a redirect generated from a Gateway API RequestRedirect, built as Istio
+/// configures Envoy's `RedirectAction` (`ApplyRedirect`) and as Envoy composes the URI:
+/// - port: an explicit port; else, without a scheme change, the listener's port
+///   (`FROM_REQUEST_PORT`); else none. Istio drops 80 for http and 443 for https.
+/// - host: the redirect hostname, else the request's Host without its port when a port is
+///   set, or when the scheme changes and the port was the old scheme's default.
+/// - path: ReplaceFullPath replaces the path (the query is kept), ReplacePrefixMatch swaps
+///   the matched prefix (Envoy's `prefix_rewrite`).
+fn envoy_redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) -> String {
+    let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.clone());
+    let mut port = match (rd.port, rd.derive_port.as_deref()) {
+        (Some(p), _) => Some(p),
+        (None, Some("FROM_REQUEST_PORT")) => Some(listener_port),
+        _ => None,
+    };
+    if port == Some(80) && scheme == "http" || port == Some(443) && scheme == "https" {
+        port = None;
+    }
+    let host = match &rd.host {
+        Some(h) => h.clone(),
+        None => {
+            let auth = msg.authority.as_str();
+            let bare = strip_port(auth);
+            let req_port = &auth[bare.len()..];
+            let remove = port.is_some()
+                || (scheme != msg.scheme
+                    && ((msg.scheme == "https" && req_port == ":443")
+                        || (msg.scheme == "http" && req_port == ":80")));
+            if remove {
+                bare.to_string()
+            } else {
+                auth.to_string()
             }
         }
+    };
+    let (orig_path, query) = match msg.path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (msg.path.as_str(), None),
+    };
+    let with_query = |p: String| match query {
+        Some(q) => format!("{p}?{q}"),
+        None => p,
+    };
+    let path = match (&rd.path, &rd.prefix_rewrite) {
+        (Some(p), _) if p.contains('?') => p.clone(),
+        (Some(p), _) => with_query(p.clone()),
+        (None, Some((prefix, repl))) => with_query(envoy_prefix_rewrite(orig_path, prefix, repl)),
         _ => msg.path.clone(),
     };
     match port {
         Some(p) => format!("{scheme}://{host}:{p}{path}"),
         None => format!("{scheme}://{host}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(authority: &str, path: &str) -> Msg {
+        Msg {
+            method: "GET".into(),
+            scheme: "http".into(),
+            authority: authority.into(),
+            path: path.into(),
+            headers: vec![],
+            protocol: "HTTP/1.1",
+            xff: None,
+            sni: None,
+        }
+    }
+
+    fn redirect(scheme: Option<&str>, host: Option<&str>, port: Option<u16>) -> Redirect {
+        Redirect {
+            scheme: scheme.map(str::to_string),
+            host: host.map(str::to_string),
+            port,
+            path: None,
+            prefix_rewrite: None,
+            code: 302,
+            // As Istio derives it from a Gateway API RequestRedirect without a port.
+            derive_port: port.is_none().then(|| {
+                if scheme.is_some() {
+                    "FROM_PROTOCOL_DEFAULT".to_string()
+                } else {
+                    "FROM_REQUEST_PORT".to_string()
+                }
+            }),
+            gateway_api: true,
+        }
+    }
+
+    #[test]
+    fn gateway_api_redirect_uses_the_listener_port_unless_the_scheme_changes() {
+        // HTTPRouteRedirectPortAndScheme (Gateway API conformance), listener on 8080.
+        let m = msg("10.0.0.1:8080", "/scheme-nil-and-port-nil");
+        let rd = redirect(None, Some("example.org"), None);
+        assert_eq!(
+            redirect_location(&rd, &m, 8080),
+            "http://example.org:8080/scheme-nil-and-port-nil"
+        );
+        let rd = redirect(Some("https"), Some("example.org"), None);
+        assert_eq!(
+            redirect_location(&rd, &m, 8080),
+            "https://example.org/scheme-nil-and-port-nil"
+        );
+        let rd = redirect(None, Some("example.org"), Some(80));
+        assert_eq!(
+            redirect_location(&rd, &m, 8080),
+            "http://example.org/scheme-nil-and-port-nil"
+        );
+    }
+
+    #[test]
+    fn envoy_keeps_a_non_default_request_port_when_only_the_scheme_changes() {
+        // processRequestHost strips :80 when leaving http, not other ports.
+        let rd = redirect(Some("https"), None, None);
+        assert_eq!(
+            redirect_location(&rd, &msg("a.com:80", "/x"), 80),
+            "https://a.com/x"
+        );
+        assert_eq!(
+            redirect_location(&rd, &msg("a.com:8080", "/x"), 8080),
+            "https://a.com:8080/x"
+        );
+    }
+
+    #[test]
+    fn prefix_replacement_swaps_the_matched_prefix_only() {
+        let mut rd = redirect(None, None, None);
+        rd.prefix_rewrite = Some(("/original-prefix".into(), "/replacement-prefix".into()));
+        assert_eq!(
+            redirect_location(&rd, &msg("a.com", "/original-prefix/lemon?x=1"), 80),
+            "http://a.com/replacement-prefix/lemon?x=1"
+        );
+        assert_eq!(
+            envoy_prefix_rewrite("/prefix/one/two", "/prefix/one", "/one"),
+            "/one/two"
+        );
     }
 }

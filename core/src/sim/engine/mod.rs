@@ -106,6 +106,12 @@ struct Ctx<'m> {
     in_waypoint: bool,
     /// The client is an ambient pod: ztunnel's DNS proxy answers for ServiceEntry hosts.
     client_ambient: bool,
+    /// Status of Envoy's cluster_not_found reply for the route being followed (503; 500 for
+    /// Gateway API routes).
+    cluster_not_found_code: u16,
+    /// The client speaks gRPC (`content-type: application/grpc`): local replies become
+    /// `200` with a `grpc-status`, as Envoy sends them.
+    grpc: bool,
 }
 
 pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
@@ -158,14 +164,20 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
         visited: Vec::new(),
         in_waypoint: false,
         client_ambient: false,
+        cluster_not_found_code: 503,
+        grpc: false,
     };
+    // gRPC clients speak HTTP/2 with `content-type: application/grpc[+proto]`.
+    ctx.grpc = headers
+        .iter()
+        .any(|(k, v)| k == "content-type" && v.starts_with("application/grpc"));
     let msg = Msg {
         method: method.clone(),
         scheme: url.scheme.clone(),
         authority: authority.clone(),
         path: url.path.clone(),
         headers,
-        protocol: "HTTP/1.1",
+        protocol: if ctx.grpc { "HTTP/2" } else { "HTTP/1.1" },
         xff: None,
         sni: (url.scheme == "https").then(|| url.host.clone()),
     };
@@ -468,28 +480,29 @@ impl<'m> Ctx<'m> {
                 }
             }
         }
-        for gw in &mesh.gateways {
+        // A Gateway API Gateway exposes its listeners' hostnames and the hostnames of the
+        // HTTPRoutes and GRPCRoutes Istio attached to it.
+        let attached_hosts = |gi: usize| {
+            mesh.gateway_api
+                .routes_attached_to(gi)
+                .flat_map(|(kind, ri)| match kind {
+                    crate::model::gwapi::RouteKind::Http => {
+                        mesh.http_routes[ri].spec.hostnames.iter()
+                    }
+                    crate::model::gwapi::RouteKind::Grpc => {
+                        mesh.grpc_routes[ri].spec.hostnames.iter()
+                    }
+                })
+        };
+        for (gi, gw) in mesh.gateways.iter().enumerate() {
             if gw.spec.gateway_class_name != "istio" {
                 continue;
             }
-            let mut exposes = gw.spec.listeners.iter().any(|l| {
+            let exposes = gw.spec.listeners.iter().any(|l| {
                 l.hostname
                     .as_deref()
                     .is_some_and(|h| crate::model::host_matches(h, host))
-            });
-            if !exposes {
-                exposes = mesh.http_routes.iter().any(|r| {
-                    r.spec
-                        .hostnames
-                        .iter()
-                        .any(|h| crate::model::host_matches(h, host))
-                        && r.spec.parent_refs.iter().any(|p| {
-                            p.name == gw.name
-                                && p.namespace.as_deref().unwrap_or(&r.namespace) == gw.namespace
-                                && p.kind.as_deref().unwrap_or("Gateway") == "Gateway"
-                        })
-                });
-            }
+            }) || attached_hosts(gi).any(|h| crate::model::host_matches(h, host));
             if exposes {
                 if let Some(s) = mesh.service(&format!(
                     "{}-istio.{}.{}",
@@ -751,7 +764,12 @@ impl<'m> Ctx<'m> {
             0
         };
         let mut status = status;
-        let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+        let content_type = if self.grpc {
+            "application/grpc"
+        } else {
+            "application/json"
+        };
+        let mut headers = vec![("content-type".to_string(), content_type.to_string())];
         let host = match &self.routed_service {
             Some(b) if b.kind == "Service" => {
                 format!("{}.{}.{}", b.name, b.namespace, crate::model::DOMAIN)
@@ -931,7 +949,9 @@ impl<'m> Ctx<'m> {
     pub(super) fn finish_envoy(&mut self, hop: usize, mut log: EnvoyLog, resp: &Resp, start: u64) {
         let end = self.clock + 1;
         self.clock = end;
-        log.response_code = resp.status;
+        log.response_code = grpc_status(self.grpc, resp)
+            .map(|_| 200)
+            .unwrap_or(resp.status);
         if let Some((f, _d, _)) = &resp.decided {
             // Only the hop that decided carries the flags; others pass the upstream's status on.
             if self.hops[hop].decision.is_empty() || log.response_flags.is_empty() {
@@ -994,6 +1014,21 @@ impl<'m> Ctx<'m> {
         authority: &str,
         resp: Resp,
     ) -> Trace {
+        let mut resp = resp;
+        if let Some(code) = grpc_status(self.grpc, &resp) {
+            // Envoy answers a gRPC request's local reply as gRPC: HTTP 200 with the status in
+            // `grpc-status` (`Grpc::Utility::httpToGrpcStatus`).
+            self.notes.push(format!(
+                "the request is gRPC: Envoy turns its {} local reply into 200 with grpc-status {code}",
+                resp.status
+            ));
+            resp.status = 200;
+            resp.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+            resp.headers
+                .push(("content-type".into(), "application/grpc".into()));
+            resp.headers.push(("grpc-status".into(), code.to_string()));
+        }
         let (flags, details, outcome) = match &resp.decided {
             Some((f, d, o)) => (f.clone(), d.clone(), o.clone()),
             None => ("-".to_string(), "via_upstream".to_string(), Outcome::Served),
@@ -1063,6 +1098,22 @@ impl<'m> Ctx<'m> {
             split: self.split,
         }
     }
+}
+
+/// The gRPC status Envoy sends instead of a local reply's HTTP status to a gRPC client
+/// (`Grpc::Utility::httpToGrpcStatus`), or None when the response is not such a reply.
+fn grpc_status(grpc: bool, resp: &Resp) -> Option<u32> {
+    if !grpc || resp.decided.is_none() || resp.status < 300 {
+        return None;
+    }
+    Some(match resp.status {
+        400 => 13,
+        401 => 16,
+        403 => 7,
+        404 => 12,
+        429 | 502..=504 => 14,
+        _ => 2,
+    })
 }
 
 fn msg_original_ip(_msg: &Msg) -> Option<Ipv4Addr> {
