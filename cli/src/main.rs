@@ -29,6 +29,7 @@ macro_rules! emitf {
 }
 
 mod get;
+mod waypoint;
 
 use clap::{Parser, Subcommand};
 use meshsim_cli::{cases, inputs};
@@ -170,6 +171,25 @@ never will be and meshsim prints the error oc wait prints at its timeout (exit 1
         /// Accepted for compatibility with oc wait; the answer does not depend on it.
         #[arg(long, default_value = "30s")]
         timeout: String,
+        #[command(flatten)]
+        inputs: Inputs,
+    },
+    /// Waypoints, as istioctl waypoint shows them: list | status.
+    #[command(after_help = "Examples:
+  meshsim waypoint list -A -f scenarios/ambient-mesh/manifests -f scenarios/ambient-mesh/waypoint
+  meshsim waypoint status -n ambient --name waypoint -f ...")]
+    Waypoint {
+        /// list | status
+        action: String,
+        /// Only this namespace.
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// All namespaces (the default when -n is not given).
+        #[arg(short = 'A', long = "all-namespaces")]
+        all: bool,
+        /// Only the waypoint of this name (status).
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         inputs: Inputs,
     },
@@ -338,12 +358,44 @@ fn main() -> ExitCode {
             };
             match wait(&mesh, &resource, &for_, &namespace) {
                 Ok(line) => {
-                    println!("{line}");
+                    emitln!("{line}");
                     ExitCode::SUCCESS
                 }
                 Err((msg, code)) => {
                     eprintln!("{msg}");
                     ExitCode::from(code)
+                }
+            }
+        }
+        Command::Waypoint {
+            action,
+            namespace,
+            all,
+            name,
+            inputs,
+        } => {
+            let Some(mesh) = load(&inputs) else {
+                return ExitCode::from(2);
+            };
+            let ns = if all { None } else { namespace };
+            match action.as_str() {
+                "list" => {
+                    emit(&waypoint::list(&mesh, ns.as_deref()));
+                    ExitCode::SUCCESS
+                }
+                "status" => match waypoint::status(&mesh, ns.as_deref(), name.as_deref()) {
+                    Ok(s) => {
+                        emit(&s);
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        ExitCode::from(1)
+                    }
+                },
+                other => {
+                    eprintln!("error: unknown waypoint action {other:?}\n  hint: meshsim waypoint list | status");
+                    ExitCode::from(2)
                 }
             }
         }

@@ -232,3 +232,63 @@ fn version_and_help_work() {
         );
     }
 }
+
+#[test]
+fn waypoint_list_and_status_mirror_istioctl() {
+    let args = [
+        "-f",
+        "scenarios/egress-ambient-waypoint/manifests",
+        "-f",
+        "scenarios/egress-ambient-waypoint/after",
+        "-q",
+    ];
+    let (code, out, _) =
+        meshsim(&[&["waypoint", "list", "-n", "egress-gateway"][..], &args[..]].concat());
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("NAME")
+            && out.contains("PROGRAMMED")
+            && out.contains("waypoint")
+            && out.contains("True"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ServiceEntry egress-gateway/httpbin-ext"),
+        "{out}"
+    );
+    let (code, out, _) = meshsim(
+        &[
+            &[
+                "waypoint",
+                "status",
+                "-n",
+                "egress-gateway",
+                "--name",
+                "waypoint",
+            ][..],
+            &args[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("assigned to service(s) waypoint.egress-gateway.svc.cluster.local:15008"),
+        "{out}"
+    );
+    let (code, _, err) = meshsim(
+        &[
+            &[
+                "waypoint",
+                "status",
+                "-n",
+                "egress-gateway",
+                "--name",
+                "nope",
+            ][..],
+            &args[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+}

@@ -1255,7 +1255,14 @@ fn gateway_info(mesh: &Mesh, gw: &Config<GatewaySpec>) -> GatewayInfo {
     // Programmed: the `<name>-istio` Service must exist and have ready endpoints on the
     // listener ports; its LoadBalancer address (else its hostname: class istio reports
     // Hostname addresses) becomes status.addresses.
-    let svc_host = format!("{}-istio.{}.{DOMAIN}", gw.name, gw.namespace);
+    // Istio's controller also programs waypoints (class istio-waypoint): their Service is named
+    // after the Gateway, serves HBONE on 15008, and its cluster IP is the status address.
+    let waypoint = gw.spec.gateway_class_name == "istio-waypoint";
+    let svc_host = if waypoint {
+        format!("{}.{}.{DOMAIN}", gw.name, gw.namespace)
+    } else {
+        format!("{}-istio.{}.{DOMAIN}", gw.name, gw.namespace)
+    };
     let svc = mesh.service(&svc_host);
     let mut internal = Vec::new();
     let mut warnings = Vec::new();
@@ -1273,7 +1280,11 @@ fn gateway_info(mesh: &Mesh, gw: &Config<GatewaySpec>) -> GatewayInfo {
             }
         }
         warnings.dedup();
-        if let Some(ip) = s.external_ip {
+        if waypoint {
+            if let Some(ip) = s.cluster_ip {
+                addresses.push(("IPAddress".to_string(), ip.to_string()));
+            }
+        } else if let Some(ip) = s.external_ip {
             addresses.push(("IPAddress".to_string(), ip.to_string()));
         } else if let Some(h) = &s.external_hostname {
             addresses.push(("Hostname".to_string(), h.clone()));
@@ -1306,7 +1317,7 @@ fn gateway_info(mesh: &Mesh, gw: &Config<GatewaySpec>) -> GatewayInfo {
         };
         ConfigError::new("AddressNotAssigned", msg)
     });
-    let conds = if managed {
+    let conds = if managed || waypoint {
         conditions(vec![
             ("Accepted", "Accepted", "Resource accepted", true, None),
             (
@@ -1640,7 +1651,7 @@ pub fn gateway_object(mesh: &Mesh, gi: usize) -> serde_json::Value {
     let info = &mesh.gateway_api.gateways[gi];
     let t = transition_time(gw);
     let mut status = serde_json::Map::new();
-    if info.managed {
+    if !info.conditions.is_empty() {
         if !info.addresses.is_empty() {
             status.insert(
                 "addresses".into(),

@@ -5,7 +5,8 @@
 
 use super::*;
 use crate::model::{ProxyKind, WaypointChoice};
-use crate::sim::route::{Route, VirtualHost};
+use crate::sim::route::{compile_generated, Route, VirtualHost};
+use crate::sim::vhosts::filter_routes;
 use crate::sim::*;
 use std::net::Ipv4Addr;
 
@@ -214,6 +215,20 @@ impl Ctx<'_> {
             }
             WaypointChoice::None(why) => {
                 self.step(hop, "waypoint", format!("no waypoint: {why}"), vec![]);
+                let host = self.target_vip_host(target.as_ref(), ip).1;
+                let unapplied = self.unapplied_routes(&host);
+                if !unapplied.is_empty() {
+                    self.note(format!(
+                        "routes attached to {host} ({}) have no effect here: ztunnel does no HTTP routing, and {host} uses no waypoint (label it istio.io/use-waypoint)",
+                        unapplied.join(", ")
+                    ));
+                    self.step(
+                        hop,
+                        "L7",
+                        format!("ignored: {} (no waypoint)", unapplied.join(", ")),
+                        vec![],
+                    );
+                }
                 self.ztunnel_direct(hop, wi, pi, ip, port, target, src_addr, msg, start, bytes)
             }
         }
@@ -527,6 +542,33 @@ impl Ctx<'_> {
     /// The virtual hosts of a waypoint for one Service or ServiceEntry host: the routes
     /// attached to it, else its default route.
     fn waypoint_vhosts(&self, host: &str, port: u16) -> Vec<VirtualHost> {
+        let mesh = self.mesh;
+        // HTTPRoutes and GRPCRoutes whose parent is the Service or ServiceEntry (GAMMA), as
+        // Istio converts them; the oldest generated VirtualService first.
+        for &i in mesh
+            .gateway_api
+            .mesh_vs_by_host
+            .get(host)
+            .into_iter()
+            .flatten()
+        {
+            let g = &mesh.gateway_api.virtual_services[i];
+            let routes = filter_routes(compile_generated(g), port, "mesh");
+            if !routes.is_empty() {
+                let parents =
+                    g.vs.annotations
+                        .get(crate::model::gwapi::PARENTS)
+                        .cloned()
+                        .unwrap_or_default();
+                return vec![VirtualHost {
+                    name: format!("inbound|http|{port}"),
+                    domains: vec!["*".into()],
+                    routes,
+                    require_tls: false,
+                    source: format!("routes attached to {host}: {parents}"),
+                }];
+            }
+        }
         vec![VirtualHost {
             name: format!("inbound|http|{port}"),
             domains: vec!["*".into()],
@@ -534,5 +576,27 @@ impl Ctx<'_> {
             require_tls: false,
             source: format!("default route of {host}"),
         }]
+    }
+
+    /// Routes attached to a host that only a waypoint (or a sidecar) would apply.
+    fn unapplied_routes(&self, host: &str) -> Vec<String> {
+        let mesh = self.mesh;
+        let mut out = Vec::new();
+        for &i in mesh
+            .gateway_api
+            .mesh_vs_by_host
+            .get(host)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(p) = mesh.gateway_api.virtual_services[i]
+                .vs
+                .annotations
+                .get(crate::model::gwapi::PARENTS)
+            {
+                out.push(p.clone());
+            }
+        }
+        out
     }
 }
