@@ -101,6 +101,29 @@ impl Ctx<'_> {
             self.hops[hop].envoy_log = None;
             return resp;
         }
+        if msg.sni.is_some() {
+            return self.gateway_tls(hop, wi, pi, port, servers, log, msg, start);
+        }
+        // Plain HTTP is served by the HTTP servers of the port only.
+        servers.retain(|s| {
+            Protocol::from_name(
+                s.server.port.protocol.as_deref().unwrap_or(""),
+                s.server.port.name.as_deref(),
+            )
+            .is_http()
+                || servers_all_tls_free(s)
+        });
+        if servers.is_empty() {
+            self.explanation.push(format!("every Gateway server on port {port} expects TLS (HTTPS or TLS), and the request is plain HTTP: the connection is reset"));
+            self.hops[hop].decision = "plain HTTP to a TLS-only port".into();
+            return Resp::local(
+                0,
+                "-",
+                "filter_chain_not_found",
+                Outcome::ConnectionFailed,
+                0,
+            );
+        }
         let number = servers[0].server.port.number;
         let proto = Protocol::from_name(
             servers[0].server.port.protocol.as_deref().unwrap_or(""),
@@ -156,4 +179,183 @@ pub(super) fn server_pod_port(mesh: &Mesh, services: &[usize], w: &Workload, num
         }
     }
     number
+}
+
+/// A server that declares no TLS settings and no TLS protocol still takes plain HTTP.
+fn servers_all_tls_free(s: &ServerRef) -> bool {
+    s.server.tls.is_none()
+        && !matches!(
+            s.server.port.protocol.as_deref(),
+            Some("HTTPS") | Some("TLS")
+        )
+}
+
+impl Ctx<'_> {
+    /// TLS at a gateway: the filter chain whose server hosts match the SNI either terminates
+    /// TLS (`tls.mode` SIMPLE, MUTUAL, ISTIO_MUTUAL) and routes the HTTP inside, or passes the
+    /// stream through (PASSTHROUGH) by the VirtualServices' `tls` routes.
+    #[allow(clippy::too_many_arguments)]
+    fn gateway_tls(
+        &mut self,
+        hop: usize,
+        wi: usize,
+        pi: usize,
+        port: u16,
+        servers: Vec<ServerRef>,
+        mut log: EnvoyLog,
+        mut msg: Msg,
+        start: u64,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let pod_ip = mesh.workloads[wi].pods[pi].ip;
+        let sni = msg.sni.clone().unwrap_or_default();
+        let host_of = |h: &str| h.split_once('/').map(|x| x.1).unwrap_or(h).to_string();
+        let matching: Vec<ServerRef> = servers
+            .into_iter()
+            .filter(|s| {
+                s.server.tls.is_some()
+                    || matches!(
+                        s.server.port.protocol.as_deref(),
+                        Some("HTTPS") | Some("TLS")
+                    )
+            })
+            .filter(|s| {
+                s.server
+                    .hosts
+                    .iter()
+                    .any(|h| crate::model::host_matches(&host_of(h), &sni))
+            })
+            .collect();
+        let Some(first) = matching.first() else {
+            self.step(
+                hop,
+                "listener",
+                format!(
+                    "no TLS filter chain on {} for SNI {sni}",
+                    fmt_ip(pod_ip, port)
+                ),
+                vec![],
+            );
+            self.explanation.push(format!(
+                "no Gateway server on port {port} takes TLS for {sni}: the TLS handshake fails"
+            ));
+            self.hops[hop].decision = "no filter chain for the SNI: connection reset".into();
+            return Resp::local(
+                0,
+                "-",
+                "filter_chain_not_found",
+                Outcome::ConnectionFailed,
+                0,
+            );
+        };
+        let mode = first
+            .server
+            .tls
+            .as_ref()
+            .and_then(|t| t.mode.clone())
+            .unwrap_or_else(|| "SIMPLE".into());
+        let gname = first.qualified();
+        if mode == "PASSTHROUGH" || mode == "AUTO_PASSTHROUGH" {
+            self.step(
+                hop,
+                "listener",
+                format!(
+                    "{}:{port}: TLS passthrough for SNI {sni} ({gname} server {})",
+                    pod_ip, first.index
+                ),
+                vec![],
+            );
+            log.tcp = true;
+            log.requested_server_name = Some(sni.clone());
+            for vs in &mesh.virtual_services {
+                if !vs
+                    .spec
+                    .gateways
+                    .iter()
+                    .any(|g| crate::sim::route::qualify_gateway(g, &vs.namespace) == gname)
+                {
+                    continue;
+                }
+                for (i, r) in vs.spec.tls.iter().enumerate() {
+                    let hit = r.r#match.iter().any(|m| {
+                        let hosts = if m.sni_hosts.is_empty() {
+                            &vs.spec.hosts
+                        } else {
+                            &m.sni_hosts
+                        };
+                        hosts.iter().any(|h| {
+                            crate::model::host_matches(&crate::model::fqdn(h, &vs.namespace), &sni)
+                        }) && m.port.is_none_or(|p| p == first.server.port.number)
+                    });
+                    let Some(d) = r
+                        .route
+                        .iter()
+                        .max_by_key(|d| d.weight.unwrap_or(100))
+                        .filter(|_| hit)
+                    else {
+                        continue;
+                    };
+                    let host = crate::model::fqdn(&d.destination.host, &vs.namespace);
+                    let dport = d
+                        .destination
+                        .port
+                        .as_ref()
+                        .and_then(|p| p.number)
+                        .unwrap_or(first.server.port.number);
+                    let subset = d.destination.subset.clone().unwrap_or_default();
+                    self.step(
+                        hop,
+                        "route",
+                        format!(
+                            "VirtualService {}/{} tls[{i}] ({})",
+                            vs.namespace,
+                            vs.name,
+                            vs.origin.pos_of(&["spec", "tls", &i.to_string()])
+                        ),
+                        vec![],
+                    );
+                    let cluster = format!("outbound|{dport}|{subset}|{host}");
+                    return self.tls_to_host(hop, &host, dport, cluster, log, pod_ip, msg, start);
+                }
+            }
+            self.explanation.push(format!("Gateway {gname} passes TLS for {sni} through, but no VirtualService bound to it has a tls route for that SNI"));
+            self.hops[hop].decision = "no tls route: connection closed".into();
+            let resp = Resp::local(0, "NR", "-", Outcome::ConnectionFailed, 0);
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        }
+        // Terminate TLS, then route the HTTP request inside on the servers that matched.
+        let number = first.server.port.number;
+        let cred = first
+            .server
+            .tls
+            .as_ref()
+            .and_then(|t| {
+                t.credential_name
+                    .clone()
+                    .or_else(|| t.server_certificate.clone())
+            })
+            .unwrap_or_else(|| "-".into());
+        let route_config = format!(
+            "https.{number}.{}.{}.{}",
+            first.server.name.clone().unwrap_or_else(|| first
+                .server
+                .port
+                .name
+                .clone()
+                .unwrap_or_default()),
+            first.gateway.name,
+            first.gateway.namespace
+        );
+        self.step(hop, "listener", format!("{}:{port}: TLS {mode} terminated for SNI {sni} (certificate {cred}) → route configuration {route_config}", pod_ip), vec![]);
+        log.requested_server_name = Some(sni);
+        msg.sni = None;
+        let vhs = vhosts::gateway_vhosts(mesh, &matching, number);
+        let gws: Vec<String> = matching.iter().map(|s| s.qualified()).collect();
+        let labels = mesh.workloads[wi].labels.clone();
+        let ns = mesh.workloads[wi].namespace.clone();
+        self.route_http(
+            hop, vhs, number, &gws, log, pod_ip, None, msg, start, &labels, &ns, true,
+        )
+    }
 }

@@ -182,7 +182,7 @@ impl Ctx<'_> {
 
     /// Proxies a TLS stream to a host's cluster: a Service's pods, or a ServiceEntry's address.
     #[allow(clippy::too_many_arguments)]
-    fn tls_to_host(
+    pub(super) fn tls_to_host(
         &mut self,
         hop: usize,
         host: &str,
