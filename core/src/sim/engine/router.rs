@@ -110,6 +110,7 @@ impl Ctx<'_> {
                 }), vec![]);
                 if t == "edge" {
                     msg.scheme = "http".into();
+                    msg.sni = None;
                 }
             }
             _ => {}
