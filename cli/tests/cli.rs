@@ -292,3 +292,44 @@ fn waypoint_list_and_status_mirror_istioctl() {
     assert_eq!(code, 1);
     assert!(err.contains("not found"), "{err}");
 }
+
+#[test]
+fn mesh_config_file_changes_the_outbound_policy() {
+    let dir = std::env::temp_dir().join(format!("meshsim-cli-mc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mc = dir.join("mesh.yaml");
+    std::fs::write(&mc, "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n").expect("write");
+    let (code, out, _) = meshsim(&["trace", "curl -> http://www.example.org/", "-o", "json"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = meshsim(&[
+        "trace",
+        "curl -> http://www.example.org/",
+        "-o",
+        "json",
+        "--mesh-config",
+        mc.to_str().unwrap_or(""),
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["status"], 502);
+    assert_eq!(v["details"], "direct_response");
+    let text = v.to_string();
+    assert!(
+        text.contains("--mesh-config"),
+        "the trace says where the policy was set: {text}"
+    );
+}
+
+#[test]
+fn an_unresolvable_host_is_a_dns_failure() {
+    let (code, out, _) = meshsim(&[
+        "trace",
+        "curl -> http://nothing.svc.cluster.local/",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(v["status"], 0);
+    assert_eq!(v["outcome"], "dns_failure");
+}
