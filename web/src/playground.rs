@@ -127,6 +127,16 @@ pub struct Node {
     pub verdict: &'static str,
     /// Why a failed box failed.
     pub reason: Vec<String>,
+    /// A proxy's stages (listener, virtual host, route, cluster...), as the trace records them.
+    pub steps: Vec<NodeStep>,
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+pub struct NodeStep {
+    pub stage: String,
+    pub result: String,
+    /// What was tried and missed, with where it is defined and why it missed.
+    pub tried: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -317,6 +327,7 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
         state: "pass",
         verdict: "sent",
         reason: Vec::new(),
+        steps: Vec::new(),
     }];
     let last = t.hops.len().checked_sub(1);
     for (i, h) in t.hops.iter().enumerate() {
@@ -339,6 +350,25 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
             } else {
                 Vec::new()
             },
+            steps: h
+                .steps
+                .iter()
+                .map(|st| NodeStep {
+                    stage: st.stage.clone(),
+                    result: st.result.clone(),
+                    tried: st
+                        .tried
+                        .iter()
+                        .map(|t| {
+                            if t.pos.is_empty() {
+                                format!("{}: {}", t.what, t.why)
+                            } else {
+                                format!("{} [{}]: {}", t.what, t.pos, t.why)
+                            }
+                        })
+                        .collect(),
+                })
+                .collect(),
         });
     }
     match (&t.backend, t.outcome.clone()) {
@@ -365,6 +395,7 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
             state: if failed { "fail" } else { "pass" },
             verdict: if failed { "failed" } else { "served" },
             reason: if failed { why.clone() } else { Vec::new() },
+            steps: Vec::new(),
         }),
         (None, Outcome::Served) => {}
         (None, Outcome::LocalReply) if !t.hops.is_empty() => {}
@@ -385,6 +416,7 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
                 state: "fail",
                 verdict: "failed",
                 reason: why,
+                steps: Vec::new(),
             });
         }
     }
