@@ -3,7 +3,7 @@
 //
 // Needs: web/dist (bash web/build.sh), the meshsim binary (cargo build -p meshsim; or
 // MESHSIM_BIN), Chromium at /usr/bin/chromium (or CHROMIUM) and playwright-core (npm ci).
-import { test, before, after } from "node:test";
+import { test, before, after, afterEach } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -27,6 +27,9 @@ const GATEWAY_URL = "http://istio-ingressgateway.istio-ingress.svc.cluster.local
 const REQUEST_LINE = `curl/curl -> ${GATEWAY_URL} -H 'Host: httpbin.example.com'`;
 const REQUEST_ARGV = [`curl/curl -> ${GATEWAY_URL}`, "-H", "Host: httpbin.example.com"];
 
+// No step of a test waits on the page for long; a hung page fails its test instead of the run.
+const TIMEOUT = { timeout: 60_000 };
+
 const MIME = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
@@ -39,9 +42,12 @@ let base;
 let context;
 let page;
 let userDataDir;
+let served = 0;
+const pageErrors = [];
 
 function serve(dir) {
   return http.createServer((req, res) => {
+    served++;
     const url = new URL(req.url, "http://localhost");
     const rel = decodeURIComponent(url.pathname).replace(/^\/+/, "") || "index.html";
     const file = path.resolve(dir, rel);
@@ -79,13 +85,19 @@ before(async () => {
     ],
   });
   page = context.pages()[0] ?? (await context.newPage());
-  page.on("pageerror", (e) => console.error(`page error: ${e.message}`));
-});
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("console", (m) => m.type() === "error" && pageErrors.push(m.text()));
+}, TIMEOUT);
 
 after(async () => {
   await context?.close();
   await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
   if (userDataDir) fs.rmSync(userDataDir, { recursive: true, force: true });
+}, TIMEOUT);
+
+afterEach(() => {
+  const errors = pageErrors.splice(0);
+  assert.deepEqual(errors, [], "the page logged no error");
 });
 
 async function open(fragment = "") {
@@ -130,7 +142,7 @@ function runCli(args, cwd = root) {
   return r.stdout;
 }
 
-test("the built-in example is loaded on first visit and answers 200", async () => {
+test("the built-in example is loaded on first visit and answers 200", TIMEOUT, async () => {
   await open();
   assert.equal(await page.getByTestId("request").inputValue(), "curl -> httpbin.example.com/headers");
   await expectStatus(200);
@@ -139,7 +151,7 @@ test("the built-in example is loaded on first visit and answers 200", async () =
   assert.deepEqual(states, ["pass", "pass", "pass"]);
 });
 
-test("every lab of scenarios/ is in the lab picker", async () => {
+test("every lab of scenarios/ is in the lab picker", TIMEOUT, async () => {
   await open();
   const options = await page.getByTestId("lab").locator("option").evaluateAll((os) => os.map((o) => o.value));
   for (const entry of fs.readdirSync(path.join(root, "scenarios"), { withFileTypes: true })) {
@@ -149,7 +161,7 @@ test("every lab of scenarios/ is in the lab picker", async () => {
   }
 });
 
-test("pick a lab, run a request, see 200 and the access log", async () => {
+test("pick a lab, run a request, see 200 and the access log", TIMEOUT, async () => {
   await open();
   await page.getByTestId("lab").selectOption(LAB);
   await setRequest(REQUEST_LINE);
@@ -157,9 +169,15 @@ test("pick a lab, run a request, see 200 and the access log", async () => {
   const logs = await page.getByTestId("logs").textContent();
   assert.match(logs, /"GET \/headers HTTP\/1\.1" 200 - via_upstream .* outbound\|8000\|\|httpbin\.httpbin\.svc\.cluster\.local/);
   assert.equal(await page.getByTestId("hop").count(), 3);
+  // The lab's case files give the example requests; picking one runs it.
+  const examples = page.getByTestId("examples");
+  const get = await examples.locator("option", { hasText: "/get" }).first().getAttribute("value");
+  await examples.selectOption(get);
+  assert.equal(await page.getByTestId("request").inputValue(), get);
+  await expectStatus(404);
 });
 
-test("a lab's variant from its second case file: the LoadBalancer answers from outside", async () => {
+test("a lab's variant from its second case file: the LoadBalancer answers from outside", TIMEOUT, async () => {
   await open();
   await page.getByTestId("lab").selectOption(`${LAB}/loadbalancer`);
   await setRequest(`external -> ${GATEWAY_URL} -H 'Host: httpbin.example.com'`);
@@ -168,7 +186,7 @@ test("a lab's variant from its second case file: the LoadBalancer answers from o
   assert.deepEqual(kinds, ["gateway", "sidecar"]);
 });
 
-test("edit the VirtualService so the path no longer matches: 404, and the page says why", async () => {
+test("edit the VirtualService so the path no longer matches: 404, and the page says why", TIMEOUT, async () => {
   await open();
   await page.getByTestId("lab").selectOption(LAB);
   await setRequest(REQUEST_LINE);
@@ -182,7 +200,7 @@ test("edit the VirtualService so the path no longer matches: 404, and the page s
   assert.match(await page.getByTestId("explanation").textContent(), /has no route matching GET \/headers/);
 });
 
-test("diagnostics appear at their lines as one types, and nothing is traced until fixed", async () => {
+test("diagnostics appear at their lines as one types, and nothing is traced until fixed", TIMEOUT, async () => {
   await open();
   const broken = await editFile(VS_FILE, (t) => `${t}---\nkind: VirtualService\nmetadata: [\n`);
   const line = broken.split("\n").length - 1;
@@ -198,7 +216,7 @@ test("diagnostics appear at their lines as one types, and nothing is traced unti
   assert.equal(await page.locator("#gutter .mark.error").count(), 0);
 });
 
-test("a share link reproduces the state", async () => {
+test("a share link reproduces the state", TIMEOUT, async () => {
   await open();
   await page.getByTestId("lab").selectOption(LAB);
   await setRequest(REQUEST_LINE);
@@ -217,7 +235,7 @@ test("a share link reproduces the state", async () => {
   assert.equal(await page.getByTestId("json").textContent(), json);
 });
 
-test("#lab=NAME&req=REQUEST opens a lab with a request; #req= alone uses the built-in example", async () => {
+test("#lab=NAME&req=REQUEST opens a lab with a request; #req= alone uses the built-in example", TIMEOUT, async () => {
   await open(`#lab=${LAB}/loadbalancer&req=${encodeURIComponent("external -> httpbin.example.com/get")}`);
   assert.equal(await page.getByTestId("lab").inputValue(), `${LAB}/loadbalancer`);
   await expectStatus(404);
@@ -228,7 +246,7 @@ test("#lab=NAME&req=REQUEST opens a lab with a request; #req= alone uses the bui
   assert.match(await page.getByTestId("error").textContent(), /no lab is named "no-such-lab"/);
 });
 
-test("the page's JSON is byte for byte the CLI's, for a lab and for edited manifests", async () => {
+test("the page's JSON is byte for byte the CLI's, for a lab and for edited manifests", TIMEOUT, async () => {
   await open(`#lab=${LAB}&req=${encodeURIComponent(REQUEST_LINE)}`);
   await expectStatus(200);
   const pageJson = await page.getByTestId("json").textContent();
@@ -249,7 +267,7 @@ test("the page's JSON is byte for byte the CLI's, for a lab and for edited manif
   }
 });
 
-test("re-tracing after a keystroke answers within a frame", async () => {
+test("re-tracing after a keystroke answers within a frame", TIMEOUT, async () => {
   await open(`#lab=${LAB}`);
   const times = [];
   for (const p of ["/headers", "/get", "/status/418", "/headers?x=1", "/status/200"]) {
@@ -261,4 +279,20 @@ test("re-tracing after a keystroke answers within a frame", async () => {
   const median = times[Math.floor(times.length / 2)];
   console.log(`     trace times (ms): ${times.join(", ")}`);
   assert.ok(median < 16.7, `median ${median} ms is within a 60 Hz frame`);
+});
+
+test("works offline once loaded", TIMEOUT, async () => {
+  await open();
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await open(); // the second load is controlled by the service worker
+  assert.ok(await page.evaluate(() => navigator.serviceWorker.controller !== null));
+  const before = served;
+  await context.setOffline(true);
+  try {
+    await open(`#lab=${LAB}&req=${encodeURIComponent("curl -> httpbin.example.com/status/418")}`);
+    await expectStatus(418);
+  } finally {
+    await context.setOffline(false);
+  }
+  assert.equal(served, before, "no request reached the server while offline");
 });
