@@ -20,7 +20,7 @@ pub use embedded::SCENARIO_FILES;
 pub struct Lab {
     /// `istio-gateway-ingress`, or `istio-gateway-ingress/loadbalancer` for a variant.
     pub name: String,
-    /// The README's first heading, or the name.
+    /// The README's first heading (less a leading `Lab:`), or the name.
     pub title: String,
     /// The case file it comes from, when it has one.
     pub case_file: Option<String>,
@@ -89,7 +89,8 @@ fn resolve(base: &str, entry: &str) -> Option<Vec<String>> {
 fn title(lab_dir: &str, name: &str) -> String {
     file_text(&format!("{lab_dir}/README.md"))
         .and_then(|t| t.lines().find_map(|l| l.strip_prefix("# ")))
-        .map(|t| t.trim().to_string())
+        // The picker already says these are labs.
+        .map(|t| t.trim().trim_start_matches("Lab:").trim().to_string())
         .unwrap_or_else(|| name.to_string())
 }
 
