@@ -244,6 +244,9 @@ test("#lab=NAME&req=REQUEST opens a lab with a request; #req= alone uses the bui
   await expectStatus(418);
   await open(`#lab=no-such-lab`);
   assert.match(await page.getByTestId("error").textContent(), /no lab is named "no-such-lab"/);
+  await open(`#s=cut-short`);
+  assert.match(await page.getByTestId("error").textContent(), /the link's state/);
+  await expectStatus(200);
 });
 
 test("the page's JSON is byte for byte the CLI's, for a lab and for edited manifests", TIMEOUT, async () => {
