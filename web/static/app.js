@@ -262,7 +262,7 @@ function drawDiagnostics(diags) {
     const item = el("li", { class: d.severity, testid: "diagnostic" },
       el("span", { class: "sev" }, `${d.severity}[${d.code}]`), " ",
       where ? el("a", { href: "#", class: "where" }, where) : null, where ? ": " : "",
-      d.object ? `${d.object}: ` : "", d.message,
+      d.object ? `${d.object}: ` : "", ...linkify(d.message),
       d.hint ? el("div", { class: "hint" }, `hint: ${d.hint}`) : null);
     item.querySelector("a")?.addEventListener("click", (e) => { e.preventDefault(); jumpTo(d.file, d.line); });
     return item;
