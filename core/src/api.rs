@@ -359,4 +359,22 @@ mod tests {
             assert!(e.hint.is_some(), "{bad:?}: {e}");
         }
     }
+
+    proptest::proptest! {
+        /// Whatever a person types in the request bar, reading it returns; it never panics,
+        /// and a request written back as a line reads back the same.
+        #[test]
+        fn any_request_line_reads_without_panicking(line in "\\PC{0,60}") {
+            if let Ok(r) = parse_request_command(&line) {
+                proptest::prop_assert_eq!(parse_request_command(&request_to_command(&r)), Ok(r));
+            }
+        }
+
+        #[test]
+        fn request_like_lines_read_without_panicking(
+            line in "(meshsim |trace |curl|->| |-X|-H|-I|--from|--seed|=|'|\"|\\\\|x|:|/|é)*"
+        ) {
+            let _ = parse_request_command(&line);
+        }
+    }
 }
