@@ -85,4 +85,14 @@ mod tests {
             assert!(decode(bad).is_err(), "{bad:?}");
         }
     }
+
+    proptest::proptest! {
+        /// A link is input from anywhere: any text, and any bytes that do inflate, are read
+        /// into a state or an error, never a panic.
+        #[test]
+        fn any_link_decodes_or_errs(text in "[A-Za-z0-9_=-]{0,200}", bytes in proptest::collection::vec(0u8.., 0..300)) {
+            let _ = decode(&text);
+            let _ = decode(&URL_SAFE_NO_PAD.encode(miniz_oxide::deflate::compress_to_vec(&bytes, 1)));
+        }
+    }
 }
