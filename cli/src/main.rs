@@ -256,37 +256,32 @@ fn main() -> ExitCode {
             if let Some(file) = requests {
                 return trace_many(&mesh, &file, &output);
             }
-            let (src, dst) = match split_request(&request, from) {
-                Ok(x) => x,
+            let args = meshsim_core::api::RequestArgs {
+                words: request,
+                from,
+                method: Some(method),
+                head,
+                headers,
+                connect_to,
+                seed,
+            };
+            let req = match meshsim_core::api::request_from_args(&args) {
+                Ok(r) => r,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return ExitCode::from(2);
                 }
             };
-            let mut hs = Vec::new();
-            for h in &headers {
-                match h.split_once(':') {
-                    Some((k, v)) => hs.push((k.trim().to_string(), v.trim().to_string())),
-                    None => {
-                        eprintln!("error: header {h:?} has no ':'\n  hint: write -H 'Name: value'");
-                        return ExitCode::from(2);
-                    }
-                }
-            }
-            let req = Request {
-                from: src,
-                method: if head { "HEAD".into() } else { method },
-                url: dst,
-                headers: hs,
-                connect_to,
-                seed,
-            };
             match meshsim_core::sim::trace(&mesh, &req) {
                 Ok(t) => {
                     match output.as_str() {
-                        "json" => {
-                            emitln!("{}", serde_json::to_string_pretty(&t).unwrap_or_default())
-                        }
+                        "json" => match meshsim_core::api::trace_to_json(&t) {
+                            Ok(json) => emitln!("{json}"),
+                            Err(e) => {
+                                eprintln!("error: {e}");
+                                return ExitCode::from(2);
+                            }
+                        },
                         "text" => emitf!("{}", meshsim_core::render::text::trace_text(&t)),
                         other => {
                             eprintln!("error: unknown output format {other:?}\n  hint: use -o text or -o json");
@@ -504,33 +499,6 @@ fn wait(
                 1,
             ))
         }
-    }
-}
-
-fn split_request(
-    args: &[String],
-    from: Option<String>,
-) -> Result<(String, String), meshsim_core::RequestError> {
-    use meshsim_core::sim::parse_request_line;
-    let joined = args.join(" ");
-    if joined.contains("->") {
-        return parse_request_line(&joined);
-    }
-    match (args.len(), from) {
-        (1, Some(f)) => Ok((f, args[0].clone())),
-        (2, None) => Ok((args[0].clone(), args[1].clone())),
-        (0, _) => Err(meshsim_core::RequestError {
-            message: "no request given".into(),
-            hint: Some("write meshsim trace 'curl -> httpbin.example.com/headers' (quoted: a bare -> is a shell redirection)".into()),
-        }),
-        (1, None) => Err(meshsim_core::RequestError {
-            message: format!("{:?} names a destination but no source", args[0]),
-            hint: Some("add the source: 'curl -> DEST' in quotes (a bare -> is a shell redirection), or --from curl".into()),
-        }),
-        _ => Err(meshsim_core::RequestError {
-            message: format!("too many arguments: {}", args.join(" ")),
-            hint: Some("write 'SRC -> DEST' in quotes, or SRC DEST".into()),
-        }),
     }
 }
 

@@ -4,6 +4,7 @@
 //!
 //! Data flows one way: [`parse`] → [`model`] → [`sim`] → [`render`].
 
+pub mod api;
 pub mod cases;
 pub mod diag;
 pub mod examples;
