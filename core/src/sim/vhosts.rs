@@ -2,7 +2,7 @@
 //! the one host asked about (never the whole mesh), in the order and shape Istio generates them.
 
 use super::route::*;
-use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy, ProxyKind};
+use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
 use crate::parse::types::*;
 
 /// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
@@ -470,9 +470,18 @@ fn narrower<'a>(a: &'a str, b: &'a str) -> &'a str {
     }
 }
 
-/// Virtual hosts of a gateway's route configuration for the HTTP servers on one port:
-/// VirtualServices bound to each server's Gateway, merged per host in precedence order.
-pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> Vec<VirtualHost> {
+/// Virtual hosts of a gateway's route configuration for the HTTP servers on one port, as far
+/// as they could match `authority`: VirtualServices bound to each server's Gateway, merged per
+/// host in precedence order. Only VirtualServices naming the request's host or a wildcard host
+/// are read (from the model's indexes), so the cost does not grow with their number; the
+/// others' virtual hosts could not match the request.
+pub fn gateway_vhosts(
+    mesh: &Mesh,
+    servers: &[ServerRef],
+    port_number: u16,
+    authority: &str,
+) -> Vec<VirtualHost> {
+    let host = strip_port(authority).to_ascii_lowercase();
     let mut out: Vec<VirtualHost> = Vec::new();
     for s in servers {
         let gname = s.qualified();
@@ -500,65 +509,65 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                 });
             }
         }
-        for vs in &mesh.virtual_services {
-            let bound = vs
-                .spec
-                .gateways
-                .iter()
-                .any(|g| qualify_gateway(g, &vs.namespace) == gname);
-            if !bound {
+        let mut candidates: Vec<usize> = mesh
+            .vs_by_gateway_host
+            .get(&(gname.clone(), host.clone()))
+            .into_iter()
+            .flatten()
+            .chain(
+                mesh.vs_wildcards_by_gateway
+                    .get(&gname)
+                    .into_iter()
+                    .flatten(),
+            )
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        for vi in candidates {
+            let vs = &mesh.virtual_services[vi];
+            let domains = server_domains(vs, s);
+            if domains.is_empty() {
                 continue;
             }
-            for sh in &s.server.hosts {
-                let (sns, shost) = server_host(sh);
-                let ns_ok = sns == "*"
-                    || sns == vs.namespace
-                    || (sns == "." && vs.namespace == s.gateway.namespace);
-                if !ns_ok {
-                    continue;
-                }
-                for vh in &vs.spec.hosts {
-                    let vh = fqdn(vh, &vs.namespace);
-                    if !hosts_intersect(&vh, shost) {
-                        continue;
-                    }
-                    let domain = narrower(&vh, shost).to_string();
-                    let routes = filter_routes(compile_virtual_service(vs), port_number, &gname);
-                    match out.iter_mut().find(|v| v.domains.contains(&domain)) {
-                        Some(v) => {
-                            // Istio merges VirtualServices for one host on a gateway; routes keep
-                            // the precedence order of their VirtualServices.
-                            if !v
-                                .source
-                                .contains(&format!("VirtualService {}/{}", vs.namespace, vs.name))
-                            {
-                                v.routes.extend(routes);
-                                v.source.push_str(&format!(
-                                    " + VirtualService {}/{} ({})",
-                                    vs.namespace,
-                                    vs.name,
-                                    vs.origin.pos()
-                                ));
-                            }
-                        }
-                        None => out.push(VirtualHost {
-                            name: format!("{domain}:{port_number}"),
-                            domains: vec![domain.clone()],
-                            routes,
-                            require_tls: false,
-                            source: format!(
-                                "VirtualService {}/{} ({}) on Gateway {gname}",
+            let routes = filter_routes(compile_virtual_service(vs), port_number, &gname);
+            for domain in domains {
+                match out.iter_mut().find(|v| v.domains.contains(&domain)) {
+                    Some(v) => {
+                        // Istio merges VirtualServices for one host on a gateway; routes keep
+                        // the precedence order of their VirtualServices.
+                        if !v
+                            .source
+                            .contains(&format!("VirtualService {}/{}", vs.namespace, vs.name))
+                        {
+                            v.routes.extend(routes.iter().cloned());
+                            v.source.push_str(&format!(
+                                " + VirtualService {}/{} ({})",
                                 vs.namespace,
                                 vs.name,
                                 vs.origin.pos()
-                            ),
-                        }),
+                            ));
+                        }
                     }
+                    None => out.push(VirtualHost {
+                        name: format!("{domain}:{port_number}"),
+                        domains: vec![domain.clone()],
+                        routes: routes.clone(),
+                        require_tls: false,
+                        source: format!(
+                            "VirtualService {}/{} ({}) on Gateway {gname}",
+                            vs.namespace,
+                            vs.name,
+                            vs.origin.pos()
+                        ),
+                    }),
                 }
             }
         }
     }
-    if out.iter().all(|v| v.routes.is_empty() && !v.require_tls) {
+    let serves_something = out.iter().any(|v| !v.routes.is_empty() || v.require_tls)
+        || any_bound_routes(mesh, servers, port_number);
+    if !serves_something {
         // No VirtualService for any server on the port: Istio's `blackhole:<port>` virtual host.
         out.push(VirtualHost {
             name: format!("blackhole:{port_number}"),
@@ -571,15 +580,41 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
     out
 }
 
-/// Gateway workloads that an Istio Gateway's selector picks (in any namespace, as Istio does
-/// by default).
-pub fn gateway_selects(gw: &Config<IstioGatewaySpec>, mesh: &Mesh, wi: usize) -> bool {
-    let w = &mesh.workloads[wi];
-    w.proxy == ProxyKind::Gateway
-        && !gw.spec.selector.is_empty()
-        && gw
-            .spec
-            .selector
-            .iter()
-            .all(|(k, v)| w.labels.get(k) == Some(v))
+/// The domains a VirtualService bound to a server's Gateway gives that server: each of its
+/// hosts that intersects a server host open to its namespace, narrowed to the more specific.
+fn server_domains(vs: &Config<VirtualServiceSpec>, s: &ServerRef) -> Vec<String> {
+    let mut out = Vec::new();
+    for sh in &s.server.hosts {
+        let (sns, shost) = server_host(sh);
+        let ns_ok = sns == "*"
+            || sns == vs.namespace
+            || (sns == "." && vs.namespace == s.gateway.namespace);
+        if !ns_ok {
+            continue;
+        }
+        for vh in &vs.spec.hosts {
+            let vh = fqdn(vh, &vs.namespace);
+            if hosts_intersect(&vh, shost) {
+                out.push(narrower(&vh, shost).to_string());
+            }
+        }
+    }
+    out
+}
+
+/// True when some VirtualService bound to the servers' Gateways has routes for the port, for
+/// any host. Usually the first one read does; it decides whether the port is a blackhole.
+fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> bool {
+    servers.iter().any(|s| {
+        let gname = s.qualified();
+        mesh.vs_by_gateway
+            .get(&gname)
+            .into_iter()
+            .flatten()
+            .map(|&vi| &mesh.virtual_services[vi])
+            .any(|vs| {
+                !server_domains(vs, s).is_empty()
+                    && !filter_routes(compile_virtual_service(vs), port_number, &gname).is_empty()
+            })
+    })
 }

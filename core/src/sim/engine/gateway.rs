@@ -45,15 +45,14 @@ impl Ctx<'_> {
             ..Default::default()
         };
         // Servers of Istio Gateways selecting this workload, bound to this pod port.
-        let services = mesh.services_of_workload(wi);
+        let services = &mesh.services_by_workload[wi];
         let mut servers: Vec<ServerRef> = Vec::new();
         let mut other_ports: Vec<String> = Vec::new();
-        for gw in &mesh.istio_gateways {
-            if !vhosts::gateway_selects(gw, mesh, wi) {
-                continue;
-            }
+        let selecting = mesh.istio_gateways_by_workload.get(&wi);
+        for &gi in selecting.into_iter().flatten() {
+            let gw = &mesh.istio_gateways[gi];
             for (i, s) in gw.spec.servers.iter().enumerate() {
-                let pod_port = server_pod_port(mesh, &services, w, s.port.number);
+                let pod_port = server_pod_port(mesh, services, w, s.port.number);
                 if pod_port == port {
                     servers.push(ServerRef {
                         gateway: gw,
@@ -129,7 +128,7 @@ impl Ctx<'_> {
                 0,
             );
         }
-        let vhs = vhosts::gateway_vhosts(mesh, &servers, number);
+        let vhs = vhosts::gateway_vhosts(mesh, &servers, number, &msg.authority);
         let gws: Vec<String> = servers.iter().map(|s| s.qualified()).collect();
         let labels = w.labels.clone();
         let ns = w.namespace.clone();
