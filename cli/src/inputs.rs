@@ -96,8 +96,8 @@ pub fn load_on_threads(files: Vec<SourceFile>, opts: &LoadOptions, threads: usiz
     let split = parse::split(&files);
     drop(files);
     let ranges = balanced_ranges(&split, threads);
-    let parsed: Vec<Loaded> = if ranges.len() <= 1 {
-        split.parse(0..split.len(), opts)
+    let parsed: Vec<parse::Parsed> = if ranges.len() <= 1 {
+        vec![split.parse(0..split.len(), opts)]
     } else {
         std::thread::scope(|scope| {
             let split = &split;
@@ -107,7 +107,7 @@ pub fn load_on_threads(files: Vec<SourceFile>, opts: &LoadOptions, threads: usiz
                 .collect();
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         })
     };

@@ -169,7 +169,7 @@ fn version_of(api_version: &str) -> &str {
 pub fn load(files: &[SourceFile], opts: &LoadOptions) -> Loaded {
     let split = split(files);
     let parsed = split.parse(0..split.len(), opts);
-    split.assemble(parsed)
+    split.assemble([parsed])
 }
 
 /// Input files decoded and cut into documents. Documents parse independently of each other,
@@ -221,54 +221,66 @@ impl Split {
         end - start
     }
 
-    /// Parses documents `range` (of `0..len()`): one `Loaded` per document, in order.
-    pub fn parse(&self, range: std::ops::Range<usize>, opts: &LoadOptions) -> Vec<Loaded> {
-        self.documents[range]
-            .iter()
-            .map(|&(fi, di)| {
-                let f = &self.files[fi];
-                let (line, start, end) = f.documents[di];
-                let origin = Origin {
-                    file: f.path.clone(),
-                    line,
-                    text: f.text.clone(),
-                    range: (start, end),
-                };
-                let mut out = Loaded::default();
-                parse_document(&f.text[start..end], origin, opts, &mut out);
-                out
-            })
-            .collect()
+    /// Parses documents `range` (of `0..len()`), in order.
+    pub fn parse(&self, range: std::ops::Range<usize>, opts: &LoadOptions) -> Parsed {
+        let mut pieces: Vec<(usize, Loaded)> = Vec::new();
+        for &(fi, di) in &self.documents[range] {
+            if pieces.last().is_none_or(|(f, _)| *f != fi) {
+                pieces.push((fi, Loaded::default()));
+            }
+            let Some((_, out)) = pieces.last_mut() else {
+                continue;
+            };
+            let f = &self.files[fi];
+            let (line, start, end) = f.documents[di];
+            let origin = Origin {
+                file: f.path.clone(),
+                line,
+                text: f.text.clone(),
+                range: (start, end),
+            };
+            parse_document(&f.text[start..end], origin, opts, out);
+        }
+        Parsed { pieces }
     }
 
-    /// Joins the results of [`Split::parse`] over `0..len()` (one `Loaded` per document, in
-    /// order) into what [`load`] returns.
-    pub fn assemble(self, parsed: Vec<Loaded>) -> Loaded {
-        let mut parsed = parsed.into_iter();
-        let per_file = self
+    /// Joins the results of [`Split::parse`] over consecutive ranges covering `0..len()`, in
+    /// order, into what [`load`] returns.
+    pub fn assemble(self, parsed: impl IntoIterator<Item = Parsed>) -> Loaded {
+        let mut per_file: Vec<Loaded> = self
             .files
             .into_iter()
-            .map(|f| {
-                let mut out = Loaded {
-                    resources: Vec::new(),
-                    diagnostics: f.diagnostics,
-                };
-                for doc in parsed.by_ref().take(f.documents.len()) {
-                    out.diagnostics.extend(doc.diagnostics);
-                    out.resources.extend(doc.resources);
-                }
-                out
+            .map(|f| Loaded {
+                resources: Vec::new(),
+                diagnostics: f.diagnostics,
             })
             .collect();
+        for (fi, piece) in parsed.into_iter().flat_map(|p| p.pieces) {
+            let out = &mut per_file[fi];
+            out.diagnostics.extend(piece.diagnostics);
+            if out.resources.is_empty() {
+                out.resources = piece.resources;
+            } else {
+                out.resources.extend(piece.resources);
+            }
+        }
         merge(per_file)
     }
+}
+
+/// What [`Split::parse`] read of a range of documents: per file it touched, its resources and
+/// diagnostics in document order.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pieces: Vec<(usize, Loaded)>,
 }
 
 /// Joins per-file results (which may have been parsed in parallel) in input order.
 pub fn merge(parts: Vec<Loaded>) -> Loaded {
     let mut out = Loaded::default();
     let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
-    let mut all: Vec<Option<Resource>> = Vec::new();
+    let mut all: Vec<Option<Resource>> =
+        Vec::with_capacity(parts.iter().map(|p| p.resources.len()).sum());
     for part in parts {
         out.diagnostics.extend(part.diagnostics);
         for r in part.resources {
@@ -366,9 +378,9 @@ pub fn parse_file(file: &SourceFile, opts: &LoadOptions) -> Loaded {
     for f in split.files {
         out.diagnostics.extend(f.diagnostics);
     }
-    for doc in parsed {
-        out.diagnostics.extend(doc.diagnostics);
-        out.resources.extend(doc.resources);
+    for (_, piece) in parsed.pieces {
+        out.diagnostics.extend(piece.diagnostics);
+        out.resources.extend(piece.resources);
     }
     out
 }

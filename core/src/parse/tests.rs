@@ -319,10 +319,9 @@ fn split_parse_and_assemble_in_pieces_equals_load() {
     for pieces in [1, 2, 3, 7] {
         let split = split(&files);
         let n = split.len();
-        let mut parsed = Vec::new();
-        for p in 0..pieces {
-            parsed.extend(split.parse(n * p / pieces..n * (p + 1) / pieces, &opts));
-        }
+        let parsed: Vec<Parsed> = (0..pieces)
+            .map(|p| split.parse(n * p / pieces..n * (p + 1) / pieces, &opts))
+            .collect();
         assert_eq!(summary(&split.assemble(parsed)), summary(&whole));
     }
 }
