@@ -2,7 +2,7 @@
 
 use crate::inputs;
 use meshsim_core::cases::{check, parse_case_file};
-use meshsim_core::{build_mesh, LoadOptions, ModelOptions, Severity};
+use meshsim_core::{build_mesh_from, LoadOptions, ModelOptions, Severity};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -100,7 +100,8 @@ pub fn run_file(path: &Path) -> Vec<CaseResult> {
         mesh_config: cf.mesh.clone(),
         mesh_config_source: Some(format!("{file} (mesh:)")),
     };
-    let (mesh, diags) = build_mesh(&files, &LoadOptions::default(), &model);
+    let loaded = inputs::load(files, &LoadOptions::default());
+    let (mesh, diags) = build_mesh_from(loaded, &model);
     let errors: Vec<String> = diags
         .iter()
         .filter(|d| d.severity == Severity::Error)

@@ -1,8 +1,10 @@
 //! Reads `-f` paths as kubectl does: files, folders (recursively `*.yaml`, `*.yml`, `*.json`,
-//! in name order) and `-` for standard input.
+//! in name order) and `-` for standard input; loads them with a thread per core.
 
+use meshsim_core::parse::{self, LoadOptions, Loaded};
 use meshsim_core::SourceFile;
 use std::io::Read;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -77,5 +79,132 @@ pub fn read_file(path: &Path) -> Result<SourceFile, InputError> {
                 "check the file's permissions".into()
             },
         }),
+    }
+}
+
+/// Loads files as `meshsim_core::parse::load` does, with the same result (resources and
+/// diagnostics, in the same order), parsing documents on every core. The core itself has no
+/// threads, as it also runs in the browser; the CLI brings them. Takes the files so that their
+/// bytes are freed once the loader holds the text.
+pub fn load(files: Vec<SourceFile>, opts: &LoadOptions) -> Loaded {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    load_on_threads(files, opts, threads)
+}
+
+/// [`load`] with at most `threads` threads.
+pub fn load_on_threads(files: Vec<SourceFile>, opts: &LoadOptions, threads: usize) -> Loaded {
+    let split = parse::split(&files);
+    drop(files);
+    let ranges = balanced_ranges(&split, threads);
+    let parsed: Vec<parse::Parsed> = if ranges.len() <= 1 {
+        vec![split.parse(0..split.len(), opts)]
+    } else {
+        std::thread::scope(|scope| {
+            let split = &split;
+            let handles: Vec<_> = ranges
+                .into_iter()
+                .map(|range| scope.spawn(move || split.parse(range, opts)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    };
+    split.assemble(parsed)
+}
+
+/// Below this many bytes of YAML per thread, starting a thread costs more than it saves.
+const MIN_BYTES_PER_THREAD: usize = 64 * 1024;
+
+/// Cuts the documents into at most `threads` consecutive ranges of about equal size in bytes.
+fn balanced_ranges(split: &parse::Split, threads: usize) -> Vec<Range<usize>> {
+    let total: usize = (0..split.len()).map(|i| split.document_len(i)).sum();
+    let threads = threads.min(total / MIN_BYTES_PER_THREAD).max(1);
+    let mut ranges = Vec::with_capacity(threads);
+    let mut start = 0;
+    let mut bytes = 0;
+    for i in 0..split.len() {
+        bytes += split.document_len(i);
+        // Close range k once it holds its share: (k + 1) / threads of the total.
+        if bytes * threads >= total * (ranges.len() + 1) && ranges.len() + 1 < threads {
+            ranges.push(start..i + 1);
+            start = i + 1;
+        }
+    }
+    ranges.push(start..split.len());
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(l: &Loaded) -> Vec<String> {
+        let mut out: Vec<String> = l
+            .resources
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}:{} {:?}",
+                    r.display(),
+                    r.origin.file,
+                    r.origin.line,
+                    r.body
+                )
+            })
+            .collect();
+        out.extend(l.diagnostics.iter().map(|d| format!("{d:?}")));
+        out
+    }
+
+    /// Files with errors, duplicates across and within files, binary and empty files.
+    fn files() -> Vec<SourceFile> {
+        let svc = |name: &str, extra: &str| {
+            format!("apiVersion: v1\nkind: Service\nmetadata: {{name: {name}}}\nspec: {{ports: [{{port: 80}}]}}\n{extra}")
+        };
+        let mut files = Vec::new();
+        for f in 0..30 {
+            let mut docs = Vec::new();
+            for d in 0..120 {
+                docs.push(match (f * 7 + d) % 9 {
+                    0 => svc(&format!("dup-{}", d % 5), ""),
+                    1 => "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {ports: [{port: x}]}\n".into(),
+                    2 => "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\n".into(),
+                    3 => "- not an object\n".into(),
+                    _ => svc(&format!("s-{f}-{d}"), "# padding padding padding padding padding\n"),
+                });
+            }
+            files.push(SourceFile::new(format!("f{f}.yaml"), docs.join("---\n")));
+        }
+        files.insert(3, SourceFile::new("bin.yaml", b"\x00".to_vec()));
+        files.insert(9, SourceFile::new("empty.yaml", ""));
+        files
+    }
+
+    #[test]
+    fn the_parallel_loader_yields_what_the_sequential_one_does() {
+        let opts = LoadOptions::default();
+        let sequential = summary(&parse::load(&files(), &opts));
+        assert!(files().iter().map(|f| f.bytes.len()).sum::<usize>() > 4 * MIN_BYTES_PER_THREAD);
+        for threads in [1, 2, 3, 16] {
+            assert_eq!(
+                summary(&load_on_threads(files(), &opts, threads)),
+                sequential,
+                "{threads} threads"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_cover_every_document_once_in_order() {
+        let split = parse::split(&files());
+        for threads in [1, 2, 3, 5, 64] {
+            let ranges = balanced_ranges(&split, threads);
+            assert!(ranges.len() <= threads);
+            assert_eq!(ranges.first().map(|r| r.start), Some(0));
+            assert_eq!(ranges.last().map(|r| r.end), Some(split.len()));
+            assert!(ranges.windows(2).all(|w| w[0].end == w[1].start));
+        }
     }
 }

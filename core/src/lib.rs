@@ -25,8 +25,13 @@ pub fn build_mesh(
     load: &LoadOptions,
     model: &ModelOptions,
 ) -> (Mesh, Vec<Diagnostic>) {
-    let loaded = parse::load(files, load);
-    let mut diags = loaded.diagnostics.clone();
+    build_mesh_from(parse::load(files, load), model)
+}
+
+/// Builds the model from loaded resources (from [`parse::load`], or from a caller that parsed
+/// documents in parallel); diagnostics of loading come first, then the model's.
+pub fn build_mesh_from(mut loaded: Loaded, model: &ModelOptions) -> (Mesh, Vec<Diagnostic>) {
+    let mut diags = std::mem::take(&mut loaded.diagnostics);
     let mesh = Mesh::build(loaded, model);
     diags.extend(mesh.diagnostics.iter().cloned());
     (mesh, diags)

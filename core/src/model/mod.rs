@@ -307,6 +307,55 @@ pub struct Mesh {
     pub router_ip: Ipv4Addr,
     /// What Istio's gateway controller makes of the Gateway API objects.
     pub gateway_api: gwapi::GatewayApi,
+    // Indexes that keep a trace's cost independent of the mesh's size.
+    /// The Services selecting each workload (the inverse of `Service::endpoints`).
+    pub services_by_workload: Vec<Vec<usize>>,
+    /// The Istio Gateways whose selector picks each gateway workload, and the reverse.
+    pub istio_gateways_by_workload: HashMap<usize, Vec<usize>>,
+    pub workloads_by_istio_gateway: Vec<Vec<usize>>,
+    /// Istio Gateways by server host (without namespace prefix, lowercase, `*` left out);
+    /// gateways with wildcard server hosts in `istio_gateway_wildcards`.
+    pub istio_gateways_by_host: HashMap<String, Vec<usize>>,
+    pub istio_gateway_wildcards: Vec<usize>,
+    /// VirtualServices bound to an Istio Gateway (`ns/name`), by fully qualified lowercase host;
+    /// those with wildcard hosts by gateway in `vs_wildcards_by_gateway`.
+    pub vs_by_gateway_host: HashMap<(String, String), Vec<usize>>,
+    pub vs_wildcards_by_gateway: HashMap<String, Vec<usize>>,
+    pub vs_by_gateway: HashMap<String, Vec<usize>>,
+    /// Workloads by name, by pod name and by `app` label, for naming a request's source.
+    pub workloads_by_name: HashMap<String, Vec<usize>>,
+    pub pods_by_bare_name: HashMap<String, Vec<(usize, usize)>>,
+    pub workloads_by_app: HashMap<String, Vec<usize>>,
+    /// Every regex of every route match, compiled once.
+    pub regexes: Regexes,
+}
+
+/// Route-match regexes compiled once, as Envoy's `safe_regex` matches: the whole value.
+#[derive(Debug, Default)]
+pub struct Regexes(HashMap<String, Option<regex::Regex>>);
+
+impl Regexes {
+    fn add(&mut self, pattern: &str) {
+        if !self.0.contains_key(pattern) {
+            self.0.insert(
+                pattern.to_string(),
+                regex::Regex::new(&full_match(pattern)).ok(),
+            );
+        }
+    }
+
+    /// True when `pattern` matches all of `value`; a pattern that does not compile matches
+    /// nothing (the loader reported it). Patterns not seen at build are compiled here.
+    pub fn is_full_match(&self, pattern: &str, value: &str) -> bool {
+        match self.0.get(pattern) {
+            Some(re) => re.as_ref().is_some_and(|re| re.is_match(value)),
+            None => regex::Regex::new(&full_match(pattern)).is_ok_and(|re| re.is_match(value)),
+        }
+    }
+}
+
+fn full_match(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
 }
 
 /// Makes a host fully qualified the way Istio does for a config in namespace `ns`: a short
@@ -421,12 +470,10 @@ impl Mesh {
 
     /// The Services selecting a workload.
     pub fn services_of_workload(&self, wi: usize) -> Vec<usize> {
-        self.services
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.endpoints.contains(&wi))
-            .map(|(i, _)| i)
-            .collect()
+        self.services_by_workload
+            .get(wi)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -670,6 +717,18 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         service_entries_by_port: HashMap::new(),
         router_ip: Ipv4Addr::new(203, 0, 113, 2),
         gateway_api: gwapi::GatewayApi::default(),
+        services_by_workload: Vec::new(),
+        istio_gateways_by_workload: HashMap::new(),
+        workloads_by_istio_gateway: Vec::new(),
+        istio_gateways_by_host: HashMap::new(),
+        istio_gateway_wildcards: Vec::new(),
+        vs_by_gateway_host: HashMap::new(),
+        vs_wildcards_by_gateway: HashMap::new(),
+        vs_by_gateway: HashMap::new(),
+        workloads_by_name: HashMap::new(),
+        pods_by_bare_name: HashMap::new(),
+        workloads_by_app: HashMap::new(),
+        regexes: Regexes::default(),
     };
     // Pods owned by a controller in the same input stand for that controller's replicas.
     let owned_pods: BTreeSet<(String, String)> = BTreeSet::new();
@@ -875,6 +934,16 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             svc_pool.reserve(ip);
         }
     }
+    // A Service selects pods of its own namespace only.
+    let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (wi, w) in mesh.workloads.iter().enumerate() {
+        workloads_by_namespace
+            .entry(w.namespace.as_str())
+            .or_default()
+            .push(wi);
+    }
+    let mut services: Vec<Service> = Vec::with_capacity(svc_specs.len());
+    let mut svc_diags = Vec::new();
     for (r, spec, status) in svc_specs {
         let ns = r.namespace().to_string();
         let name = r.name().to_string();
@@ -928,26 +997,27 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             })
             .collect();
         let endpoints: Vec<usize> = match &spec.selector {
-            Some(sel) if !sel.is_empty() => mesh
-                .workloads
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| {
-                    w.namespace == ns && sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+            Some(sel) if !sel.is_empty() => workloads_by_namespace
+                .get(ns.as_str())
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&wi| {
+                    let w = &mesh.workloads[wi];
+                    sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))
                 })
-                .map(|(i, _)| i)
                 .collect(),
             _ => Vec::new(),
         };
         if spec.selector.as_ref().is_some_and(|s| !s.is_empty()) && endpoints.is_empty() {
-            mesh.diagnostics.push(
+            svc_diags.push(
                 Diagnostic::new(diag::NO_SELECTOR_MATCH, "the selector matches no pod")
                     .at(&r.origin.file, r.origin.line_of(&["spec", "selector"]))
                     .object(r.display())
                     .hint("check the selector against the pod template labels of the Deployment"),
             );
         }
-        let si = mesh.services.len();
+        let si = services.len();
         if let Some(ip) = cluster_ip {
             mesh.service_by_ip.insert(ip, si);
         }
@@ -956,7 +1026,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         }
         mesh.service_by_host.insert(hostname.clone(), si);
         let generated_by = r.meta.annotations.get("meshsim.io/generated-by").cloned();
-        mesh.services.push(Service {
+        services.push(Service {
             namespace: ns,
             name,
             hostname,
@@ -978,6 +1048,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             generated_by,
         });
     }
+    mesh.services = services;
+    mesh.diagnostics.extend(svc_diags);
 
     // Configuration indexes.
     mesh.service_entries.sort_by(|a, b| {
@@ -1066,6 +1138,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     validate_config(&mut mesh);
     build_topology(&mut mesh);
     mesh.gateway_api = gwapi::build(&mesh);
+    build_trace_indexes(&mut mesh);
     mesh.diagnostics.splice(0..0, diags);
     mesh
 }
@@ -1457,6 +1530,143 @@ fn build_topology(mesh: &mut Mesh) {
         }
     }
     mesh.topology = g;
+}
+
+/// Indexes the simulator reads instead of scanning workloads, Services, Gateways or
+/// VirtualServices, so that a trace costs the same whatever the mesh's size.
+fn build_trace_indexes(mesh: &mut Mesh) {
+    mesh.services_by_workload = vec![Vec::new(); mesh.workloads.len()];
+    for (si, s) in mesh.services.iter().enumerate() {
+        for &wi in &s.endpoints {
+            mesh.services_by_workload[wi].push(si);
+        }
+    }
+    mesh.workloads_by_istio_gateway = vec![Vec::new(); mesh.istio_gateways.len()];
+    for (wi, w) in mesh.workloads.iter().enumerate() {
+        if w.proxy != ProxyKind::Gateway {
+            continue;
+        }
+        for (gi, gw) in mesh.istio_gateways.iter().enumerate() {
+            if !gw.spec.selector.is_empty()
+                && gw
+                    .spec
+                    .selector
+                    .iter()
+                    .all(|(k, v)| w.labels.get(k) == Some(v))
+            {
+                mesh.workloads_by_istio_gateway[gi].push(wi);
+                mesh.istio_gateways_by_workload
+                    .entry(wi)
+                    .or_default()
+                    .push(gi);
+            }
+        }
+    }
+    for (gi, gw) in mesh.istio_gateways.iter().enumerate() {
+        for server in &gw.spec.servers {
+            for h in &server.hosts {
+                let h = h.split_once('/').map(|x| x.1).unwrap_or(h);
+                if h == "*" {
+                    continue;
+                }
+                let list = if h.contains('*') {
+                    &mut mesh.istio_gateway_wildcards
+                } else {
+                    mesh.istio_gateways_by_host
+                        .entry(h.to_ascii_lowercase())
+                        .or_default()
+                };
+                if list.last() != Some(&gi) {
+                    list.push(gi);
+                }
+            }
+        }
+    }
+    for (vi, vs) in mesh.virtual_services.iter().enumerate() {
+        for g in &vs.spec.gateways {
+            if g == "mesh" {
+                continue;
+            }
+            let gname = if g.contains('/') {
+                g.clone()
+            } else {
+                format!("{}/{g}", vs.namespace)
+            };
+            let all = mesh.vs_by_gateway.entry(gname.clone()).or_default();
+            if all.last() == Some(&vi) {
+                continue;
+            }
+            all.push(vi);
+            for h in &vs.spec.hosts {
+                let h = fqdn(h, &vs.namespace).to_ascii_lowercase();
+                let list = if h.contains('*') {
+                    mesh.vs_wildcards_by_gateway
+                        .entry(gname.clone())
+                        .or_default()
+                } else {
+                    mesh.vs_by_gateway_host
+                        .entry((gname.clone(), h))
+                        .or_default()
+                };
+                if list.last() != Some(&vi) {
+                    list.push(vi);
+                }
+            }
+        }
+    }
+    for (wi, w) in mesh.workloads.iter().enumerate() {
+        mesh.workloads_by_name
+            .entry(w.name.clone())
+            .or_default()
+            .push(wi);
+        for (pi, p) in w.pods.iter().enumerate() {
+            mesh.pods_by_bare_name
+                .entry(p.name.clone())
+                .or_default()
+                .push((wi, pi));
+        }
+        if let Some(app) = w.labels.get("app") {
+            mesh.workloads_by_app
+                .entry(app.clone())
+                .or_default()
+                .push(wi);
+        }
+    }
+    let mut regexes = Regexes::default();
+    for vs in &mesh.virtual_services {
+        for route in &vs.spec.http {
+            for m in &route.r#match {
+                let fields = [&m.uri, &m.scheme, &m.method, &m.authority];
+                let maps = m
+                    .headers
+                    .values()
+                    .chain(m.query_params.values())
+                    .chain(m.without_headers.values());
+                for sm in fields.into_iter().flatten().chain(maps) {
+                    if let Some(re) = sm.regex.as_deref() {
+                        regexes.add(re);
+                    }
+                }
+            }
+        }
+    }
+    for hr in &mesh.http_routes {
+        for rule in &hr.spec.rules {
+            for m in &rule.matches {
+                if let Some(p) = &m.path {
+                    if p.type_.as_deref() == Some("RegularExpression") {
+                        regexes.add(p.value.as_deref().unwrap_or(""));
+                    }
+                }
+                for h in m.headers.iter().chain(&m.query_params) {
+                    if h.type_.as_deref() == Some("RegularExpression") {
+                        regexes.add(&h.value);
+                    }
+                }
+            }
+        }
+    }
+    mesh.regexes = regexes;
 }
 
 impl Mesh {

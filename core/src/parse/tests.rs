@@ -175,3 +175,192 @@ fn json_manifests_load() {
     assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
     assert_eq!(l.resources[0].name(), "j");
 }
+
+/// A loading result as text, without the document texts the origins share.
+pub(crate) fn summary(l: &Loaded) -> Vec<String> {
+    let mut out: Vec<String> = l
+        .resources
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {:?} {}:{} {:?} {:?}",
+                r.api_version,
+                r.kind,
+                r.display(),
+                r.meta,
+                r.origin.file,
+                r.origin.line,
+                r.origin.range,
+                r.body
+            )
+        })
+        .collect();
+    out.extend(l.diagnostics.iter().map(|d| format!("{d:?}")));
+    out
+}
+
+/// Reads one document with the careful path only, and with the loader's usual path.
+fn both_paths(doc: &str) -> (Vec<String>, Vec<String>) {
+    let origin = Origin {
+        file: Arc::from("d.yaml"),
+        line: 3,
+        text: Arc::from(doc),
+        range: (0, doc.len()),
+    };
+    let opts = LoadOptions::default();
+    let mut careful = Loaded::default();
+    if !has_tab_indent(doc, &origin, &mut careful) {
+        parse_document_careful(doc, origin.clone(), &opts, &mut careful);
+    }
+    let mut usual = Loaded::default();
+    parse_document(doc, origin, &opts, &mut usual);
+    (summary(&careful), summary(&usual))
+}
+
+const DOCUMENTS: &[&str] = &[
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  selector: {app: web}\n  ports:\n  - name: http\n    port: 80\n    targetPort: http\nstatus:\n  loadBalancer:\n    ingress: [{ip: 1.2.3.4}]\n",
+    "kind: Pod\napiVersion: v1\nmetadata: {name: p, namespace: x}\nstatus: {phase: Pending, podIP: 10.0.0.9}\nspec:\n  containers: [{name: c, ports: [{containerPort: 80}]}]\n",
+    "apiVersion: v1\nkind: Pod\nspec:\n  containers: []\nmetadata: {name: p}\n",
+    "spec:\n  containers: []\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\ndata:\n  mesh: |\n    accessLogFile: /dev/stdout\n",
+    "apiVersion: v1\nkind: ConfigMap\ndata: {a: b}\nmetadata: {name: c}\n",
+    "data: {a: b}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: [1]}\n",
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  labels: {istio-injection: enabled}\nspec: {finalizers: [kubernetes]}\n",
+    "apiVersion: v1\nkind: Namespace\nmetadata: null\n",
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: null\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nmetadata: {name: t}\n",
+    "apiVersion: v1\nkind: Service\nkind: Service\nmetadata: {name: s}\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: eighty}]}\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s, labels: [a]}\nspec: {ports: [{port: 80}]}\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {namespace: s}\n",
+    "apiVersion: 1\nkind: Service\nmetadata: {name: s}\n",
+    "apiVersion: v1\nkind: [Service]\nmetadata: {name: s}\n",
+    "apiVersion: v1\nmetadata: {name: s}\n",
+    "apiVersion: v1beta7\nkind: Service\nmetadata: {name: s}\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec:\n  replicas: 2\n  template:\n    metadata: {labels: {app: d}}\n    spec:\n      containers: [{name: c, image: x}]\n      volumes: [{name: v, emptyDir: {}}]\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nextra: 1\nspec: {replicas: 1}\n",
+    "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [a]\n  http:\n  - match:\n    - uri: {regex: '(a'}\n    route:\n    - destination: {host: a}\n",
+    "apiVersion: networking.istio.io/v1alpha3\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [a]\n  http:\n  - match:\n    - headers: {x: {regex: 'a|b'}}\n    route:\n    - destination: {host: a, subset: v1}\n",
+    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: x}\nspec:\n  host: a\n  subsets: [{name: v1, labels: {version: v1}}]\n",
+    "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: e}\nspec: {hosts: [a.example.com], ports: [{number: 80, name: http}], resolution: DNS}\n",
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: h}\nspec:\n  rules:\n  - matches: [{path: {type: RegularExpression, value: '[z-a]'}}]\n",
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: istio, namespace: ignored}\nspec: {controllerName: istio.io/gateway-controller}\n",
+    "apiVersion: sailoperator.io/v1\nkind: Istio\nmetadata: {name: default}\nspec: {namespace: istio-system, values: {meshConfig: {accessLogFile: /dev/stdout}}}\n",
+    "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: r}\nrules: []\n",
+    "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {a: 1}\n",
+    "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Namespace\n  metadata: {name: a}\n",
+    "- a\n- b\n",
+    "just a string\n",
+    "~\n",
+    "apiVersion: v1\nkind: Service\nmetadata: &m {name: s}\nspec: {selector: *m}\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s\n",
+    "apiVersion: v1\nkind: Service\nmetadata:\n\tname: s\n",
+];
+
+#[test]
+fn one_pass_reads_what_the_careful_path_reads() {
+    for doc in DOCUMENTS {
+        let (careful, usual) = both_paths(doc);
+        assert_eq!(careful, usual, "document:\n{doc}");
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const KEYS: &[&str] = &[
+        "apiVersion: v1\n",
+        "apiVersion: networking.istio.io/v1\n",
+        "kind: Service\n",
+        "kind: VirtualService\n",
+        "kind: ConfigMap\n",
+        "metadata: {name: x, namespace: n, labels: {a: b}}\n",
+        "metadata: {namespace: n}\n",
+        "metadata: {name: [x]}\n",
+        "spec: {ports: [{port: 80, targetPort: 8080}], selector: {a: b}}\n",
+        "spec: {ports: [{port: 80x}]}\n",
+        "spec: {hosts: [a], http: [{route: [{destination: {host: a}}]}]}\n",
+        "spec: {hosts: [a], http: [{match: [{uri: {regex: '(a'}}]}]}\n",
+        "spec: null\n",
+        "status: {loadBalancer: {ingress: [{ip: 1.2.3.4}]}}\n",
+        "status: 7\n",
+        "data: {k: v}\n",
+        "data: [1]\n",
+        "other: 1\n",
+        "kind: 3\n",
+    ];
+
+    proptest! {
+        /// Whatever the order and mix of top-level keys, both paths read a document alike.
+        #[test]
+        fn any_key_order(picks in proptest::collection::vec(0..KEYS.len(), 0..6)) {
+            let doc: String = picks.iter().map(|&i| KEYS[i]).collect();
+            let (careful, usual) = both_paths(&doc);
+            prop_assert_eq!(careful, usual, "document:\n{}", doc);
+        }
+    }
+}
+
+#[test]
+fn split_parse_and_assemble_in_pieces_equals_load() {
+    let files = vec![
+        SourceFile::new("a.yaml", DOCUMENTS[..20].join("---\n")),
+        SourceFile::new("bin.yaml", b"a: 1\n\x00".to_vec()),
+        SourceFile::new("b.yaml", DOCUMENTS[20..].join("---\n")),
+        SourceFile::new("c.yaml", DOCUMENTS[..5].join("---\n")),
+        SourceFile::new("empty.yaml", ""),
+    ];
+    let opts = LoadOptions::default();
+    let whole = load(&files, &opts);
+    for pieces in [1, 2, 3, 7] {
+        let split = split(&files);
+        let n = split.len();
+        let parsed: Vec<Parsed> = (0..pieces)
+            .map(|p| split.parse(n * p / pieces..n * (p + 1) / pieces, &opts))
+            .collect();
+        assert_eq!(summary(&split.assemble(parsed)), summary(&whole));
+    }
+}
+
+#[test]
+fn ordinary_objects_take_the_one_pass_path() {
+    let taken: Vec<bool> = DOCUMENTS
+        .iter()
+        .map(|doc| {
+            let origin = Origin {
+                file: Arc::from("d.yaml"),
+                line: 1,
+                text: Arc::from(*doc),
+                range: (0, doc.len()),
+            };
+            onepass::parse(
+                doc,
+                &origin,
+                &LoadOptions::default(),
+                &mut Loaded::default(),
+            )
+        })
+        .collect();
+    // The Service with status, the Pod with status before spec, the Deployment, the
+    // VirtualServices (one with an invalid regex: a diagnostic, not a parse failure), the
+    // DestinationRule, the ServiceEntry, the Sail Istio.
+    for i in [
+        0, 1, 4, 5, 8, 11, 12, 21, 22, 24, 25, 26, 27, 28, 29, 30, 37,
+    ] {
+        assert!(
+            taken[i],
+            "document {i} left to the careful path:\n{}",
+            DOCUMENTS[i]
+        );
+    }
+    // Spec or data before kind, duplicates, wrong types, no name, lists, raw kinds, non-objects.
+    for i in [
+        3, 6, 7, 13, 14, 15, 16, 17, 18, 19, 20, 23, 31, 32, 33, 34, 35, 36, 38,
+    ] {
+        assert!(!taken[i], "document {i} taken:\n{}", DOCUMENTS[i]);
+    }
+}

@@ -2,7 +2,7 @@
 //! matches and actions. Istio VirtualServices (and, later, Gateway API routes) compile into this
 //! one shape, so the matching below is written once.
 
-use crate::model::{fqdn, Config, Mesh};
+use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
 use std::collections::BTreeMap;
 
@@ -27,7 +27,13 @@ impl StrMatch {
         }
     }
 
+    /// Compiles a regex for each call; routing uses [`StrMatch::matches_in`] with the model's
+    /// compiled regexes.
     pub fn matches(&self, value: &str, ignore_case: bool) -> bool {
+        self.matches_in(value, ignore_case, None)
+    }
+
+    pub fn matches_in(&self, value: &str, ignore_case: bool, regexes: Option<&Regexes>) -> bool {
         match self {
             StrMatch::Exact(e) => {
                 if ignore_case {
@@ -52,9 +58,9 @@ impl StrMatch {
                     || (value.starts_with(p) && value[p.len()..].starts_with('/'))
             }
             // Envoy's safe_regex matches the whole value (RE2 full match).
-            StrMatch::Regex(r) => match regex::Regex::new(&format!("^(?:{r})$")) {
-                Ok(re) => re.is_match(value),
-                Err(_) => false,
+            StrMatch::Regex(r) => match regexes {
+                Some(compiled) => compiled.is_full_match(r, value),
+                None => Regexes::default().is_full_match(r, value),
             },
             StrMatch::Present => true,
         }
@@ -101,6 +107,8 @@ pub struct MatchInput<'a> {
     pub source_namespace: Option<&'a str>,
     /// The gateway evaluating the route (`ns/name`), or "mesh" for sidecars.
     pub gateway: &'a [String],
+    /// The model's compiled regexes.
+    pub regexes: &'a Regexes,
 }
 
 impl<'a> MatchInput<'a> {
@@ -147,7 +155,7 @@ impl RouteMatch {
             }
         }
         if let Some(m) = &self.path {
-            if !m.matches(r.path_only(), self.ignore_case) {
+            if !m.matches_in(r.path_only(), self.ignore_case, Some(r.regexes)) {
                 return Some(format!(
                     "path {} does not match {}",
                     r.path_only(),
@@ -156,7 +164,7 @@ impl RouteMatch {
             }
         }
         if let Some(m) = &self.method {
-            if !m.matches(r.method, false) {
+            if !m.matches_in(r.method, false, Some(r.regexes)) {
                 return Some(format!(
                     "method {} does not match {}",
                     r.method,
@@ -165,7 +173,7 @@ impl RouteMatch {
             }
         }
         if let Some(m) = &self.authority {
-            if !m.matches(r.authority, false) {
+            if !m.matches_in(r.authority, false, Some(r.regexes)) {
                 return Some(format!(
                     "authority {} does not match {}",
                     r.authority,
@@ -174,7 +182,7 @@ impl RouteMatch {
             }
         }
         if let Some(m) = &self.scheme {
-            if !m.matches(r.scheme, false) {
+            if !m.matches_in(r.scheme, false, Some(r.regexes)) {
                 return Some(format!(
                     "scheme {} does not match {}",
                     r.scheme,
@@ -184,7 +192,7 @@ impl RouteMatch {
         }
         for (name, m) in &self.headers {
             match r.header(name) {
-                Some(v) if m.matches(v, false) => {}
+                Some(v) if m.matches_in(v, false, Some(r.regexes)) => {}
                 Some(v) => {
                     return Some(format!(
                         "header {name}: {v:?} does not match {}",
@@ -196,7 +204,7 @@ impl RouteMatch {
         }
         for (name, m) in &self.without_headers {
             if let Some(v) = r.header(name) {
-                if m.matches(v, false) {
+                if m.matches_in(v, false, Some(r.regexes)) {
                     return Some(format!(
                         "header {name} is present and matches {} (withoutHeaders)",
                         m.describe()
@@ -206,7 +214,7 @@ impl RouteMatch {
         }
         for (name, m) in &self.query {
             match r.query(name) {
-                Some(v) if m.matches(&v, false) => {}
+                Some(v) if m.matches_in(&v, false, Some(r.regexes)) => {}
                 Some(v) => {
                     return Some(format!(
                         "query {name}={v:?} does not match {}",

@@ -2,7 +2,7 @@
 //! the one host asked about (never the whole mesh), in the order and shape Istio generates them.
 
 use super::route::*;
-use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy, ProxyKind};
+use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
 use crate::parse::types::*;
 
 /// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
@@ -714,19 +714,25 @@ fn narrower<'a>(a: &'a str, b: &'a str) -> &'a str {
     }
 }
 
-/// Virtual hosts of a gateway's route configuration for the HTTP servers on one port:
-/// VirtualServices bound to each server's Gateway, merged per host in precedence order.
-pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> Vec<VirtualHost> {
+/// Virtual hosts of a gateway's route configuration for the HTTP servers on one port that
+/// could match `authority`: VirtualServices bound to each server's Gateway (those Istio
+/// generates from Gateway API routes first, then the others, found through the model's
+/// indexes by gateway and host), merged per host in precedence order.
+pub fn gateway_vhosts(
+    mesh: &Mesh,
+    servers: &[ServerRef],
+    port_number: u16,
+    authority: &str,
+) -> Vec<VirtualHost> {
+    let host = strip_port(authority).to_ascii_lowercase();
     let mut out: Vec<VirtualHost> = Vec::new();
     for s in servers {
         let gname = s.qualified();
         if s.server.tls.as_ref().is_some_and(|t| t.https_redirect) {
             for h in &s.server.hosts {
                 let (_, host) = server_host(h);
-                if out.iter().any(|v| v.domains.iter().any(|d| d == host)) {
-                    if let Some(v) = out.iter_mut().find(|v| v.domains.iter().any(|d| d == host)) {
-                        v.require_tls = true;
-                    }
+                if let Some(v) = out.iter_mut().find(|v| v.domains.iter().any(|d| d == host)) {
+                    v.require_tls = true;
                     continue;
                 }
                 out.push(VirtualHost {
@@ -744,9 +750,8 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                 });
             }
         }
-        // VirtualServices bound to this server's Gateway, in Istio's order
-        // (`VirtualServicesForGateway`): those generated from Gateway API routes in the
-        // gateway's namespace first, then the other generated ones, then the rest.
+        // Istio's order (`VirtualServicesForGateway`): VirtualServices generated from Gateway
+        // API routes in the gateway's namespace, then the other generated ones, then the rest.
         let generated: Vec<&crate::model::gwapi::GeneratedVs> = mesh
             .gateway_api
             .vs_by_gateway
@@ -755,7 +760,22 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
             .flatten()
             .map(|&i| &mesh.gateway_api.virtual_services[i])
             .collect();
-        let bound_vs = generated
+        let mut regular: Vec<usize> = mesh
+            .vs_by_gateway_host
+            .get(&(gname.clone(), host.clone()))
+            .into_iter()
+            .flatten()
+            .chain(
+                mesh.vs_wildcards_by_gateway
+                    .get(&gname)
+                    .into_iter()
+                    .flatten(),
+            )
+            .copied()
+            .collect();
+        regular.sort_unstable();
+        regular.dedup();
+        let bound = generated
             .iter()
             .filter(|g| g.vs.namespace == s.gateway.namespace)
             .chain(
@@ -764,72 +784,52 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
                     .filter(|g| g.vs.namespace != s.gateway.namespace),
             )
             .map(|g| (&g.vs, Some(*g)))
-            .chain(
-                mesh.virtual_services
-                    .iter()
-                    .filter(|vs| {
-                        vs.spec
-                            .gateways
-                            .iter()
-                            .any(|g| qualify_gateway(g, &vs.namespace) == gname)
-                    })
-                    .map(|vs| (vs, None)),
-            );
-        for (vs, gen) in bound_vs {
+            .chain(regular.iter().map(|&vi| (&mesh.virtual_services[vi], None)));
+        for (vs, gen) in bound {
+            let domains = server_domains(vs, s);
+            if domains.is_empty() {
+                continue;
+            }
             let kind = if gen.is_some() {
                 "generated VirtualService"
             } else {
                 "VirtualService"
             };
-            for sh in &s.server.hosts {
-                let (sns, shost) = server_host(sh);
-                let ns_ok = sns == "*"
-                    || sns == vs.namespace
-                    || (sns == "." && vs.namespace == s.gateway.namespace);
-                if !ns_ok {
-                    continue;
-                }
-                for vh in &vs.spec.hosts {
-                    let vh = fqdn(vh, &vs.namespace);
-                    if !hosts_intersect(&vh, shost) {
-                        continue;
-                    }
-                    let domain = narrower(&vh, shost).to_string();
-                    let compiled = match gen {
-                        Some(g) => compile_generated(g),
-                        None => compile_vs(mesh, vs),
-                    };
-                    let routes = filter_routes(compiled, port_number, &gname);
-                    match out.iter_mut().find(|v| v.domains.contains(&domain)) {
-                        Some(v) => {
-                            // Istio merges VirtualServices for one host on a gateway; routes keep
-                            // the precedence order of their VirtualServices.
-                            if !v
-                                .source
-                                .contains(&format!("{kind} {}/{}", vs.namespace, vs.name))
-                            {
-                                v.routes.extend(routes);
-                                v.source.push_str(&format!(
-                                    " + {kind} {}/{} ({})",
-                                    vs.namespace,
-                                    vs.name,
-                                    vs.origin.pos()
-                                ));
-                            }
-                        }
-                        None => out.push(VirtualHost {
-                            name: format!("{domain}:{port_number}"),
-                            domains: vec![domain.clone()],
-                            routes,
-                            require_tls: false,
-                            source: format!(
-                                "{kind} {}/{} ({}) on Gateway {gname}",
+            let compiled = match gen {
+                Some(g) => compile_generated(g),
+                None => compile_vs(mesh, vs),
+            };
+            let routes = filter_routes(compiled, port_number, &gname);
+            for domain in domains {
+                match out.iter_mut().find(|v| v.domains.contains(&domain)) {
+                    Some(v) => {
+                        // Istio merges VirtualServices for one host on a gateway; routes keep
+                        // the precedence order of their VirtualServices.
+                        if !v
+                            .source
+                            .contains(&format!("{kind} {}/{}", vs.namespace, vs.name))
+                        {
+                            v.routes.extend(routes.iter().cloned());
+                            v.source.push_str(&format!(
+                                " + {kind} {}/{} ({})",
                                 vs.namespace,
                                 vs.name,
                                 vs.origin.pos()
-                            ),
-                        }),
+                            ));
+                        }
                     }
+                    None => out.push(VirtualHost {
+                        name: format!("{domain}:{port_number}"),
+                        domains: vec![domain.clone()],
+                        routes: routes.clone(),
+                        require_tls: false,
+                        source: format!(
+                            "{kind} {}/{} ({}) on Gateway {gname}",
+                            vs.namespace,
+                            vs.name,
+                            vs.origin.pos()
+                        ),
+                    }),
                 }
             }
         }
@@ -837,7 +837,9 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
     for v in &mut out {
         v.routes = sort_vhost_routes(std::mem::take(&mut v.routes));
     }
-    if out.iter().all(|v| v.routes.is_empty() && !v.require_tls) {
+    let serves_something = out.iter().any(|v| !v.routes.is_empty() || v.require_tls)
+        || any_bound_routes(mesh, servers, port_number);
+    if !serves_something {
         // No VirtualService for any server on the port: Istio's `blackhole:<port>` virtual host.
         out.push(VirtualHost {
             name: format!("blackhole:{port_number}"),
@@ -848,6 +850,61 @@ pub fn gateway_vhosts(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> V
         });
     }
     out
+}
+
+/// The domains a VirtualService bound to a server's Gateway gives that server: each of its
+/// hosts that intersects a server host open to its namespace, narrowed to the more specific.
+fn server_domains(vs: &Config<VirtualServiceSpec>, s: &ServerRef) -> Vec<String> {
+    let mut out = Vec::new();
+    for sh in &s.server.hosts {
+        let (sns, shost) = server_host(sh);
+        let ns_ok = sns == "*"
+            || sns == vs.namespace
+            || (sns == "." && vs.namespace == s.gateway.namespace);
+        if !ns_ok {
+            continue;
+        }
+        for vh in &vs.spec.hosts {
+            let vh = fqdn(vh, &vs.namespace);
+            if hosts_intersect(&vh, shost) {
+                let d = narrower(&vh, shost).to_string();
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// True when some VirtualService bound to the servers' Gateways (written or generated) has
+/// routes for the port, for any host: it decides whether the port is a blackhole.
+fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> bool {
+    servers.iter().any(|s| {
+        let gname = s.qualified();
+        let written = mesh
+            .vs_by_gateway
+            .get(&gname)
+            .into_iter()
+            .flatten()
+            .map(|&vi| &mesh.virtual_services[vi])
+            .any(|vs| {
+                !server_domains(vs, s).is_empty()
+                    && !filter_routes(compile_vs(mesh, vs), port_number, &gname).is_empty()
+            });
+        written
+            || mesh
+                .gateway_api
+                .vs_by_gateway
+                .get(&gname)
+                .into_iter()
+                .flatten()
+                .map(|&i| &mesh.gateway_api.virtual_services[i])
+                .any(|g| {
+                    !server_domains(&g.vs, s).is_empty()
+                        && !filter_routes(compile_generated(g), port_number, &gname).is_empty()
+                })
+    })
 }
 
 /// Istio's `IsCatchAllRoute`: a prefix `/` (or regex `.*`) without header or query matches
@@ -900,7 +957,7 @@ pub fn sort_vhost_routes(routes: Vec<Route>) -> Vec<Route> {
 /// by default).
 pub fn gateway_selects(gw: &Config<IstioGatewaySpec>, mesh: &Mesh, wi: usize) -> bool {
     let w = &mesh.workloads[wi];
-    w.proxy == ProxyKind::Gateway
+    w.proxy == crate::model::ProxyKind::Gateway
         && !gw.spec.selector.is_empty()
         && gw
             .spec

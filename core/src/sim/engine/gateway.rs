@@ -45,23 +45,28 @@ impl Ctx<'_> {
             ..Default::default()
         };
         // Servers of Istio Gateways selecting this workload, bound to this pod port.
-        let services = mesh.services_of_workload(wi);
+        let services = &mesh.services_by_workload[wi];
         let mut servers: Vec<ServerRef> = Vec::new();
         let mut other_ports: Vec<String> = Vec::new();
-        // Istio Gateways selecting this workload, and the ones Istio generates per listener of
-        // a Gateway API Gateway (bound to that Gateway's own deployment, in its namespace).
+        // Istio Gateways selecting this workload (indexed at model build), and the ones Istio
+        // generates per listener of a Gateway API Gateway (bound to that Gateway's own
+        // deployment, in its namespace).
+        let indexed = mesh
+            .istio_gateways_by_workload
+            .get(&wi)
+            .into_iter()
+            .flatten()
+            .map(|&gi| &mesh.istio_gateways[gi]);
         let generated = mesh
             .gateway_api
             .istio_gateways
             .iter()
             .filter(|(g, _)| g.namespace == w.namespace)
-            .map(|(g, _)| g);
-        for gw in mesh.istio_gateways.iter().chain(generated) {
-            if !vhosts::gateway_selects(gw, mesh, wi) {
-                continue;
-            }
+            .map(|(g, _)| g)
+            .filter(|g| vhosts::gateway_selects(g, mesh, wi));
+        for gw in indexed.chain(generated) {
             for (i, s) in gw.spec.servers.iter().enumerate() {
-                let pod_port = server_pod_port(mesh, &services, w, s.port.number);
+                let pod_port = server_pod_port(mesh, services, w, s.port.number);
                 if pod_port == port {
                     servers.push(ServerRef {
                         gateway: gw,
@@ -160,7 +165,7 @@ impl Ctx<'_> {
                 0,
             );
         }
-        let vhs = vhosts::gateway_vhosts(mesh, &servers, number);
+        let vhs = vhosts::gateway_vhosts(mesh, &servers, number, &msg.authority);
         let gws: Vec<String> = servers.iter().map(|s| s.qualified()).collect();
         let labels = w.labels.clone();
         let ns = w.namespace.clone();
@@ -350,7 +355,7 @@ impl Ctx<'_> {
         self.step(hop, "listener", format!("{}:{port}: TLS {mode} terminated for SNI {sni} (certificate {cred}) → route configuration {route_config}", pod_ip), vec![]);
         log.requested_server_name = Some(sni);
         msg.sni = None;
-        let vhs = vhosts::gateway_vhosts(mesh, &matching, number);
+        let vhs = vhosts::gateway_vhosts(mesh, &matching, number, &msg.authority);
         let gws: Vec<String> = matching.iter().map(|s| s.qualified()).collect();
         let labels = mesh.workloads[wi].labels.clone();
         let ns = mesh.workloads[wi].namespace.clone();

@@ -99,6 +99,7 @@ impl Ctx<'_> {
                 source_labels: Some(source_labels),
                 source_namespace: Some(source_ns),
                 gateway,
+                regexes: &self.mesh.regexes,
             };
             if r.matches.is_empty() {
                 chosen = Some((r.clone(), None));

@@ -229,25 +229,35 @@ fn resolve_source(mesh: &Mesh, from: &str) -> Result<Client, RequestError> {
         Some((n, m)) => (Some(n), m),
         None => (None, from),
     };
-    let mut found: Vec<(usize, usize)> = Vec::new();
-    for (wi, w) in mesh.workloads.iter().enumerate() {
-        if ns.is_some_and(|n| n != w.namespace) {
-            continue;
-        }
-        if w.name == name {
-            found.push((wi, 0));
-        } else if let Some(pi) = w.pods.iter().position(|p| p.name == name) {
+    // Workloads named so, else the first of their pods named so; in workload order.
+    let in_ns = |wi: &usize| ns.is_none_or(|n| n == mesh.workloads[*wi].namespace);
+    let mut found: Vec<(usize, usize)> = mesh
+        .workloads_by_name
+        .get(name)
+        .into_iter()
+        .flatten()
+        .copied()
+        .filter(in_ns)
+        .map(|wi| (wi, 0))
+        .collect();
+    for &(wi, pi) in mesh.pods_by_bare_name.get(name).into_iter().flatten() {
+        if in_ns(&wi) && !found.iter().any(|&(w, _)| w == wi) {
             found.push((wi, pi));
         }
     }
+    found.sort_unstable();
+    found.dedup_by_key(|(wi, _)| *wi);
     // `curl` also names the `curl` app label, as `oc get pods -l app=curl` would.
     if found.is_empty() {
-        for (wi, w) in mesh.workloads.iter().enumerate() {
-            if ns.is_none_or(|n| n == w.namespace) && w.labels.get("app").is_some_and(|a| a == name)
-            {
-                found.push((wi, 0));
-            }
-        }
+        found = mesh
+            .workloads_by_app
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(in_ns)
+            .map(|wi| (wi, 0))
+            .collect();
     }
     match found.len() {
         0 => Err(err(
@@ -452,7 +462,19 @@ impl<'m> Ctx<'m> {
         let svc_addr = |s: &Service| -> Option<Ipv4Addr> {
             s.external_ip.or(if external { None } else { s.cluster_ip })
         };
-        for gw in &mesh.istio_gateways {
+        // Candidates from the index by server host (exact, then any wildcard), in order.
+        let mut candidates: Vec<usize> = mesh
+            .istio_gateways_by_host
+            .get(&host.to_ascii_lowercase())
+            .into_iter()
+            .flatten()
+            .chain(&mesh.istio_gateway_wildcards)
+            .copied()
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        for gi in candidates {
+            let gw = &mesh.istio_gateways[gi];
             let exposes = gw.spec.servers.iter().any(|s| {
                 s.hosts.iter().any(|h| {
                     let h = h.split_once('/').map(|x| x.1).unwrap_or(h);
@@ -462,20 +484,18 @@ impl<'m> Ctx<'m> {
             if !exposes {
                 continue;
             }
-            for (wi, _) in mesh.gateway_workloads() {
-                if vhosts::gateway_selects(gw, mesh, wi) {
-                    for si in mesh.services_of_workload(wi) {
-                        if let Some(ip) = svc_addr(&mesh.services[si]) {
-                            return Some((
-                                ip,
-                                format!(
-                                    "Gateway {}/{} on Service {}",
-                                    gw.namespace,
-                                    gw.name,
-                                    mesh.services[si].display()
-                                ),
-                            ));
-                        }
+            for &wi in &mesh.workloads_by_istio_gateway[gi] {
+                for &si in &mesh.services_by_workload[wi] {
+                    if let Some(ip) = svc_addr(&mesh.services[si]) {
+                        return Some((
+                            ip,
+                            format!(
+                                "Gateway {}/{} on Service {}",
+                                gw.namespace,
+                                gw.name,
+                                mesh.services[si].display()
+                            ),
+                        ));
                     }
                 }
             }

@@ -1,0 +1,126 @@
+//! Loading, model build and trace on generated meshes of 100, 1,000 and 10,000 services, with
+//! serde_yaml's parse of the same documents into `serde_yaml::Value` as the baseline, in the
+//! same run: `cargo bench -p meshsim-bench`. Filter with a name, as in
+//! `cargo bench -p meshsim-bench -- trace`.
+//!
+//! The whole-mesh benchmarks take few samples (a 10,000-service mesh is 24 MB of YAML) so that
+//! a run stays short on a shared machine.
+
+use divan::{black_box, Bencher};
+use meshsim_bench::{cases, generate};
+use meshsim_core::parse::{self, LoadOptions, Loaded};
+use meshsim_core::{Mesh, ModelOptions, Request, SourceFile};
+use serde::Deserialize;
+use std::sync::Mutex;
+
+const SIZES: &[usize] = &[100, 1000, 10_000];
+
+fn main() {
+    divan::main();
+}
+
+/// A generated mesh at each stage, made once per size.
+struct Fixture {
+    files: Vec<SourceFile>,
+    loaded: Loaded,
+    mesh: Mesh,
+    requests: Vec<Request>,
+}
+
+fn fixture(services: usize) -> &'static Fixture {
+    static CACHE: Mutex<Vec<(usize, &'static Fixture)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, f)) = cache.iter().find(|(n, _)| *n == services) {
+        return f;
+    }
+    let files = generate(services).source_files("mesh");
+    let loaded = parse::load(&files, &LoadOptions::default());
+    let (mesh, diags) = meshsim_core::build_mesh(&files, &LoadOptions::default(), &model());
+    assert!(
+        !diags.iter().any(|d| d.is_error()),
+        "the generated mesh has errors"
+    );
+    let requests = cases(services, 600).iter().map(|c| c.request()).collect();
+    let f: &'static Fixture = Box::leak(Box::new(Fixture {
+        files,
+        loaded,
+        mesh,
+        requests,
+    }));
+    cache.push((services, f));
+    f
+}
+
+fn model() -> ModelOptions {
+    ModelOptions::default()
+}
+
+/// Files to a model ready to trace.
+mod load {
+    use super::*;
+
+    /// The baseline: serde_yaml parses every document into a `Value`, and nothing more.
+    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    fn yaml_value_baseline(bencher: Bencher, services: usize) {
+        let f = fixture(services);
+        bencher.bench(|| {
+            let mut n = 0usize;
+            for file in &f.files {
+                let text = std::str::from_utf8(&file.bytes).unwrap_or_default();
+                for doc in serde_yaml::Deserializer::from_str(text) {
+                    if serde_yaml::Value::deserialize(doc).is_ok() {
+                        n += 1;
+                    }
+                }
+            }
+            n
+        });
+    }
+
+    /// The core's loader on one thread (the browser's path), without the model.
+    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    fn parse_one_thread(bencher: Bencher, services: usize) {
+        let f = fixture(services);
+        bencher.bench(|| parse::load(&f.files, &LoadOptions::default()));
+    }
+
+    /// Files to a model on one thread.
+    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    fn to_model_one_thread(bencher: Bencher, services: usize) {
+        let f = fixture(services);
+        bencher.bench(|| meshsim_core::build_mesh(&f.files, &LoadOptions::default(), &model()));
+    }
+
+    /// Files to a model as the CLI does it: documents parsed on every core.
+    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    fn to_model_all_cores(bencher: Bencher, services: usize) {
+        let f = fixture(services);
+        bencher
+            .with_inputs(|| f.files.clone())
+            .bench_values(|files| {
+                let loaded = meshsim_cli::inputs::load(files, &LoadOptions::default());
+                meshsim_core::build_mesh_from(loaded, &model())
+            });
+    }
+}
+
+/// Loaded resources to a model.
+#[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
+fn model_build(bencher: Bencher, services: usize) {
+    let f = fixture(services);
+    bencher
+        .with_inputs(|| f.loaded.clone())
+        .bench_values(|loaded| Mesh::build(loaded, &model()));
+}
+
+/// One trace, cycling through the generated cases (every shape: sidecar to sidecar by each
+/// kind of match, ingress through the gateway, a ServiceEntry).
+#[divan::bench(args = SIZES, max_time = 2)]
+fn trace(bencher: Bencher, services: usize) {
+    let f = fixture(services);
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % f.requests.len();
+        black_box(meshsim_core::sim::trace(&f.mesh, &f.requests[i]))
+    });
+}
