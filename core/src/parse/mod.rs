@@ -65,6 +65,8 @@ pub enum Body {
     /// Deployment, StatefulSet, DaemonSet, ReplicaSet, Job.
     Workload(WorkloadSpec),
     Service(ServiceSpec, ServiceStatus),
+    /// `discovery.k8s.io/v1` EndpointSlice, as a live cluster's dump holds them.
+    EndpointSlice(EndpointSliceBody),
     ServiceAccount,
     ConfigMap(ConfigMapBody),
     VirtualService(VirtualServiceSpec),
@@ -203,7 +205,70 @@ pub fn merge(parts: Vec<Loaded>) -> Loaded {
         }
     }
     out.resources = all.into_iter().flatten().collect();
+    if let Some(note) = set_aside_note(&out.resources) {
+        out.diagnostics.push(note);
+    }
     out
+}
+
+/// Kinds that make up an installation (the API's own machinery, access control, policy
+/// plumbing) and never change how a request is routed. An install folder or a cluster dump
+/// holds many; they are kept and counted in one note rather than listed one by one.
+const SET_ASIDE: &[&str] = &[
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PriorityClass",
+    "Lease",
+    "IngressClass",
+    "Kustomization",
+    "Component",
+];
+
+/// One note counting the objects of `SET_ASIDE` kinds, by kind.
+fn set_aside_note(resources: &[Resource]) -> Option<Diagnostic> {
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in resources {
+        if matches!(r.body, Body::Kept(_)) && SET_ASIDE.contains(&r.kind.as_str()) {
+            *by_kind.entry(r.kind.as_str()).or_default() += 1;
+        }
+    }
+    let total: usize = by_kind.values().sum();
+    if total == 0 {
+        return None;
+    }
+    let list: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    Some(
+        Diagnostic::new(
+            diag::SET_ASIDE,
+            format!(
+                "{total} object{} of the installation set aside ({}): they change no routing",
+                if total == 1 { "" } else { "s" },
+                list.join(", ")
+            ),
+        )
+        .hint("nothing to do: CRDs, webhooks, access control and kustomize files are read and kept, not simulated"),
+    )
+}
+
+/// kustomize reads `kustomization.yaml` (or `.yml`, or `Kustomization`) by file name; such a
+/// file often has neither apiVersion, kind nor name.
+fn is_kustomization_file(path: &str) -> bool {
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    matches!(
+        base,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
 }
 
 /// Splits a text into YAML documents: (first line, byte start, byte end), one-based lines.
@@ -308,6 +373,24 @@ pub fn parse_file(file: &SourceFile, opts: &LoadOptions) -> Loaded {
         Arc::from(text)
     };
     let file_arc: Arc<str> = Arc::from(path);
+    if is_kustomization_file(path) {
+        out.resources.push(Resource {
+            api_version: "kustomize.config.k8s.io/v1beta1".into(),
+            kind: "Kustomization".into(),
+            meta: ObjectMeta {
+                name: Some("kustomization".into()),
+                ..Default::default()
+            },
+            origin: Origin {
+                file: file_arc,
+                line: 1,
+                text: text.clone(),
+                range: (0, text.len()),
+            },
+            body: Body::Kept(serde_yaml::Value::Null),
+        });
+        return out;
+    }
     for (line, start, end) in split_documents(&text) {
         let doc = &text[start..end];
         if is_blank_document(doc) {
@@ -534,6 +617,12 @@ const CLUSTER_SCOPED: &[&str] = &[
     "PersistentVolume",
     "StorageClass",
     "PriorityClass",
+    "APIService",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "IngressClass",
+    "Kustomization",
+    "Component",
 ];
 
 /// Which kinds are known, by group, with the versions their API serves.
@@ -559,6 +648,22 @@ fn known(group: &str, kind: &str) -> Option<&'static [&'static str]> {
             "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding",
         ) => Some(V1),
         ("discovery.k8s.io", "EndpointSlice") => Some(V1),
+        // The machinery of an installation: read and set aside (see `SET_ASIDE`).
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => Some(V1),
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding",
+        ) => Some(&["v1", "v1beta1"]),
+        ("apiregistration.k8s.io", "APIService") => Some(V1),
+        ("networking.k8s.io", "NetworkPolicy" | "IngressClass") => Some(V1),
+        ("", "ResourceQuota" | "LimitRange") => Some(V1),
+        ("scheduling.k8s.io", "PriorityClass") => Some(V1),
+        ("coordination.k8s.io", "Lease") => Some(V1),
+        ("kustomize.config.k8s.io", "Kustomization") => Some(&["v1beta1"]),
+        ("kustomize.config.k8s.io", "Component") => Some(&["v1alpha1"]),
         (
             "networking.istio.io",
             "Gateway" | "VirtualService" | "DestinationRule" | "ServiceEntry" | "Sidecar"
@@ -600,6 +705,10 @@ fn parse_object(
         }
     };
     let mut meta = meta;
+    // A Kustomization needs no name: kustomize finds it by its file name.
+    if group == "kustomize.config.k8s.io" && meta.name.as_deref().unwrap_or("").is_empty() {
+        meta.name = Some("kustomization".into());
+    }
     if meta.name.as_deref().unwrap_or("").is_empty() {
         out.diagnostics.push(
             Diagnostic::new(diag::MISSING_NAME, format!("{kind} has no metadata.name"))
@@ -682,6 +791,14 @@ fn parse_object(
             }
         },
         ("", "ServiceAccount") => Body::ServiceAccount,
+        ("discovery.k8s.io", "EndpointSlice") => match typed::<EndpointSliceBody>(doc, &item) {
+            Ok(b) => Body::EndpointSlice(b),
+            Err(e) => {
+                out.diagnostics
+                    .push(yaml_error(&e, &resource.origin, Some(&what)));
+                return;
+            }
+        },
         ("", "ConfigMap") => match typed::<ConfigMapBody>(doc, &item) {
             Ok(c) => Body::ConfigMap(c),
             Err(e) => {
@@ -709,7 +826,20 @@ fn parse_object(
         ("gateway.networking.k8s.io", "GatewayClass") => {
             spec!(GatewayClassSpec, Body::GatewayClass)
         }
-        ("gateway.networking.k8s.io", "Gateway") => spec!(GatewaySpec, Body::Gateway),
+        ("gateway.networking.k8s.io", "Gateway") => {
+            match typed::<Doc<GatewaySpec, GatewayStatus>>(doc, &item) {
+                Ok(d) => {
+                    let mut spec = d.spec.unwrap_or_default();
+                    spec.status_addresses = d.status.unwrap_or_default().addresses;
+                    Body::Gateway(spec)
+                }
+                Err(e) => {
+                    out.diagnostics
+                        .push(yaml_error(&e, &resource.origin, Some(&what)));
+                    return;
+                }
+            }
+        }
         ("gateway.networking.k8s.io", "HTTPRoute") => spec!(HttpRouteSpec, Body::HttpRoute),
         ("gateway.networking.k8s.io", "GRPCRoute") => spec!(GrpcRouteSpec, Body::GrpcRoute),
         ("gateway.networking.k8s.io", "ReferenceGrant") => {
