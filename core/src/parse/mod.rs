@@ -551,13 +551,24 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
             return;
         }
     };
+    // Each item's own lines, found in one pass (a cluster's dump holds thousands of items);
+    // when the text is not block style (a JSON List), items point at the List's first line.
+    let spans = list_item_spans(doc);
+    let spans = if spans.len() == list.items.len() {
+        spans
+    } else {
+        Vec::new()
+    };
     for (i, item) in list.items.into_iter().enumerate() {
-        let idx = i.to_string();
-        let line = origin.line_of(&["items", &idx]);
-        let item_origin = Origin {
-            line,
-            ..origin.clone()
+        let item_origin = match spans.get(i) {
+            Some(&(line, start, end)) => Origin {
+                line: origin.line + line,
+                range: (origin.range.0 + start, origin.range.0 + end),
+                ..origin.clone()
+            },
+            None => origin.clone(),
         };
+        let line = item_origin.line;
         let header = match serde_yaml::from_value::<Header>(item.clone()) {
             Ok(h) => h,
             Err(_) => {
@@ -587,6 +598,49 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
             ),
         }
     }
+}
+
+/// The items of a block-style `items:` list at the top of a List document: for each, its
+/// zero-based first line and byte range within `doc`. One pass over the text.
+fn list_item_spans(doc: &str) -> Vec<(usize, usize, usize)> {
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let mut in_items = false;
+    let mut item_indent: Option<usize> = None;
+    let mut offset = 0usize;
+    for (n, line) in doc.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len();
+        let l = line.trim_end_matches(['\n', '\r']);
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let indent = l.len() - t.len();
+        if !in_items {
+            if indent == 0
+                && (t == "items:" || t.starts_with("items: ") && t[6..].trim().is_empty())
+            {
+                in_items = true;
+            }
+            continue;
+        }
+        let is_item = t == "-" || t.starts_with("- ");
+        match item_indent {
+            None if is_item => item_indent = Some(indent),
+            None => break,
+            Some(ii) if indent < ii || (indent == ii && !is_item) => break,
+            _ => {}
+        }
+        if is_item && Some(indent) == item_indent {
+            if let Some(last) = spans.last_mut() {
+                last.2 = start;
+            }
+            spans.push((n, start, doc.len()));
+        } else if let Some(last) = spans.last_mut() {
+            last.2 = offset;
+        }
+    }
+    spans
 }
 
 /// Deserialises either from the document text (positions exact) or from a list item's value.

@@ -210,3 +210,14 @@ fn a_dump_list_with_server_fields_loads_cleanly() {
         Some("2026-01-05T10:00:00Z")
     );
 }
+
+#[test]
+fn list_items_point_at_their_own_lines_and_fields() {
+    let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a, namespace: x}\n  spec:\n    selector: {app: a}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n    namespace: x\n  spec:\n    ports: [{port: 80}]\n    selector: {app: b}\nkind: List\nmetadata: {resourceVersion: \"\"}\n";
+    let l = load_one(text);
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+    let b = &l.resources[1];
+    assert_eq!(b.origin.line, 8);
+    assert_eq!(b.origin.line_of(&["spec", "selector"]), 15);
+    assert_eq!(l.resources[0].origin.line_of(&["spec", "selector"]), 7);
+}
