@@ -231,6 +231,8 @@ const SET_ASIDE: &[&str] = &[
     "PriorityClass",
     "Lease",
     "IngressClass",
+    "Node",
+    "Event",
     "Kustomization",
     "Component",
 ];
@@ -713,7 +715,8 @@ fn known(group: &str, kind: &str) -> Option<&'static [&'static str]> {
         ) => Some(&["v1", "v1beta1"]),
         ("apiregistration.k8s.io", "APIService") => Some(V1),
         ("networking.k8s.io", "NetworkPolicy" | "IngressClass") => Some(V1),
-        ("", "ResourceQuota" | "LimitRange") => Some(V1),
+        ("", "ResourceQuota" | "LimitRange" | "Node" | "Event") => Some(V1),
+        ("events.k8s.io", "Event") => Some(V1),
         ("scheduling.k8s.io", "PriorityClass") => Some(V1),
         ("coordination.k8s.io", "Lease") => Some(V1),
         ("kustomize.config.k8s.io", "Kustomization") => Some(&["v1beta1"]),

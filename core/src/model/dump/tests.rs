@@ -556,3 +556,36 @@ spec:
     let order: Vec<&str> = m.virtual_services.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(order, vec!["z-older", "a-newer"]);
 }
+
+#[test]
+fn the_mesh_config_is_read_from_the_istio_config_map_of_a_dump() {
+    let m = mesh(
+        "apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: ConfigMap
+  metadata:
+    name: istio
+    namespace: istio-system
+    uid: c1
+    resourceVersion: \"77\"
+    creationTimestamp: \"2026-01-05T09:00:00Z\"
+    labels: {istio.io/rev: default}
+  data:
+    mesh: |-
+      accessLogFile: /dev/stdout
+      defaultConfig:
+        discoveryAddress: istiod.istio-system.svc:15012
+      outboundTrafficPolicy:
+        mode: REGISTRY_ONLY
+    meshNetworks: 'networks: {}'
+",
+    );
+    assert!(m.settings.access_log);
+    assert_eq!(
+        m.settings.outbound_policy,
+        crate::model::OutboundPolicy::RegistryOnly
+    );
+    assert!(m.control_plane.revisions.contains("default"));
+}
