@@ -183,6 +183,14 @@ pub fn observe(meta: &ObjectMeta, spec: &PodSpec, live: bool) -> Option<Observed
     if !live {
         return None;
     }
+    // Istio's injector never touches a pod on the host's network, whatever its labels say.
+    if spec.host_network {
+        return Some(observed(
+            ProxyKind::None,
+            "on the host network, which Istio never injects".into(),
+            false,
+        ));
+    }
     if meta
         .annotations
         .get("ambient.istio.io/redirection")

@@ -322,6 +322,18 @@ fn a_pod_created_before_its_namespace_was_labelled_has_no_sidecar_and_is_reporte
 }
 
 #[test]
+fn a_host_network_pod_is_never_injected_and_not_reported() {
+    let spec = format!("  hostNetwork: true\n{APP_SPEC}");
+    let text = format!(
+        "{CONTROL_PLANE}{INJECTED_NS}{}",
+        pod("agent", "shop", "", "", &spec, &running("10.0.0.5"))
+    );
+    let m = mesh(&text);
+    assert_eq!(m.workloads[0].proxy, ProxyKind::None);
+    assert_eq!(codes(&m, diag::INJECTION_DISAGREES), 0);
+}
+
+#[test]
 fn a_manifest_pod_is_still_decided_by_its_labels() {
     // No uid, creationTimestamp or status: not admitted yet, so the injector will run.
     let text = format!(
