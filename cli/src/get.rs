@@ -150,6 +150,7 @@ fn render_table(what: &str, rows: &[Value], wide: bool) -> String {
             ];
             if wide {
                 c.push(("ADDRESSES", "addresses"));
+                c.push(("NODES", "nodes"));
                 c.push(("WHY", "proxy_reason"));
             }
             c
@@ -220,12 +221,21 @@ fn workloads(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
                 "service_account": w.service_account,
                 "identity": w.identity(&mesh.settings.trust_domain),
                 "ready": format!("{}/{}", w.pods.iter().filter(|p| p.ready).count(), w.pods.len()),
-                "pods": w.pods.iter().map(|p| json!({"name": p.name, "ip": p.ip.to_string(), "ready": p.ready})).collect::<Vec<_>>(),
+                "pods": w.pods.iter().map(|p| json!({"name": p.name, "ip": p.ip.to_string(), "ready": p.ready, "node": p.node})).collect::<Vec<_>>(),
                 "addresses": w.pods.iter().map(|p| p.ip.to_string()).collect::<Vec<_>>(),
+                "nodes": pod_nodes(w),
                 "generated_by": w.generated_by,
             })
         })
         .collect()
+}
+
+/// The nodes a workload's pods run on, each once, when the input says (a cluster's dump).
+fn pod_nodes(w: &meshsim_core::model::Workload) -> Vec<&str> {
+    let mut n: Vec<&str> = w.pods.iter().filter_map(|p| p.node.as_deref()).collect();
+    n.sort_unstable();
+    n.dedup();
+    n
 }
 
 fn services(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {

@@ -68,6 +68,8 @@ codes! {
         "A later document with the same kind, namespace and name replaces the earlier one, as kubectl apply would.";
     UNSERVED_VERSION = "MS0203", Warning, "API version not served",
         "The apiVersion is not one the API server serves for this kind; meshsim reads it as the served version.";
+    SET_ASIDE = "MS0204", Note, "installation objects set aside",
+        "CRDs, webhook configurations, access control, kustomize files and similar objects of an install folder or a cluster dump are read and kept but change no routing; one note counts them by kind.";
     NO_CONTROL_PLANE = "MS0301", Note, "no control plane declared",
         "No Istio, IstioRevision or istio ConfigMap is in the manifests: meshsim assumes a control plane whose default revision exists and supports sidecar and ambient modes.";
     MISSING_REVISION = "MS0302", Warning, "injection names a revision that does not exist",

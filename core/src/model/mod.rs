@@ -4,6 +4,7 @@
 //! simulator only reads indexes.
 
 pub mod addr;
+pub mod dump;
 pub mod gwapi;
 pub mod inject;
 pub mod protocol;
@@ -12,6 +13,7 @@ use crate::diag::{self, Diagnostic};
 use crate::parse::types::*;
 use crate::parse::{Body, Loaded, Origin, Resource};
 use addr::AddressPool;
+use dump::PendingWorkload;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use protocol::Protocol;
 use serde::Serialize;
@@ -54,6 +56,8 @@ pub struct Pod {
     pub name: String,
     pub ip: Ipv4Addr,
     pub ready: bool,
+    /// The node it runs on, when the input says (a live cluster's dump).
+    pub node: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,6 +122,9 @@ pub struct Service {
     pub selector: Option<Labels>,
     /// Indexes into `Mesh::workloads` whose pods the selector picks.
     pub endpoints: Vec<usize>,
+    /// The endpoints by pod, when EndpointSlices for the Service were read: they are then
+    /// the truth (including which pods are ready), not the selector.
+    pub endpoint_pods: Option<Vec<dump::SliceEndpoint>>,
     pub labels: Labels,
     pub annotations: Labels,
     pub external_name: Option<String>,
@@ -286,6 +293,9 @@ pub struct Mesh {
     pub service_by_host: HashMap<String, usize>,
     pub service_by_ip: HashMap<Ipv4Addr, usize>,
     pub service_by_external_ip: HashMap<Ipv4Addr, usize>,
+    /// LoadBalancer host names (`status.loadBalancer.ingress[].hostname`), as a cloud's DNS
+    /// would resolve them.
+    pub service_by_external_hostname: HashMap<String, usize>,
     pub pod_by_ip: HashMap<Ipv4Addr, (usize, usize)>,
     pub pod_by_name: HashMap<String, (usize, usize)>,
     pub se_by_host: HashMap<String, Vec<usize>>,
@@ -410,13 +420,6 @@ pub struct ModelOptions {
     pub mesh_config_source: Option<String>,
 }
 
-struct PendingWorkload {
-    w: Workload,
-    replicas: u32,
-    pod_names: Vec<String>,
-    pod_ips: Vec<Option<Ipv4Addr>>,
-}
-
 impl Mesh {
     pub fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         build(loaded, opts)
@@ -444,6 +447,19 @@ impl Mesh {
 
     /// Ready pods of a Service's endpoints whose labels carry `subset_labels`.
     pub fn endpoints(&self, svc: &Service, subset_labels: &Labels) -> Vec<(usize, usize)> {
+        let carries = |wi: usize| {
+            let w: &Workload = &self.workloads[wi];
+            subset_labels
+                .iter()
+                .all(|(k, v)| w.labels.get(k) == Some(v))
+        };
+        if let Some(eps) = &svc.endpoint_pods {
+            return eps
+                .iter()
+                .filter(|e| e.ready && carries(e.workload))
+                .map(|e| (e.workload, e.pod))
+                .collect();
+        }
         let mut out = Vec::new();
         for &wi in &svc.endpoints {
             let w = &self.workloads[wi];
@@ -671,7 +687,6 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     let settings = mesh_settings(&loaded, opts, &mut diags);
     let control_plane = control_plane(&loaded, &mut diags);
     let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
-    let mut pending: Vec<PendingWorkload> = Vec::new();
     let mut svc_specs: Vec<(Resource, ServiceSpec, ServiceStatus)> = Vec::new();
     let mut mesh = Mesh {
         namespaces: BTreeMap::new(),
@@ -702,6 +717,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         service_by_host: HashMap::new(),
         service_by_ip: HashMap::new(),
         service_by_external_ip: HashMap::new(),
+        service_by_external_hostname: HashMap::new(),
         pod_by_ip: HashMap::new(),
         pod_by_name: HashMap::new(),
         se_by_host: HashMap::new(),
@@ -730,8 +746,10 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         workloads_by_app: HashMap::new(),
         regexes: Regexes::default(),
     };
-    // Pods owned by a controller in the same input stand for that controller's replicas.
-    let owned_pods: BTreeSet<(String, String)> = BTreeSet::new();
+    // Pods and their controllers are grouped into workloads by `dump::group`; EndpointSlices
+    // become Service endpoints below.
+    let mut pod_objects: Vec<Resource> = Vec::new();
+    let mut slices = dump::Slices::default();
     for r in loaded.resources {
         let ns = r.namespace().to_string();
         if !ns.is_empty() && !namespaces.contains_key(&ns) {
@@ -760,50 +778,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     },
                 );
             }
-            Body::Pod(ref spec, ref status) => {
-                let _ = &owned_pods;
-                let ready = status.phase.as_deref().is_none_or(|p| p == "Running")
-                    && status
-                        .conditions
-                        .iter()
-                        .find(|c| c.type_ == "Ready")
-                        .is_none_or(|c| c.status == "True");
-                let ip = status.pod_ip.as_deref().and_then(|s| s.parse().ok());
-                pending.push(PendingWorkload {
-                    w: workload_from(&r, "Pod", &r.meta.labels, &r.meta.annotations, spec),
-                    replicas: 1,
-                    pod_names: vec![r.name().to_string()],
-                    pod_ips: vec![ip],
-                });
-                if !ready {
-                    if let Some(p) = pending.last_mut() {
-                        p.w.pods.push(Pod {
-                            name: String::new(),
-                            ip: Ipv4Addr::UNSPECIFIED,
-                            ready: false,
-                        });
-                    }
-                }
-            }
-            Body::Workload(ref spec) => {
-                let t = &spec.template;
-                let replicas = match r.kind.as_str() {
-                    "DaemonSet" => 1,
-                    _ => spec.replicas.unwrap_or(1),
-                };
-                pending.push(PendingWorkload {
-                    w: workload_from(
-                        &r,
-                        &r.kind,
-                        &t.metadata.labels,
-                        &t.metadata.annotations,
-                        &t.spec,
-                    ),
-                    replicas,
-                    pod_names: Vec::new(),
-                    pod_ips: Vec::new(),
-                });
-            }
+            Body::Pod(..) | Body::Workload(_) => pod_objects.push(r),
+            Body::EndpointSlice(ref b) => slices.add(&r, b.clone()),
             Body::Service(ref spec, ref status) => {
                 svc_specs.push((r.clone(), spec.clone(), status.clone()))
             }
@@ -842,6 +818,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         }
     }
     mesh.namespaces = namespaces;
+    let mut pending: Vec<PendingWorkload> = dump::group(&pod_objects);
+    drop(pod_objects);
 
     // Gateway API Gateways: Istio deploys a proxy and a Service for each (class istio: name
     // `<gateway>-istio`; class istio-waypoint: the Gateway's own name).
@@ -851,8 +829,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     pending.sort_by(|a, b| (&a.w.namespace, &a.w.name).cmp(&(&b.w.namespace, &b.w.name)));
     let mut pod_pool = AddressPool::new(Ipv4Addr::new(10, 128, 0, 0), 14);
     for p in &pending {
-        for ip in p.pod_ips.iter().flatten() {
-            pod_pool.reserve(*ip);
+        for ip in p.pods.iter().flatten().filter_map(|s| s.ip) {
+            pod_pool.reserve(ip);
         }
     }
     for mut p in pending {
@@ -868,12 +846,9 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             &mesh.control_plane,
             p.w.proxy,
         );
-        if p.w.generated_by.is_none() {
-            p.w.proxy = decision.proxy;
-            p.w.proxy_reason = decision.reason;
-            p.w.revision = decision.revision;
-        }
-        if let Some(w) = decision.warning {
+        let warning = decision.warning.clone();
+        dump::settle_proxy(&mut p, decision, &mut mesh.diagnostics);
+        if let Some(w) = warning {
             let mut d = Diagnostic::new(diag::MISSING_REVISION, w).object(format!(
                 "{} {}",
                 p.w.kind,
@@ -884,37 +859,21 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             }
             mesh.diagnostics.push(d.hint("name an existing revision or tag (see IstioRevision and IstioRevisionTag resources)"));
         }
-        let not_ready = p.w.pods.iter().any(|x| !x.ready);
-        p.w.pods.clear();
-        let hash = addr::template_hash(&p.w.display());
-        for i in 0..p.replicas as usize {
-            let name = match p.pod_names.get(i) {
-                Some(n) => n.clone(),
-                None => match p.w.kind.as_str() {
-                    "StatefulSet" => format!("{}-{i}", p.w.name),
-                    "DaemonSet" | "Job" | "ReplicaSet" => format!(
-                        "{}-{}",
-                        p.w.name,
-                        addr::name_suffix(&format!("{}#{i}", p.w.display()), 5)
-                    ),
-                    _ => format!(
-                        "{}-{}-{}",
-                        p.w.name,
-                        hash,
-                        addr::name_suffix(&format!("{}#{i}", p.w.display()), 5)
-                    ),
-                },
-            };
-            let ip = match p.pod_ips.get(i).copied().flatten() {
-                Some(ip) => ip,
-                None => pod_pool.assign(&format!("{}/{}", p.w.namespace, name)),
-            };
-            p.w.pods.push(Pod {
-                name,
-                ip,
-                ready: !not_ready,
-            });
-        }
+        p.w.pods = match p.pods.take() {
+            // The pods the input holds; one without an address yet (pending) gets one.
+            Some(seeds) => seeds
+                .into_iter()
+                .map(|s| Pod {
+                    ip: s.ip.unwrap_or_else(|| {
+                        pod_pool.assign(&format!("{}/{}", p.w.namespace, s.name))
+                    }),
+                    name: s.name,
+                    ready: s.ready,
+                    node: s.node,
+                })
+                .collect(),
+            None => template_pods(&p, &mut pod_pool),
+        };
         let wi = mesh.workloads.len();
         for (pi, pod) in p.w.pods.iter().enumerate() {
             mesh.pod_by_ip.insert(pod.ip, (wi, pi));
@@ -955,10 +914,16 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             _ if type_ == "ExternalName" => None,
             _ => Some(svc_pool.assign(&format!("{ns}/{name}"))),
         };
-        let lb = status.load_balancer.ingress.first();
+        let ingress = &status.load_balancer.ingress;
+        let lb_ips: Vec<Ipv4Addr> = ingress
+            .iter()
+            .filter_map(|i| i.ip.as_deref().and_then(|s| s.parse().ok()))
+            .collect();
+        let lb_hostnames: Vec<String> = ingress.iter().filter_map(|i| i.hostname.clone()).collect();
         let external_ip = if type_ == "LoadBalancer" {
-            lb.and_then(|i| i.ip.as_deref())
-                .and_then(|s| s.parse().ok())
+            lb_ips
+                .first()
+                .copied()
                 .or_else(|| {
                     spec.load_balancer_ip
                         .as_deref()
@@ -996,8 +961,14 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 }),
             })
             .collect();
-        let endpoints: Vec<usize> = match &spec.selector {
-            Some(sel) if !sel.is_empty() => workloads_by_namespace
+        let endpoint_pods = slices.endpoints(&ns, &name, &mesh.pod_by_name, &mesh.pod_by_ip);
+        let endpoints: Vec<usize> = match (&endpoint_pods, &spec.selector) {
+            (Some(eps), _) => {
+                let mut v: Vec<usize> = eps.iter().map(|e| e.workload).collect();
+                v.dedup();
+                v
+            }
+            (None, Some(sel)) if !sel.is_empty() => workloads_by_namespace
                 .get(ns.as_str())
                 .into_iter()
                 .flatten()
@@ -1009,7 +980,10 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 .collect(),
             _ => Vec::new(),
         };
-        if spec.selector.as_ref().is_some_and(|s| !s.is_empty()) && endpoints.is_empty() {
+        if endpoint_pods.is_none()
+            && spec.selector.as_ref().is_some_and(|s| !s.is_empty())
+            && endpoints.is_empty()
+        {
             svc_diags.push(
                 Diagnostic::new(diag::NO_SELECTOR_MATCH, "the selector matches no pod")
                     .at(&r.origin.file, r.origin.line_of(&["spec", "selector"]))
@@ -1021,8 +995,13 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         if let Some(ip) = cluster_ip {
             mesh.service_by_ip.insert(ip, si);
         }
-        if let Some(ip) = external_ip {
-            mesh.service_by_external_ip.insert(ip, si);
+        if type_ == "LoadBalancer" {
+            for ip in external_ip.iter().chain(&lb_ips) {
+                mesh.service_by_external_ip.insert(*ip, si);
+            }
+            for h in &lb_hostnames {
+                mesh.service_by_external_hostname.insert(h.clone(), si);
+            }
         }
         mesh.service_by_host.insert(hostname.clone(), si);
         let generated_by = r.meta.annotations.get("meshsim.io/generated-by").cloned();
@@ -1033,10 +1012,11 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             type_,
             cluster_ip,
             external_ip,
-            external_hostname: lb.and_then(|i| i.hostname.clone()),
+            external_hostname: lb_hostnames.first().cloned(),
             ports,
             selector: spec.selector.clone(),
             endpoints,
+            endpoint_pods,
             labels: r.meta.labels.clone(),
             annotations: r.meta.annotations.clone(),
             external_name: spec.external_name.clone(),
@@ -1050,6 +1030,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     }
     mesh.services = services;
     mesh.diagnostics.extend(svc_diags);
+
+    dump::gateway_status_addresses(&mut mesh);
 
     // Configuration indexes.
     mesh.service_entries.sort_by(|a, b| {
@@ -1143,37 +1125,26 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     mesh
 }
 
-fn workload_from(
-    r: &Resource,
-    kind: &str,
-    labels: &Labels,
-    annotations: &Labels,
-    spec: &PodSpec,
-) -> Workload {
-    let sa = spec
-        .service_account_name
-        .clone()
-        .or_else(|| spec.service_account.clone())
-        .unwrap_or_else(|| "default".into());
-    let mut ports = Vec::new();
-    for c in &spec.containers {
-        ports.extend(c.ports.iter().cloned());
-    }
-    Workload {
-        namespace: r.namespace().to_string(),
-        name: r.name().to_string(),
-        kind: kind.to_string(),
-        labels: labels.clone(),
-        annotations: annotations.clone(),
-        service_account: sa,
-        proxy: ProxyKind::None,
-        proxy_reason: String::new(),
-        revision: None,
-        pods: Vec::new(),
-        container_ports: ports,
-        origin: Some(r.origin.clone()),
-        generated_by: None,
-    }
+/// The pods a controller's template stands for, named as Kubernetes names them (StatefulSets
+/// by ordinal, Deployments `<name>-<template hash>-<suffix>`), addressed from the pool.
+fn template_pods(p: &PendingWorkload, pool: &mut AddressPool) -> Vec<Pod> {
+    let hash = addr::template_hash(&p.w.display());
+    (0..p.replicas as usize)
+        .map(|i| {
+            let suffix = || addr::name_suffix(&format!("{}#{i}", p.w.display()), 5);
+            let name = match p.w.kind.as_str() {
+                "StatefulSet" => format!("{}-{i}", p.w.name),
+                "DaemonSet" | "Job" | "ReplicaSet" => format!("{}-{}", p.w.name, suffix()),
+                _ => format!("{}-{}-{}", p.w.name, hash, suffix()),
+            };
+            Pod {
+                ip: pool.assign(&format!("{}/{}", p.w.namespace, name)),
+                name,
+                ready: true,
+                node: None,
+            }
+        })
+        .collect()
 }
 
 /// What Istio's deployment controller creates for Gateway API Gateways.
@@ -1216,8 +1187,8 @@ fn gateway_deployments(
         } else {
             format!("gateway deployed by Istio for {by} (class istio)")
         };
-        pending.push(PendingWorkload {
-            w: Workload {
+        pending.push(PendingWorkload::from_template(
+            Workload {
                 namespace: gw.namespace.clone(),
                 name: name.clone(),
                 kind: "Deployment".into(),
@@ -1232,10 +1203,8 @@ fn gateway_deployments(
                 origin: None,
                 generated_by: Some(by.clone()),
             },
-            replicas: 1,
-            pod_names: Vec::new(),
-            pod_ips: Vec::new(),
-        });
+            1,
+        ));
         if svcs
             .iter()
             .any(|(r, _, _)| r.namespace() == gw.namespace && r.name() == name)
@@ -1316,6 +1285,7 @@ fn gateway_deployments(
                     .spec
                     .addresses
                     .iter()
+                    .chain(&gw.spec.status_addresses)
                     .map(|a| LoadBalancerIngress {
                         ip: Some(a.value.clone()).filter(|v| v.parse::<Ipv4Addr>().is_ok()),
                         hostname: Some(a.value.clone()).filter(|v| v.parse::<Ipv4Addr>().is_err()),

@@ -66,6 +66,8 @@ pub enum Body {
     /// Deployment, StatefulSet, DaemonSet, ReplicaSet, Job.
     Workload(WorkloadSpec),
     Service(ServiceSpec, ServiceStatus),
+    /// `discovery.k8s.io/v1` EndpointSlice, as a live cluster's dump holds them.
+    EndpointSlice(EndpointSliceBody),
     ServiceAccount,
     ConfigMap(ConfigMapBody),
     VirtualService(VirtualServiceSpec),
@@ -192,6 +194,8 @@ struct SplitFile {
     documents: Vec<(usize, usize, usize)>,
     /// Why the file could not be read as text, if it could not.
     diagnostics: Vec<Diagnostic>,
+    /// Objects the file stands for without documents to parse (a kustomization file).
+    pre: Vec<Resource>,
 }
 
 /// Decodes each file and splits it into documents (a linear scan; no YAML is parsed yet).
@@ -252,7 +256,7 @@ impl Split {
             .files
             .into_iter()
             .map(|f| Loaded {
-                resources: Vec::new(),
+                resources: f.pre,
                 diagnostics: f.diagnostics,
             })
             .collect();
@@ -309,7 +313,72 @@ pub fn merge(parts: Vec<Loaded>) -> Loaded {
         }
     }
     out.resources = all.into_iter().flatten().collect();
+    if let Some(note) = set_aside_note(&out.resources) {
+        out.diagnostics.push(note);
+    }
     out
+}
+
+/// Kinds that make up an installation (the API's own machinery, access control, policy
+/// plumbing) and never change how a request is routed. An install folder or a cluster dump
+/// holds many; they are kept and counted in one note rather than listed one by one.
+const SET_ASIDE: &[&str] = &[
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "APIService",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PriorityClass",
+    "Lease",
+    "IngressClass",
+    "Node",
+    "Event",
+    "Kustomization",
+    "Component",
+];
+
+/// One note counting the objects of `SET_ASIDE` kinds, by kind.
+fn set_aside_note(resources: &[Resource]) -> Option<Diagnostic> {
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in resources {
+        if matches!(r.body, Body::Kept(_)) && SET_ASIDE.contains(&r.kind.as_str()) {
+            *by_kind.entry(r.kind.as_str()).or_default() += 1;
+        }
+    }
+    let total: usize = by_kind.values().sum();
+    if total == 0 {
+        return None;
+    }
+    let list: Vec<String> = by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    Some(
+        Diagnostic::new(
+            diag::SET_ASIDE,
+            format!(
+                "{total} object{} of the installation set aside ({}): they change no routing",
+                if total == 1 { "" } else { "s" },
+                list.join(", ")
+            ),
+        )
+        .hint("nothing to do: CRDs, webhooks, access control and kustomize files are read and kept, not simulated"),
+    )
+}
+
+/// kustomize reads `kustomization.yaml` (or `.yml`, or `Kustomization`) by file name; such a
+/// file often has neither apiVersion, kind nor name.
+fn is_kustomization_file(path: &str) -> bool {
+    let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    matches!(
+        base,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
 }
 
 /// Splits a text into YAML documents: (first line, byte start, byte end), one-based lines.
@@ -378,6 +447,7 @@ pub fn parse_file(file: &SourceFile, opts: &LoadOptions) -> Loaded {
     let mut out = Loaded::default();
     for f in split.files {
         out.diagnostics.extend(f.diagnostics);
+        out.resources.extend(f.pre);
     }
     for (_, piece) in parsed.pieces {
         out.diagnostics.extend(piece.diagnostics);
@@ -395,6 +465,7 @@ fn split_file(file: &SourceFile) -> SplitFile {
         text: Arc::from(""),
         documents: Vec::new(),
         diagnostics: Vec::new(),
+        pre: Vec::new(),
     };
     if let Some(pos) = file.bytes.iter().position(|&b| b == 0) {
         let line = 1 + file.bytes[..pos].iter().filter(|&&b| b == b'\n').count();
@@ -434,6 +505,25 @@ fn split_file(file: &SourceFile) -> SplitFile {
     } else {
         Arc::from(text)
     };
+    if is_kustomization_file(path) {
+        // A kustomization is an install folder's build file, not an object: set aside.
+        out.pre.push(Resource {
+            api_version: "kustomize.config.k8s.io/v1beta1".into(),
+            kind: "Kustomization".into(),
+            meta: ObjectMeta {
+                name: Some("kustomization".into()),
+                ..Default::default()
+            },
+            origin: Origin {
+                file: out.path.clone(),
+                line: 1,
+                text: out.text.clone(),
+                range: (0, out.text.len()),
+            },
+            body: Body::Kept(serde_yaml::Value::Null),
+        });
+        return out;
+    }
     out.documents = split_documents(&out.text)
         .into_iter()
         .filter(|&(_, start, end)| !is_blank_document(&out.text[start..end]))
@@ -604,13 +694,24 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
             return;
         }
     };
+    // Each item's own lines, found in one pass (a cluster's dump holds thousands of items);
+    // when the text is not block style (a JSON List), items point at the List's first line.
+    let spans = list_item_spans(doc);
+    let spans = if spans.len() == list.items.len() {
+        spans
+    } else {
+        Vec::new()
+    };
     for (i, item) in list.items.into_iter().enumerate() {
-        let idx = i.to_string();
-        let line = origin.line_of(&["items", &idx]);
-        let item_origin = Origin {
-            line,
-            ..origin.clone()
+        let item_origin = match spans.get(i) {
+            Some(&(line, start, end)) => Origin {
+                line: origin.line + line,
+                range: (origin.range.0 + start, origin.range.0 + end),
+                ..origin.clone()
+            },
+            None => origin.clone(),
         };
+        let line = item_origin.line;
         let header = match serde_yaml::from_value::<Header>(item.clone()) {
             Ok(h) => h,
             Err(_) => {
@@ -642,6 +743,49 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
     }
 }
 
+/// The items of a block-style `items:` list at the top of a List document: for each, its
+/// zero-based first line and byte range within `doc`. One pass over the text.
+fn list_item_spans(doc: &str) -> Vec<(usize, usize, usize)> {
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    let mut in_items = false;
+    let mut item_indent: Option<usize> = None;
+    let mut offset = 0usize;
+    for (n, line) in doc.split_inclusive('\n').enumerate() {
+        let start = offset;
+        offset += line.len();
+        let l = line.trim_end_matches(['\n', '\r']);
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let indent = l.len() - t.len();
+        if !in_items {
+            if indent == 0
+                && (t == "items:" || t.starts_with("items: ") && t[6..].trim().is_empty())
+            {
+                in_items = true;
+            }
+            continue;
+        }
+        let is_item = t == "-" || t.starts_with("- ");
+        match item_indent {
+            None if is_item => item_indent = Some(indent),
+            None => break,
+            Some(ii) if indent < ii || (indent == ii && !is_item) => break,
+            _ => {}
+        }
+        if is_item && Some(indent) == item_indent {
+            if let Some(last) = spans.last_mut() {
+                last.2 = start;
+            }
+            spans.push((n, start, doc.len()));
+        } else if let Some(last) = spans.last_mut() {
+            last.2 = offset;
+        }
+    }
+    spans
+}
+
 /// Deserialises either from the document text (positions exact) or from a list item's value.
 fn typed<T: DeserializeOwned>(
     doc: &str,
@@ -670,6 +814,12 @@ const CLUSTER_SCOPED: &[&str] = &[
     "PersistentVolume",
     "StorageClass",
     "PriorityClass",
+    "APIService",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "IngressClass",
+    "Kustomization",
+    "Component",
 ];
 
 /// Which kinds are known, by group, with the versions their API serves.
@@ -695,6 +845,23 @@ fn known(group: &str, kind: &str) -> Option<&'static [&'static str]> {
             "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding",
         ) => Some(V1),
         ("discovery.k8s.io", "EndpointSlice") => Some(V1),
+        // The machinery of an installation: read and set aside (see `SET_ASIDE`).
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => Some(V1),
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding",
+        ) => Some(&["v1", "v1beta1"]),
+        ("apiregistration.k8s.io", "APIService") => Some(V1),
+        ("networking.k8s.io", "NetworkPolicy" | "IngressClass") => Some(V1),
+        ("", "ResourceQuota" | "LimitRange" | "Node" | "Event") => Some(V1),
+        ("events.k8s.io", "Event") => Some(V1),
+        ("scheduling.k8s.io", "PriorityClass") => Some(V1),
+        ("coordination.k8s.io", "Lease") => Some(V1),
+        ("kustomize.config.k8s.io", "Kustomization") => Some(&["v1beta1"]),
+        ("kustomize.config.k8s.io", "Component") => Some(&["v1alpha1"]),
         (
             "networking.istio.io",
             "Gateway" | "VirtualService" | "DestinationRule" | "ServiceEntry" | "Sidecar"
@@ -736,6 +903,10 @@ fn parse_object(
         }
     };
     let mut meta = meta;
+    // A Kustomization needs no name: kustomize finds it by its file name.
+    if group == "kustomize.config.k8s.io" && meta.name.as_deref().unwrap_or("").is_empty() {
+        meta.name = Some("kustomization".into());
+    }
     if meta.name.as_deref().unwrap_or("").is_empty() {
         out.diagnostics.push(
             Diagnostic::new(diag::MISSING_NAME, format!("{kind} has no metadata.name"))
@@ -804,6 +975,14 @@ fn parse_object(
             }
         },
         Shape::ServiceAccount => Body::ServiceAccount,
+        Shape::EndpointSlice => match typed::<EndpointSliceBody>(doc, &item) {
+            Ok(b) => Body::EndpointSlice(b),
+            Err(e) => {
+                out.diagnostics
+                    .push(yaml_error(&e, &resource.origin, Some(&what)));
+                return;
+            }
+        },
         Shape::ConfigMap => match typed::<ConfigMapBody>(doc, &item) {
             Ok(c) => Body::ConfigMap(c),
             Err(e) => {
@@ -821,7 +1000,18 @@ fn parse_object(
         Shape::AuthorizationPolicy => spec!(AuthorizationPolicySpec, Body::AuthorizationPolicy),
         Shape::PeerAuthentication => spec!(PeerAuthenticationSpec, Body::PeerAuthentication),
         Shape::GatewayClass => spec!(GatewayClassSpec, Body::GatewayClass),
-        Shape::Gateway => spec!(GatewaySpec, Body::Gateway),
+        Shape::Gateway => match typed::<Doc<GatewaySpec, GatewayStatus>>(doc, &item) {
+            Ok(d) => {
+                let mut spec = d.spec.unwrap_or_default();
+                spec.status_addresses = d.status.unwrap_or_default().addresses;
+                Body::Gateway(spec)
+            }
+            Err(e) => {
+                out.diagnostics
+                    .push(yaml_error(&e, &resource.origin, Some(&what)));
+                return;
+            }
+        },
         Shape::HttpRoute => spec!(HttpRouteSpec, Body::HttpRoute),
         Shape::GrpcRoute => spec!(GrpcRouteSpec, Body::GrpcRoute),
         Shape::ReferenceGrant => spec!(ReferenceGrantSpec, Body::ReferenceGrant),
@@ -874,6 +1064,7 @@ enum Shape {
     IstioCni,
     ZTunnel,
     SimulatedResponse,
+    EndpointSlice,
     /// Known, kept as a raw value, not simulated.
     Kept,
 }
@@ -882,6 +1073,7 @@ enum Shape {
 fn shape(group: &str, kind: &str) -> Shape {
     match (group, kind) {
         ("meshsim.io", "SimulatedResponse") => Shape::SimulatedResponse,
+        ("discovery.k8s.io", "EndpointSlice") => Shape::EndpointSlice,
         ("", "Namespace") => Shape::Namespace,
         ("", "Pod") => Shape::Pod,
         ("apps", _) | ("batch", "Job") => Shape::Workload,

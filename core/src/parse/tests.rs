@@ -364,3 +364,49 @@ fn ordinary_objects_take_the_one_pass_path() {
         assert!(!taken[i], "document {i} taken:\n{}", DOCUMENTS[i]);
     }
 }
+
+#[test]
+fn an_install_folder_is_set_aside_with_one_note() {
+    let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: virtualservices.networking.istio.io}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: MutatingWebhookConfiguration\nmetadata: {name: istio-sidecar-injector}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: istiod}\n";
+    let l = load(
+        &[
+            SourceFile::new("install/crds.yaml", crd),
+            SourceFile::new("install/kustomization.yaml", "resources:\n- crds.yaml\n"),
+        ],
+        &LoadOptions::default(),
+    );
+    assert_eq!(l.resources.len(), 4);
+    assert_eq!(l.diagnostics.len(), 1, "{:#?}", l.diagnostics);
+    let d = &l.diagnostics[0];
+    assert_eq!(d.code, diag::SET_ASIDE);
+    assert!(
+        d.message.contains("4 objects")
+            && d.message.contains("CustomResourceDefinition 1")
+            && d.message.contains("Kustomization 1"),
+        "{d}"
+    );
+}
+
+#[test]
+fn a_dump_list_with_server_fields_loads_cleanly() {
+    let text = "apiVersion: v1\nkind: List\nmetadata: {resourceVersion: \"\"}\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: web\n    namespace: shop\n    uid: 0b6e\n    resourceVersion: \"4411\"\n    creationTimestamp: \"2026-01-05T10:00:00Z\"\n    managedFields:\n    - {manager: kubectl-client-side-apply, operation: Update, fieldsType: FieldsV1, fieldsV1: {f:spec: {}}}\n    annotations:\n      kubectl.kubernetes.io/last-applied-configuration: |\n        {\"apiVersion\":\"v1\",\"kind\":\"Service\"}\n  spec:\n    clusterIP: 10.96.0.10\n    clusterIPs: [10.96.0.10]\n    ipFamilies: [IPv4]\n    ports: [{name: http, port: 80, protocol: TCP, targetPort: 8080}]\n  status:\n    loadBalancer: {}\n- apiVersion: discovery.k8s.io/v1\n  kind: EndpointSlice\n  metadata:\n    name: web-abcde\n    namespace: shop\n    labels: {kubernetes.io/service-name: web}\n    ownerReferences: [{apiVersion: v1, kind: Service, name: web, uid: 0b6e, controller: true, blockOwnerDeletion: true}]\n  addressType: IPv4\n  endpoints: [{addresses: [10.244.0.5], conditions: {ready: true, serving: true, terminating: false}}]\n  ports: [{name: http, port: 8080, protocol: TCP}]\n";
+    let l = load_one(text);
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+    assert_eq!(l.resources.len(), 2);
+    assert!(matches!(l.resources[1].body, Body::EndpointSlice(_)));
+    assert_eq!(
+        l.resources[0].meta.creation_timestamp.as_deref(),
+        Some("2026-01-05T10:00:00Z")
+    );
+}
+
+#[test]
+fn list_items_point_at_their_own_lines_and_fields() {
+    let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a, namespace: x}\n  spec:\n    selector: {app: a}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n    namespace: x\n  spec:\n    ports: [{port: 80}]\n    selector: {app: b}\nkind: List\nmetadata: {resourceVersion: \"\"}\n";
+    let l = load_one(text);
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+    let b = &l.resources[1];
+    assert_eq!(b.origin.line, 8);
+    assert_eq!(b.origin.line_of(&["spec", "selector"]), 15);
+    assert_eq!(l.resources[0].origin.line_of(&["spec", "selector"]), 7);
+}

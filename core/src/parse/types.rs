@@ -43,6 +43,7 @@ api_struct! {
         pub labels: Labels,
         pub annotations: Labels,
         pub creation_timestamp: Option<String>,
+        pub deletion_timestamp: Option<String>,
         pub owner_references: Vec<OwnerReference>,
         pub uid: Option<String>,
     }
@@ -198,6 +199,50 @@ api_struct! {
 api_struct! {
     pub struct ServiceStatus {
         pub load_balancer: LoadBalancerStatus,
+    }
+}
+
+api_struct! {
+    /// `discovery.k8s.io/v1` EndpointSlice: its fields sit at the top level, not under `spec`.
+    pub struct EndpointSliceBody {
+        pub address_type: Option<String>,
+        pub endpoints: Vec<SliceEndpoint>,
+        pub ports: Vec<SlicePort>,
+    }
+}
+
+api_struct! {
+    pub struct SliceEndpoint {
+        pub addresses: Vec<String>,
+        pub conditions: EndpointConditions,
+        pub target_ref: Option<ObjectReference>,
+        pub node_name: Option<String>,
+    }
+}
+
+api_struct! {
+    /// Absent conditions mean "unknown", which consumers read as ready (the API's own advice).
+    pub struct EndpointConditions {
+        pub ready: Option<bool>,
+        pub serving: Option<bool>,
+        pub terminating: Option<bool>,
+    }
+}
+
+api_struct! {
+    pub struct ObjectReference {
+        pub kind: Option<String>,
+        pub name: Option<String>,
+        pub namespace: Option<String>,
+    }
+}
+
+api_struct! {
+    pub struct SlicePort {
+        pub name: Option<String>,
+        pub port: Option<u16>,
+        pub protocol: Option<String>,
+        pub app_protocol: Option<String>,
     }
 }
 
@@ -654,6 +699,16 @@ api_struct! {
     pub struct GatewaySpec {
         pub gateway_class_name: String,
         pub listeners: Vec<Listener>,
+        pub addresses: Vec<GatewayAddress>,
+        /// Not a spec field: the loader copies `status.addresses` here (the addresses Istio
+        /// reported for the deployed gateway, present in a live cluster's dump).
+        #[serde(skip)]
+        pub status_addresses: Vec<GatewayAddress>,
+    }
+}
+
+api_struct! {
+    pub struct GatewayStatus {
         pub addresses: Vec<GatewayAddress>,
     }
 }

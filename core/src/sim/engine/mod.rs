@@ -381,8 +381,16 @@ impl<'m> Ctx<'m> {
                 }
             }
         }
-        if let Some(&i) = mesh.se_by_address.get(host) {
-            let _ = i;
+        // A cloud load balancer's host name (a Service's `status.loadBalancer.ingress`).
+        if let Some(&si) = mesh.service_by_external_hostname.get(host) {
+            let s = &mesh.services[si];
+            if let Some(ip) = s.external_ip.or(s.cluster_ip) {
+                self.note(format!(
+                    "{host} is the load balancer of Service {}: it resolves to {ip}",
+                    s.display()
+                ));
+                return Some(ip);
+            }
         }
         if let Some((n, ip)) = mesh.nodes().into_iter().find(|(n, _)| n == host) {
             self.note(format!("{host} is node {n} at {ip}"));
