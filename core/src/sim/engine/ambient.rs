@@ -15,6 +15,8 @@ use std::net::Ipv4Addr;
 pub(super) enum Target {
     Service(usize),
     Entry(usize),
+    /// A pod's own address (workload-addressed traffic).
+    Pod(usize, usize),
 }
 
 impl Ctx<'_> {
@@ -119,6 +121,12 @@ impl Ctx<'_> {
                         .get(&ip.to_string())
                         .map(|&i| Target::Entry(i))
                 })
+                .or_else(|| {
+                    mesh.pod_by_ip
+                        .get(&ip)
+                        .filter(|(dwi, _)| mesh.workloads[*dwi].proxy == ProxyKind::Ambient)
+                        .map(|&(dwi, dpi)| Target::Pod(dwi, dpi))
+                })
         };
         let choice = match &target {
             Some(Target::Service(si)) => {
@@ -137,6 +145,18 @@ impl Ctx<'_> {
                     &e.labels,
                     &format!("ServiceEntry {}/{}", e.namespace, e.name),
                     false,
+                )
+            }
+            // Traffic to a pod's own address uses a waypoint only where the pod (or its
+            // namespace) names one that serves workload traffic (`istio.io/waypoint-for`
+            // workload or all).
+            Some(Target::Pod(dwi, _)) => {
+                let d = &mesh.workloads[*dwi];
+                mesh.waypoint_for(
+                    &d.namespace,
+                    &d.labels,
+                    &format!("pod of {}", d.display()),
+                    true,
                 )
             }
             None => WaypointChoice::None(
@@ -172,7 +192,9 @@ impl Ctx<'_> {
                 let mut f = self.zt_src(wi, pi, &src_addr, true);
                 f.push(("dst.addr".into(), format!("{wp_ip}:15008"), false));
                 f.push(("dst.hbone_addr".into(), format!("{vip}:{port}"), false));
-                f.push(("dst.service".into(), host.clone(), true));
+                if !matches!(target, Some(Target::Pod(..))) {
+                    f.push(("dst.service".into(), host.clone(), true));
+                }
                 f.push(("dst.workload".into(), wp.pods[wpi].name.clone(), true));
                 f.push(("dst.namespace".into(), wp.namespace.clone(), true));
                 f.push(("dst.identity".into(), self.identity(workload), true));
@@ -242,6 +264,7 @@ impl Ctx<'_> {
                 mesh.services[*si].hostname.clone(),
             ),
             Some(Target::Entry(i)) => (ip, mesh.service_entries[*i].host.clone()),
+            Some(Target::Pod(dwi, dpi)) => (ip, mesh.workloads[*dwi].pods[*dpi].name.clone()),
             None => (ip, ip.to_string()),
         }
     }
@@ -468,6 +491,39 @@ impl Ctx<'_> {
             vec![],
         );
         self.hops[hop].decision = format!("to pod {} port {port}", w.pods[pi].name);
+        // ztunnel enforces L4 authorization only: L7 rules (paths, methods, request headers) of
+        // policies selecting the pod need a waypoint.
+        for ap in &mesh.authorization_policies {
+            let selects = ap.namespace == w.namespace
+                && ap.spec.selector.as_ref().is_some_and(|sel| {
+                    !sel.match_labels.is_empty()
+                        && sel
+                            .match_labels
+                            .iter()
+                            .all(|(k, v)| w.labels.get(k) == Some(v))
+                });
+            let l7 = ap.spec.rules.iter().any(|r| {
+                let t = serde_yaml::to_string(r).unwrap_or_default();
+                [
+                    "paths:",
+                    "methods:",
+                    "hosts:",
+                    "request.headers",
+                    "notPaths:",
+                    "notMethods:",
+                ]
+                .iter()
+                .any(|k| t.contains(k))
+            });
+            if selects && l7 {
+                self.note(format!(
+                    "AuthorizationPolicy {}/{} ({}) has L7 rules: ztunnel cannot enforce them (only a waypoint can); authorization is not simulated by meshsim yet",
+                    ap.namespace,
+                    ap.name,
+                    ap.origin.pos()
+                ));
+            }
+        }
         let resp = self.app(wi, pi, port, msg);
         self.finish_ztunnel(hop, f, "inbound", &resp, start, bytes);
         resp
@@ -503,10 +559,47 @@ impl Ctx<'_> {
             downstream_remote_address: conn.remote.clone(),
             ..Default::default()
         };
+        if let Some(Target::Pod(dwi, dpi)) = target {
+            // Workload-addressed traffic: the waypoint's direct pod chain, cluster `encap`,
+            // then HBONE to the pod.
+            let mut log = log;
+            self.step(
+                hop,
+                "listener",
+                format!(
+                    "HBONE terminated; direct pod chain for {}",
+                    fmt_ip(vip, port)
+                ),
+                vec![],
+            );
+            self.cluster = Some("encap".into());
+            log.route_name = Some("default".into());
+            log.upstream_cluster = Some("encap".into());
+            log.upstream_host = Some(format!("envoy://connect_originate/{}", fmt_ip(vip, port)));
+            log.upstream_local_address = Some("envoy://internal_client_address/".into());
+            self.hops[hop].decision =
+                format!("to pod {} (encap)", mesh.workloads[dwi].pods[dpi].name);
+            let id = Some(self.identity(wi));
+            let remote = fmt_ip(pod_ip, self.eph());
+            let resp = self.ztunnel_inbound(
+                dwi,
+                dpi,
+                port,
+                Conn {
+                    remote,
+                    sni: None,
+                    from_mesh: true,
+                },
+                id,
+                msg,
+            );
+            self.finish_envoy(hop, log, &resp, start);
+            return resp;
+        }
         let host = match &target {
             Some(Target::Service(si)) => mesh.services[*si].hostname.clone(),
             Some(Target::Entry(i)) => mesh.service_entries[*i].host.clone(),
-            None => vip.to_string(),
+            Some(Target::Pod(..)) | None => vip.to_string(),
         };
         self.step(
             hop,
