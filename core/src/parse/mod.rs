@@ -343,6 +343,8 @@ const SET_ASIDE: &[&str] = &[
     "Event",
     "Kustomization",
     "Component",
+    "HelmChart",
+    "HelmValues",
 ];
 
 /// One note counting the objects of `SET_ASIDE` kinds, by kind.
@@ -373,12 +375,18 @@ fn set_aside_note(resources: &[Resource]) -> Option<Diagnostic> {
 
 /// kustomize reads `kustomization.yaml` (or `.yml`, or `Kustomization`) by file name; such a
 /// file often has neither apiVersion, kind nor name.
-fn is_kustomization_file(path: &str) -> bool {
+/// Build files of an install folder that are not objects: kustomizations, and a Helm chart's
+/// `Chart.yaml` and `values.yaml`. The kind they are set aside as, by file name.
+fn install_file_kind(path: &str) -> Option<(&'static str, &'static str)> {
     let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
-    matches!(
-        base,
-        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-    )
+    match base {
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization" => {
+            Some(("kustomize.config.k8s.io/v1beta1", "Kustomization"))
+        }
+        "Chart.yaml" | "Chart.yml" => Some(("helm.sh/v2", "HelmChart")),
+        "values.yaml" | "values.yml" => Some(("helm.sh/v2", "HelmValues")),
+        _ => None,
+    }
 }
 
 /// Splits a text into YAML documents: (first line, byte start, byte end), one-based lines.
@@ -505,13 +513,13 @@ fn split_file(file: &SourceFile) -> SplitFile {
     } else {
         Arc::from(text)
     };
-    if is_kustomization_file(path) {
-        // A kustomization is an install folder's build file, not an object: set aside.
+    if let Some((api_version, kind)) = install_file_kind(path) {
+        // An install folder's build file, not an object: set aside.
         out.pre.push(Resource {
-            api_version: "kustomize.config.k8s.io/v1beta1".into(),
-            kind: "Kustomization".into(),
+            api_version: api_version.into(),
+            kind: kind.into(),
             meta: ObjectMeta {
-                name: Some("kustomization".into()),
+                name: Some(kind.to_ascii_lowercase()),
                 ..Default::default()
             },
             origin: Origin {

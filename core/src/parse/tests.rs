@@ -410,3 +410,21 @@ fn list_items_point_at_their_own_lines_and_fields() {
     assert_eq!(b.origin.line_of(&["spec", "selector"]), 15);
     assert_eq!(l.resources[0].origin.line_of(&["spec", "selector"]), 7);
 }
+
+#[test]
+fn a_helm_chart_s_build_files_are_set_aside_not_errors() {
+    let l = load(
+        &[
+            SourceFile::new(
+                "chart/Chart.yaml",
+                "apiVersion: v2\nname: mesh\nversion: 1.0.0\n",
+            ),
+            SourceFile::new("chart/values.yaml", "replicas: 2\n"),
+        ],
+        &LoadOptions::default(),
+    );
+    assert!(!l.has_errors(), "{:#?}", l.diagnostics);
+    assert_eq!(l.resources.len(), 2);
+    assert_eq!(l.diagnostics.len(), 1);
+    assert_eq!(l.diagnostics[0].code, diag::SET_ASIDE);
+}
