@@ -548,16 +548,7 @@ impl Ctx<'_> {
         let w = &mesh.workloads[wi];
         let pod_ip = w.pods[pi].ip;
         let log = EnvoyLog {
-            start_ms: start,
-            method: msg.method.clone(),
-            path: msg.path.clone(),
-            protocol: msg.protocol.to_string(),
-            user_agent: msg.header("user-agent").map(str::to_string),
-            request_id: Some(self.request_id.clone()),
-            authority: Some(msg.authority.clone()),
-            downstream_local_address: fmt_ip(vip, port),
-            downstream_remote_address: conn.remote.clone(),
-            ..Default::default()
+            ..self.request_log(&msg, start, fmt_ip(vip, port), conn.remote.clone())
         };
         if let Some(Target::Pod(dwi, dpi)) = target {
             // Workload-addressed traffic: the waypoint's direct pod chain, cluster `encap`,

@@ -32,17 +32,8 @@ impl Ctx<'_> {
             None => remote_ip,
         });
         let log = EnvoyLog {
-            start_ms: start,
-            method: msg.method.clone(),
-            path: msg.path.clone(),
-            protocol: msg.protocol.to_string(),
-            user_agent: msg.header("user-agent").map(str::to_string),
-            request_id: Some(self.request_id.clone()),
-            authority: Some(msg.authority.clone()),
-            downstream_local_address: fmt_ip(pod_ip, port),
-            downstream_remote_address: conn.remote.clone(),
             x_forwarded_for: msg.xff.clone(),
-            ..Default::default()
+            ..self.request_log(&msg, start, fmt_ip(pod_ip, port), conn.remote.clone())
         };
         // Servers of Istio Gateways selecting this workload, bound to this pod port.
         let services = &mesh.services_by_workload[wi];

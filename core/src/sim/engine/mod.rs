@@ -960,6 +960,29 @@ impl<'m> Ctx<'m> {
         self.hops.len() - 1
     }
 
+    /// The request fields every HTTP access-log line shares, for a hop that started at `start`
+    /// on a connection from `remote` to `local`.
+    pub(super) fn request_log(
+        &self,
+        msg: &Msg,
+        start: u64,
+        local: String,
+        remote: String,
+    ) -> EnvoyLog {
+        EnvoyLog {
+            start_ms: start,
+            method: msg.method.clone(),
+            path: msg.path.clone(),
+            protocol: msg.protocol.to_string(),
+            user_agent: msg.header("user-agent").map(str::to_string),
+            request_id: Some(self.request_id.clone()),
+            authority: Some(msg.authority.clone()),
+            downstream_local_address: local,
+            downstream_remote_address: remote,
+            ..Default::default()
+        }
+    }
+
     pub(super) fn step(
         &mut self,
         hop: usize,

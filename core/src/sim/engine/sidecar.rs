@@ -33,16 +33,7 @@ impl Ctx<'_> {
         }
         let dst_local = fmt_ip(ip, port);
         let mut log = EnvoyLog {
-            start_ms: start,
-            method: msg.method.clone(),
-            path: msg.path.clone(),
-            protocol: msg.protocol.to_string(),
-            user_agent: msg.header("user-agent").map(str::to_string),
-            request_id: Some(self.request_id.clone()),
-            authority: Some(msg.authority.clone()),
-            downstream_local_address: dst_local.clone(),
-            downstream_remote_address: client_remote.clone(),
-            ..Default::default()
+            ..self.request_log(&msg, start, dst_local.clone(), client_remote.clone())
         };
         if msg.sni.is_some() {
             return self.sidecar_tls_outbound(hop, wi, pi, ip, port, msg, log, &scope, start);
@@ -277,15 +268,6 @@ impl Ctx<'_> {
         let cluster = format!("inbound|{port}||");
         let local = format!("127.0.0.6:{}", self.eph());
         let log = EnvoyLog {
-            start_ms: start,
-            method: msg.method.clone(),
-            path: msg.path.clone(),
-            protocol: msg.protocol.to_string(),
-            user_agent: msg.header("user-agent").map(str::to_string),
-            request_id: Some(self.request_id.clone()),
-            authority: Some(msg.authority.clone()),
-            downstream_local_address: fmt_ip(pod_ip, port),
-            downstream_remote_address: conn.remote.clone(),
             upstream_cluster: Some(cluster.clone()),
             upstream_host: Some(fmt_ip(pod_ip, port)),
             upstream_local_address: Some(local),
@@ -293,7 +275,7 @@ impl Ctx<'_> {
             route_name: if tcp { None } else { Some("default".into()) },
             x_forwarded_for: msg.xff.clone(),
             tcp,
-            ..Default::default()
+            ..self.request_log(&msg, start, fmt_ip(pod_ip, port), conn.remote.clone())
         };
         self.step(
             hop,
