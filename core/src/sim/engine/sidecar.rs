@@ -114,51 +114,9 @@ impl Ctx<'_> {
             }
             // No listener: the virtual outbound listener's passthrough chain.
             log.tcp = true;
-            return match scope.policy {
-                OutboundPolicy::AllowAny => {
-                    self.step(
-                        hop,
-                        "listener",
-                        format!(
-                            "no listener for {dst_local}: passthrough (ALLOW_ANY, set by {})",
-                            scope.policy_source
-                        ),
-                        vec![],
-                    );
-                    self.cluster = Some("PassthroughCluster".into());
-                    log.upstream_cluster = Some("PassthroughCluster".into());
-                    log.upstream_host = Some(dst_local.clone());
-                    let local = fmt_ip(pod_ip, self.eph());
-                    log.upstream_local_address = Some(local.clone());
-                    self.hops[hop].decision = format!("TCP passthrough to {dst_local}");
-                    let resp = self.connect(
-                        ip,
-                        port,
-                        Conn {
-                            remote: local,
-                            sni: None,
-                            from_mesh: false,
-                        },
-                        msg,
-                    );
-                    self.finish_envoy(hop, log, &resp, start);
-                    resp
-                }
-                OutboundPolicy::RegistryOnly => {
-                    self.step(hop, "listener", format!("no listener for {dst_local}: BlackHoleCluster (REGISTRY_ONLY, set by {})", scope.policy_source), vec![]);
-                    self.cluster = Some("BlackHoleCluster".into());
-                    log.upstream_cluster = Some("BlackHoleCluster".into());
-                    self.explanation.push(format!(
-                        "{dst_local} is not a known Service port and the outbound traffic policy is REGISTRY_ONLY ({}): the sidecar sends the connection to BlackHoleCluster, which closes it",
-                        scope.policy_source
-                    ));
-                    self.explanation.push("declare the destination with a ServiceEntry, or allow it in the Sidecar's egress hosts".into());
-                    self.hops[hop].decision = "BlackHoleCluster: connection closed".into();
-                    let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
-                    self.finish_envoy(hop, log, &resp, start);
-                    resp
-                }
-            };
+            let what = format!("no listener for {dst_local}");
+            let unknown = format!("{dst_local} is not a known Service port");
+            return self.passthrough_chain(hop, ip, port, log, pod_ip, msg, &scope, start, "TCP", &what, &unknown, "declare the destination with a ServiceEntry, or allow it in the Sidecar's egress hosts");
         }
         self.step(
             hop,
@@ -300,5 +258,83 @@ impl Ctx<'_> {
         let resp = self.app(wi, pi, port, msg);
         self.finish_envoy(hop, log, &resp, start);
         resp
+    }
+}
+
+impl Ctx<'_> {
+    /// The virtual outbound listener's passthrough chain, for what no listener or filter chain
+    /// took: ALLOW_ANY sends it to PassthroughCluster (the original destination), REGISTRY_ONLY
+    /// to BlackHoleCluster, which closes the connection (flag UH). The step names where the
+    /// policy was set.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn passthrough_chain(
+        &mut self,
+        hop: usize,
+        ip: Ipv4Addr,
+        port: u16,
+        mut log: EnvoyLog,
+        pod_ip: Ipv4Addr,
+        msg: Msg,
+        scope: &Scope,
+        start: u64,
+        kind: &str,
+        what: &str,
+        unknown: &str,
+        hint: &str,
+    ) -> Resp {
+        let dst = fmt_ip(ip, port);
+        match scope.policy {
+            OutboundPolicy::AllowAny => {
+                self.step(
+                    hop,
+                    "listener",
+                    format!(
+                        "{what}: passthrough (ALLOW_ANY, set by {})",
+                        scope.policy_source
+                    ),
+                    vec![],
+                );
+                self.cluster = Some("PassthroughCluster".into());
+                log.upstream_cluster = Some("PassthroughCluster".into());
+                log.upstream_host = Some(dst.clone());
+                let local = fmt_ip(pod_ip, self.eph());
+                log.upstream_local_address = Some(local.clone());
+                self.hops[hop].decision = format!("{kind} passthrough to {dst}");
+                let resp = self.connect(
+                    ip,
+                    port,
+                    Conn {
+                        remote: local,
+                        sni: None,
+                        from_mesh: false,
+                    },
+                    msg,
+                );
+                self.finish_envoy(hop, log, &resp, start);
+                resp
+            }
+            OutboundPolicy::RegistryOnly => {
+                self.step(
+                    hop,
+                    "listener",
+                    format!(
+                        "{what}: BlackHoleCluster (REGISTRY_ONLY, set by {})",
+                        scope.policy_source
+                    ),
+                    vec![],
+                );
+                self.cluster = Some("BlackHoleCluster".into());
+                log.upstream_cluster = Some("BlackHoleCluster".into());
+                self.explanation.push(format!(
+                    "{unknown} and the outbound traffic policy is REGISTRY_ONLY ({}): the sidecar sends the connection to BlackHoleCluster, which closes it",
+                    scope.policy_source
+                ));
+                self.explanation.push(hint.to_string());
+                self.hops[hop].decision = "BlackHoleCluster: connection closed".into();
+                let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
+                self.finish_envoy(hop, log, &resp, start);
+                resp
+            }
+        }
     }
 }

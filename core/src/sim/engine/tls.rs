@@ -4,7 +4,7 @@
 //! proxies the stream (a TCP access-log line carrying the SNI), else the passthrough chain.
 
 use super::*;
-use crate::model::{fqdn, host_matches, OutboundPolicy};
+use crate::model::{fqdn, host_matches};
 use crate::sim::route::qualify_gateway;
 use crate::sim::vhosts::{self, Scope};
 use crate::sim::*;
@@ -134,50 +134,13 @@ impl Ctx<'_> {
             return self.tls_to_host(hop, &host, port, cluster, log, pod_ip, msg, start);
         }
         // 4. The passthrough chain.
-        match scope.policy {
-            OutboundPolicy::AllowAny => {
-                self.step(
-                    hop,
-                    "listener",
-                    format!(
-                        "no filter chain for {dst} (SNI {sni}): passthrough (ALLOW_ANY, set by {})",
-                        scope.policy_source
-                    ),
-                    vec![],
-                );
-                self.cluster = Some("PassthroughCluster".into());
-                log.upstream_cluster = Some("PassthroughCluster".into());
-                log.upstream_host = Some(dst.clone());
-                let local = fmt_ip(pod_ip, self.eph());
-                log.upstream_local_address = Some(local.clone());
-                self.hops[hop].decision = format!("TLS passthrough to {dst}");
-                let resp = self.connect(
-                    ip,
-                    port,
-                    Conn {
-                        remote: local,
-                        sni: None,
-                        from_mesh: false,
-                    },
-                    msg,
-                );
-                self.finish_envoy(hop, log, &resp, start);
-                resp
-            }
-            OutboundPolicy::RegistryOnly => {
-                self.step(hop, "listener", format!("no filter chain for {dst} (SNI {sni}): BlackHoleCluster (REGISTRY_ONLY, set by {})", scope.policy_source), vec![]);
-                self.cluster = Some("BlackHoleCluster".into());
-                log.upstream_cluster = Some("BlackHoleCluster".into());
-                self.explanation.push(format!("{sni}:{port} is not in the registry and the outbound traffic policy is REGISTRY_ONLY ({}): the TLS connection goes to BlackHoleCluster and is closed", scope.policy_source));
-                self.explanation.push(format!(
-                    "add a ServiceEntry for {sni} with port {port} and protocol TLS (or HTTPS)"
-                ));
-                self.hops[hop].decision = "BlackHoleCluster: connection closed".into();
-                let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
-                self.finish_envoy(hop, log, &resp, start);
-                resp
-            }
-        }
+        let what = format!("no filter chain for {dst} (SNI {sni})");
+        let unknown = format!("{sni}:{port} is not in the registry");
+        let hint =
+            format!("add a ServiceEntry for {sni} with port {port} and protocol TLS (or HTTPS)");
+        self.passthrough_chain(
+            hop, ip, port, log, pod_ip, msg, scope, start, "TLS", &what, &unknown, &hint,
+        )
     }
 
     /// Proxies a TLS stream to a host's cluster: a Service's pods, or a ServiceEntry's address.
