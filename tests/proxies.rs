@@ -84,3 +84,41 @@ fn mixed_ambient_and_sidecar_namespaces() {
         ],
     );
 }
+
+#[test]
+fn gateway_api_ingress_deploys_the_gateway_proxy() {
+    let got = proxies(&[
+        "scenarios/istio-gateway-ingress/manifests/00-control-plane.yaml",
+        "scenarios/istio-gateway-ingress/manifests/20-httpbin.yaml",
+        "scenarios/istio-gateway-ingress/manifests/40-curl.yaml",
+        "scenarios/gateway-api-ingress/manifests",
+    ]);
+    let gw = got
+        .iter()
+        .find(|(n, _)| n.ends_with("-istio"))
+        .expect("a <gateway>-istio workload");
+    assert_eq!(gw.1, ProxyKind::Gateway, "{got:?}");
+    assert!(
+        got.iter()
+            .any(|(n, k)| n == "httpbin/httpbin" && *k == ProxyKind::Sidecar),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn gateway_api_egress_deploys_a_gateway_and_injects_the_test_pod() {
+    assert_proxies(
+        &[
+            "scenarios/istio-gateway-ingress/manifests/00-control-plane.yaml",
+            "scenarios/egress-gateway-api/manifests",
+            "scenarios/egress-gateway-api/after",
+        ],
+        &[
+            (
+                "egress-gateway/httpbin-egress-gateway-istio",
+                ProxyKind::Gateway,
+            ),
+            ("egress-gateway/test-pod", ProxyKind::Sidecar),
+        ],
+    );
+}
