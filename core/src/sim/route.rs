@@ -70,7 +70,7 @@ impl StrMatch {
         match self {
             StrMatch::Exact(e) => format!("exact {e:?}"),
             StrMatch::Prefix(p) => format!("prefix {p:?}"),
-            StrMatch::PathPrefix(p) => format!("path prefix {p:?}"),
+            StrMatch::PathPrefix(p) => format!("prefix {p:?} (whole segments)"),
             StrMatch::Regex(r) => format!("regex {r:?}"),
             StrMatch::Present => "present".into(),
         }
