@@ -15,6 +15,15 @@ pub fn fnv64(s: &str) -> u64 {
     h
 }
 
+/// A well-mixed 64-bit value from a seed and a key (FNV-1a, then the splitmix64 finalizer, so
+/// that nearby seeds land far apart), for weighted picks made with `--seed`.
+pub fn seeded(seed: u64, key: &str) -> u64 {
+    let mut z = fnv64(key) ^ seed.wrapping_mul(0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
+    z ^ (z >> 31)
+}
+
 /// Hands out unique addresses inside a prefix, starting from each identity's hash.
 pub struct AddressPool {
     base: u32,

@@ -338,7 +338,8 @@ impl Ctx<'_> {
             .collect();
         match self.seed {
             Some(seed) if total > 0 => {
-                let mut x = (fnv64(&format!("{seed}/{}", self.seed_key)) % total as u64) as u32;
+                let mut x =
+                    (crate::model::addr::seeded(seed, &self.seed_key) % total as u64) as u32;
                 for b in backends {
                     if x < b.weight {
                         return Some(b.clone());

@@ -129,8 +129,8 @@ impl Ctx<'_> {
         }
         let chosen = match self.seed {
             Some(seed) if total > 0 => {
-                let mut x = (crate::model::addr::fnv64(&format!("{seed}/{}", self.seed_key))
-                    % total as u64) as u32;
+                let mut x =
+                    (crate::model::addr::seeded(seed, &self.seed_key) % total as u64) as u32;
                 let mut pick = 0;
                 for (i, w) in weights.iter().enumerate() {
                     if x < *w {
