@@ -338,6 +338,9 @@ pub struct Mesh {
     pub workloads_by_app: HashMap<String, Vec<usize>>,
     /// Every regex of every route match, compiled once.
     pub regexes: Regexes,
+    /// The Envoy routes of each VirtualService, written and generated, compiled by
+    /// `sim::route` the first time a trace needs them and kept for the next.
+    pub routes: crate::sim::route::RouteMemo,
 }
 
 /// Route-match regexes compiled once, as Envoy's `safe_regex` matches: the whole value.
@@ -745,6 +748,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         pods_by_bare_name: HashMap::new(),
         workloads_by_app: HashMap::new(),
         regexes: Regexes::default(),
+        routes: Default::default(),
     };
     // Pods and their controllers are grouped into workloads by `dump::group`; EndpointSlices
     // become Service endpoints below.
@@ -1637,6 +1641,10 @@ fn build_trace_indexes(mesh: &mut Mesh) {
         }
     }
     mesh.regexes = regexes;
+    mesh.routes = crate::sim::route::RouteMemo::new(
+        mesh.virtual_services.len(),
+        mesh.gateway_api.virtual_services.len(),
+    );
 }
 
 impl Mesh {

@@ -5,6 +5,7 @@
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrMatch {
@@ -734,6 +735,38 @@ pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
         }
     }
     out
+}
+
+/// The compiled routes of every VirtualService of a mesh: one slot per written VirtualService
+/// (parallel to `Mesh::virtual_services`) and per generated one (parallel to
+/// `GatewayApi::virtual_services`), each filled the first time a trace reads it. Compiling
+/// locates every route's line in its document, which costs more than the rest of a trace, and
+/// the answer depends on the mesh only; filling on demand keeps the model's build and memory
+/// to what is traced.
+#[derive(Debug, Default)]
+pub struct RouteMemo {
+    written: Vec<OnceLock<Vec<Route>>>,
+    generated: Vec<OnceLock<Vec<Route>>>,
+}
+
+impl RouteMemo {
+    pub fn new(written: usize, generated: usize) -> RouteMemo {
+        RouteMemo {
+            written: (0..written).map(|_| OnceLock::new()).collect(),
+            generated: (0..generated).map(|_| OnceLock::new()).collect(),
+        }
+    }
+}
+
+/// The routes of `mesh.virtual_services[i]`, delegates expanded (`compile_vs`), compiled once.
+pub fn vs_routes(mesh: &Mesh, i: usize) -> &[Route] {
+    mesh.routes.written[i].get_or_init(|| compile_vs(mesh, &mesh.virtual_services[i]))
+}
+
+/// The routes of `mesh.gateway_api.virtual_services[i]` (`compile_generated`), compiled once.
+pub fn generated_routes(mesh: &Mesh, i: usize) -> &[Route] {
+    mesh.routes.generated[i]
+        .get_or_init(|| compile_generated(&mesh.gateway_api.virtual_services[i]))
 }
 
 /// Every pair of a root match and a delegate match whose conditions can both hold; the

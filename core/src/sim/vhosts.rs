@@ -172,22 +172,41 @@ fn mesh_bound(vs: &Config<VirtualServiceSpec>) -> bool {
     vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh")
 }
 
+/// Whether a route match applies to this proxy and port, as Istio decides when it translates a
+/// VirtualService for one listener.
+fn match_applies(m: &RouteMatch, port: u16, gateway: &str) -> bool {
+    m.port.is_none_or(|p| p == port)
+        && (m.gateways.is_empty() || m.gateways.iter().any(|g| g == gateway))
+}
+
 /// Keeps the routes (and the matches within them) that apply to this proxy and port, as Istio
 /// does when it translates a VirtualService for one listener.
-pub fn filter_routes(routes: Vec<Route>, port: u16, gateway: &str) -> Vec<Route> {
+pub fn filter_routes(routes: &[Route], port: u16, gateway: &str) -> Vec<Route> {
     routes
-        .into_iter()
-        .filter_map(|mut r| {
-            if r.matches.is_empty() {
-                return Some(r);
+        .iter()
+        .filter_map(|r| {
+            if r.matches.iter().all(|m| match_applies(m, port, gateway)) {
+                return Some(r.clone());
             }
-            r.matches.retain(|m| {
-                m.port.is_none_or(|p| p == port)
-                    && (m.gateways.is_empty() || m.gateways.iter().any(|g| g == gateway))
-            });
-            (!r.matches.is_empty()).then_some(r)
+            let matches: Vec<RouteMatch> = r
+                .matches
+                .iter()
+                .filter(|m| match_applies(m, port, gateway))
+                .cloned()
+                .collect();
+            (!matches.is_empty()).then(|| Route {
+                matches,
+                ..r.clone()
+            })
         })
         .collect()
+}
+
+/// True when `filter_routes` would keep some route.
+fn any_route_applies(routes: &[Route], port: u16, gateway: &str) -> bool {
+    routes
+        .iter()
+        .any(|r| r.matches.is_empty() || r.matches.iter().any(|m| match_applies(m, port, gateway)))
 }
 
 /// The VirtualService generated from a mesh (GAMMA) HTTPRoute or GRPCRoute that a sidecar in
@@ -199,13 +218,13 @@ fn gamma_vs_for_host<'m>(
     scope: &Scope,
     host: &str,
     regular: Option<&Config<VirtualServiceSpec>>,
-) -> Option<&'m crate::model::gwapi::GeneratedVs> {
+) -> Option<(usize, &'m crate::model::gwapi::GeneratedVs)> {
     let list = mesh.gateway_api.mesh_vs_by_host.get(host)?;
-    let gen = |i: &usize| &mesh.gateway_api.virtual_services[*i];
+    let gen = |i: &usize| (*i, &mesh.gateway_api.virtual_services[*i]);
     if let Some(g) = list
         .iter()
         .map(gen)
-        .find(|g| g.vs.namespace == scope.namespace)
+        .find(|(_, g)| g.vs.namespace == scope.namespace)
     {
         return Some(g);
     }
@@ -217,9 +236,12 @@ fn gamma_vs_for_host<'m>(
                 .first()
                 .map(|&i| mesh.service_entries[i].namespace.clone())
         })?;
-    let producer = list.iter().map(gen).find(|g| g.vs.namespace == host_ns)?;
+    let producer = list
+        .iter()
+        .map(gen)
+        .find(|(_, g)| g.vs.namespace == host_ns)?;
     match regular {
-        Some(vs) if vs.precedence_key() < producer.vs.precedence_key() => None,
+        Some(vs) if vs.precedence_key() < producer.1.vs.precedence_key() => None,
         _ => Some(producer),
     }
 }
@@ -471,7 +493,7 @@ fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize,
     };
     let mut out = Vec::new();
     for i in list {
-        let routes = filter_routes(compile_vs(mesh, &mesh.virtual_services[i]), port, "mesh");
+        let routes = filter_routes(vs_routes(mesh, i), port, "mesh");
         if !routes.is_empty() {
             out.push((i, routes));
         }
@@ -490,8 +512,8 @@ fn registry_vhost(
     let claims = claiming_vs(mesh, scope, port, &reg.host);
     // A mesh (GAMMA) route for the host may take precedence over the VirtualServices.
     let regular = claims.first().map(|(i, _)| &mesh.virtual_services[*i]);
-    if let Some(g) = gamma_vs_for_host(mesh, scope, &reg.host, regular) {
-        let routes = filter_routes(compile_generated(g), port, "mesh");
+    if let Some((gi, g)) = gamma_vs_for_host(mesh, scope, &reg.host, regular) {
+        let routes = filter_routes(generated_routes(mesh, gi), port, "mesh");
         if !routes.is_empty() {
             let parents =
                 g.vs.annotations
@@ -633,7 +655,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
         if own.is_empty() || !(port == 80 || claims_registry) {
             continue;
         }
-        let routes = filter_routes(compile_vs(mesh, vs), port, "mesh");
+        let routes = filter_routes(vs_routes(mesh, i), port, "mesh");
         if routes.is_empty() {
             continue;
         }
@@ -752,13 +774,13 @@ pub fn gateway_vhosts(
         }
         // Istio's order (`VirtualServicesForGateway`): VirtualServices generated from Gateway
         // API routes in the gateway's namespace, then the other generated ones, then the rest.
-        let generated: Vec<&crate::model::gwapi::GeneratedVs> = mesh
+        let generated: Vec<(usize, &crate::model::gwapi::GeneratedVs)> = mesh
             .gateway_api
             .vs_by_gateway
             .get(&gname)
             .into_iter()
             .flatten()
-            .map(|&i| &mesh.gateway_api.virtual_services[i])
+            .map(|&i| (i, &mesh.gateway_api.virtual_services[i]))
             .collect();
         let mut regular: Vec<usize> = mesh
             .vs_by_gateway_host
@@ -775,29 +797,35 @@ pub fn gateway_vhosts(
             .collect();
         regular.sort_unstable();
         regular.dedup();
+        // (VirtualService, generated, index in its list).
         let bound = generated
             .iter()
-            .filter(|g| g.vs.namespace == s.gateway.namespace)
+            .filter(|(_, g)| g.vs.namespace == s.gateway.namespace)
             .chain(
                 generated
                     .iter()
-                    .filter(|g| g.vs.namespace != s.gateway.namespace),
+                    .filter(|(_, g)| g.vs.namespace != s.gateway.namespace),
             )
-            .map(|g| (&g.vs, Some(*g)))
-            .chain(regular.iter().map(|&vi| (&mesh.virtual_services[vi], None)));
-        for (vs, gen) in bound {
+            .map(|&(i, g)| (&g.vs, true, i))
+            .chain(
+                regular
+                    .iter()
+                    .map(|&vi| (&mesh.virtual_services[vi], false, vi)),
+            );
+        for (vs, is_generated, i) in bound {
             let domains = server_domains(vs, s);
             if domains.is_empty() {
                 continue;
             }
-            let kind = if gen.is_some() {
+            let kind = if is_generated {
                 "generated VirtualService"
             } else {
                 "VirtualService"
             };
-            let compiled = match gen {
-                Some(g) => compile_generated(g),
-                None => compile_vs(mesh, vs),
+            let compiled = if is_generated {
+                generated_routes(mesh, i)
+            } else {
+                vs_routes(mesh, i)
             };
             let routes = filter_routes(compiled, port_number, &gname);
             for domain in domains {
@@ -887,10 +915,9 @@ fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> boo
             .get(&gname)
             .into_iter()
             .flatten()
-            .map(|&vi| &mesh.virtual_services[vi])
-            .any(|vs| {
-                !server_domains(vs, s).is_empty()
-                    && !filter_routes(compile_vs(mesh, vs), port_number, &gname).is_empty()
+            .any(|&vi| {
+                !server_domains(&mesh.virtual_services[vi], s).is_empty()
+                    && any_route_applies(vs_routes(mesh, vi), port_number, &gname)
             });
         written
             || mesh
@@ -899,10 +926,9 @@ fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> boo
                 .get(&gname)
                 .into_iter()
                 .flatten()
-                .map(|&i| &mesh.gateway_api.virtual_services[i])
-                .any(|g| {
-                    !server_domains(&g.vs, s).is_empty()
-                        && !filter_routes(compile_generated(g), port_number, &gname).is_empty()
+                .any(|&i| {
+                    !server_domains(&mesh.gateway_api.virtual_services[i].vs, s).is_empty()
+                        && any_route_applies(generated_routes(mesh, i), port_number, &gname)
                 })
     })
 }

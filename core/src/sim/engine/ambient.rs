@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::model::{ProxyKind, WaypointChoice};
-use crate::sim::route::{compile_generated, Route, VirtualHost};
+use crate::sim::route::{generated_routes, Route, VirtualHost};
 use crate::sim::vhosts::filter_routes;
 use crate::sim::*;
 use std::net::Ipv4Addr;
@@ -553,7 +553,7 @@ impl Ctx<'_> {
             .flatten()
         {
             let g = &mesh.gateway_api.virtual_services[i];
-            let routes = filter_routes(compile_generated(g), port, "mesh");
+            let routes = filter_routes(generated_routes(mesh, i), port, "mesh");
             if !routes.is_empty() {
                 let parents =
                     g.vs.annotations
