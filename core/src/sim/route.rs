@@ -5,7 +5,7 @@
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrMatch {
@@ -419,7 +419,8 @@ impl Route {
 pub struct VirtualHost {
     pub name: String,
     pub domains: Vec<String>,
-    pub routes: Vec<Route>,
+    /// Shared with the compiled VirtualService when the proxy keeps all of its routes.
+    pub routes: Arc<[Route]>,
     /// Gateway servers with `httpsRedirect`: every request gets a 301 to https.
     pub require_tls: bool,
     pub source: String,
@@ -745,8 +746,8 @@ pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
 /// to what is traced.
 #[derive(Debug, Default)]
 pub struct RouteMemo {
-    written: Vec<OnceLock<Vec<Route>>>,
-    generated: Vec<OnceLock<Vec<Route>>>,
+    written: Vec<OnceLock<Arc<[Route]>>>,
+    generated: Vec<OnceLock<Arc<[Route]>>>,
 }
 
 impl RouteMemo {
@@ -759,14 +760,14 @@ impl RouteMemo {
 }
 
 /// The routes of `mesh.virtual_services[i]`, delegates expanded (`compile_vs`), compiled once.
-pub fn vs_routes(mesh: &Mesh, i: usize) -> &[Route] {
-    mesh.routes.written[i].get_or_init(|| compile_vs(mesh, &mesh.virtual_services[i]))
+pub fn vs_routes(mesh: &Mesh, i: usize) -> &Arc<[Route]> {
+    mesh.routes.written[i].get_or_init(|| compile_vs(mesh, &mesh.virtual_services[i]).into())
 }
 
 /// The routes of `mesh.gateway_api.virtual_services[i]` (`compile_generated`), compiled once.
-pub fn generated_routes(mesh: &Mesh, i: usize) -> &[Route] {
+pub fn generated_routes(mesh: &Mesh, i: usize) -> &Arc<[Route]> {
     mesh.routes.generated[i]
-        .get_or_init(|| compile_generated(&mesh.gateway_api.virtual_services[i]))
+        .get_or_init(|| compile_generated(&mesh.gateway_api.virtual_services[i]).into())
 }
 
 /// Every pair of a root match and a delegate match whose conditions can both hold; the
@@ -820,7 +821,7 @@ mod tests {
         VirtualHost {
             name: name.into(),
             domains: domains.iter().map(|s| s.to_string()).collect(),
-            routes: vec![],
+            routes: Arc::new([]),
             require_tls: false,
             source: String::new(),
         }

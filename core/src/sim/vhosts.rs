@@ -4,6 +4,7 @@
 use super::route::*;
 use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
 use crate::parse::types::*;
+use std::sync::Arc;
 
 /// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
 /// Egress listeners of a scope: (port or any, [(namespace pattern, host pattern)]).
@@ -181,7 +182,13 @@ fn match_applies(m: &RouteMatch, port: u16, gateway: &str) -> bool {
 
 /// Keeps the routes (and the matches within them) that apply to this proxy and port, as Istio
 /// does when it translates a VirtualService for one listener.
-pub fn filter_routes(routes: &[Route], port: u16, gateway: &str) -> Vec<Route> {
+pub fn filter_routes(routes: &Arc<[Route]>, port: u16, gateway: &str) -> Arc<[Route]> {
+    if routes
+        .iter()
+        .all(|r| r.matches.iter().all(|m| match_applies(m, port, gateway)))
+    {
+        return routes.clone();
+    }
     routes
         .iter()
         .filter_map(|r| {
@@ -251,7 +258,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
         OutboundPolicy::AllowAny => VirtualHost {
             name: "allow_any".into(),
             domains: vec!["*".into()],
-            routes: vec![Route {
+            routes: Arc::new([Route {
                 name: Some("allow_any".into()),
                 matches: vec![],
                 action: Action::Route(vec![WeightedBackend {
@@ -276,14 +283,14 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 timeout: None,
                 retries: None,
                 gateway_api: false,
-            }],
+            }]),
             require_tls: false,
             source: format!("ALLOW_ANY, set by {}", scope.policy_source),
         },
         OutboundPolicy::RegistryOnly => VirtualHost {
             name: "block_all".into(),
             domains: vec!["*".into()],
-            routes: vec![Route {
+            routes: Arc::new([Route {
                 name: Some("block_all".into()),
                 matches: vec![],
                 action: Action::Direct {
@@ -303,7 +310,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 timeout: None,
                 retries: None,
                 gateway_api: false,
-            }],
+            }]),
             require_tls: false,
             source: format!("REGISTRY_ONLY, set by {}", scope.policy_source),
         },
@@ -475,7 +482,7 @@ fn most_specific_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option
 /// The VirtualServices that claim a registry host, in precedence order — every imported one
 /// naming it exactly, else the most specific wildcard one — each with its routes for `port`
 /// (a VirtualService without routes for the port claims nothing).
-fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize, Vec<Route>)> {
+fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize, Arc<[Route]>)> {
     let exact: Vec<usize> = mesh
         .vs_by_host
         .get(host)
@@ -560,7 +567,7 @@ fn registry_vhost(
             VirtualHost {
                 name: format!("{}:{port}", reg.host),
                 domains: vec![domain.to_string()],
-                routes: vec![Route::default_for(&reg.host, port)],
+                routes: Arc::new([Route::default_for(&reg.host, port)]),
                 require_tls: false,
                 source: format!("{} — default route", reg.what),
             },
@@ -760,7 +767,7 @@ pub fn gateway_vhosts(
                 out.push(VirtualHost {
                     name: format!("{host}:{port_number}"),
                     domains: vec![host.to_string()],
-                    routes: vec![],
+                    routes: Arc::new([]),
                     require_tls: true,
                     source: format!(
                         "Gateway {gname} server {} with httpsRedirect ({})",
@@ -837,7 +844,7 @@ pub fn gateway_vhosts(
                             .source
                             .contains(&format!("{kind} {}/{}", vs.namespace, vs.name))
                         {
-                            v.routes.extend(routes.iter().cloned());
+                            v.routes = v.routes.iter().chain(routes.iter()).cloned().collect();
                             v.source.push_str(&format!(
                                 " + {kind} {}/{} ({})",
                                 vs.namespace,
@@ -863,7 +870,7 @@ pub fn gateway_vhosts(
         }
     }
     for v in &mut out {
-        v.routes = sort_vhost_routes(std::mem::take(&mut v.routes));
+        v.routes = sort_vhost_routes(&v.routes);
     }
     let serves_something = out.iter().any(|v| !v.routes.is_empty() || v.require_tls)
         || any_bound_routes(mesh, servers, port_number);
@@ -872,7 +879,7 @@ pub fn gateway_vhosts(
         out.push(VirtualHost {
             name: format!("blackhole:{port_number}"),
             domains: vec!["*".into()],
-            routes: vec![],
+            routes: Arc::new([]),
             require_tls: false,
             source: "no VirtualService is bound to the Gateway servers on this port".into(),
         });
@@ -952,31 +959,41 @@ fn catch_all(m: &RouteMatch) -> bool {
 
 /// Istio's `SortVHostRoutes` on a gateway: catch-all routes move to the end, the others keep
 /// their order. Each match is its own Envoy route, so a route whose matches mix both is split.
-pub fn sort_vhost_routes(routes: Vec<Route>) -> Vec<Route> {
+pub fn sort_vhost_routes(routes: &Arc<[Route]>) -> Arc<[Route]> {
+    // Already in order (nothing catch-all before a route that is not, no route mixing both):
+    // the list is shared as it is.
+    let last = |r: &Route| r.matches.is_empty() || r.matches.iter().all(catch_all);
+    let mixed = |r: &Route| !last(r) && r.matches.iter().any(catch_all);
+    let first_last = routes.iter().position(last).unwrap_or(routes.len());
+    if !routes.iter().any(mixed) && routes[first_last..].iter().all(last) {
+        return routes.clone();
+    }
     let mut rest = Vec::new();
     let mut last = Vec::new();
-    for r in routes {
+    for r in routes.iter() {
         if r.matches.is_empty() {
-            last.push(r);
+            last.push(r.clone());
             continue;
         }
         if r.matches.iter().all(catch_all) {
-            last.push(r);
+            last.push(r.clone());
         } else if r.matches.iter().any(catch_all) {
             let (all, other): (Vec<RouteMatch>, Vec<RouteMatch>) =
                 r.matches.iter().cloned().partition(catch_all);
-            let mut a = r.clone();
-            a.matches = other;
-            rest.push(a);
-            let mut b = r;
-            b.matches = all;
-            last.push(b);
+            rest.push(Route {
+                matches: other,
+                ..r.clone()
+            });
+            last.push(Route {
+                matches: all,
+                ..r.clone()
+            });
         } else {
-            rest.push(r);
+            rest.push(r.clone());
         }
     }
     rest.extend(last);
-    rest
+    rest.into()
 }
 
 /// Gateway workloads that an Istio Gateway's selector picks (in any namespace, as Istio does

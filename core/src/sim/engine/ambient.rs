@@ -572,7 +572,7 @@ impl Ctx<'_> {
         vec![VirtualHost {
             name: format!("inbound|http|{port}"),
             domains: vec!["*".into()],
-            routes: vec![Route::default_for(host, port)],
+            routes: std::sync::Arc::new([Route::default_for(host, port)]),
             require_tls: false,
             source: format!("default route of {host}"),
         }]
