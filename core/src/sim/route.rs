@@ -527,8 +527,10 @@ fn matched_prefix(m: Option<&RouteMatch>) -> String {
 pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     let gw = gateway_semantics(vs);
     let mut out = Vec::new();
-    for (i, r) in vs.spec.http.iter().enumerate() {
-        let idx = i.to_string();
+    let positions = vs
+        .origin
+        .item_positions(&["spec", "http"], vs.spec.http.len());
+    for ((i, r), pos) in vs.spec.http.iter().enumerate().zip(positions) {
         let mut matches: Vec<RouteMatch> = r.r#match.iter().map(parse_match).collect();
         for m in &mut matches {
             m.gateways = m
@@ -665,7 +667,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 }
             }),
             source: format!("VirtualService {}/{} http[{i}]", vs.namespace, vs.name),
-            pos: vs.origin.pos_of(&["spec", "http", &idx]),
+            pos,
             timeout: r.timeout.clone(),
             retries: r
                 .retries
