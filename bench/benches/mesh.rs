@@ -124,3 +124,19 @@ fn trace(bencher: Bencher, services: usize) {
         black_box(meshsim_core::sim::trace(&f.mesh, &f.requests[i]))
     });
 }
+
+/// One trace, as `trace`, once every case has been traced before: each VirtualService's
+/// routes are compiled on first use and kept in the mesh, so this is the cost of a repeated
+/// trace (the playground's and `meshsim test`'s steady state).
+#[divan::bench(args = SIZES, max_time = 2)]
+fn trace_warm(bencher: Bencher, services: usize) {
+    let f = fixture(services);
+    for r in &f.requests {
+        black_box(meshsim_core::sim::trace(&f.mesh, r)).ok();
+    }
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % f.requests.len();
+        black_box(meshsim_core::sim::trace(&f.mesh, &f.requests[i]))
+    });
+}

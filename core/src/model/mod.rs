@@ -338,6 +338,9 @@ pub struct Mesh {
     pub workloads_by_app: HashMap<String, Vec<usize>>,
     /// Every regex of every route match, compiled once.
     pub regexes: Regexes,
+    /// The Envoy routes of each VirtualService, written and generated, compiled by
+    /// `sim::route` the first time a trace needs them and kept for the next.
+    pub routes: crate::sim::route::RouteMemo,
 }
 
 /// Route-match regexes compiled once, as Envoy's `safe_regex` matches: the whole value.
@@ -401,14 +404,16 @@ fn creation(meta: &ObjectMeta) -> String {
     meta.creation_timestamp.clone().unwrap_or_default()
 }
 
-fn config<S>(r: &Resource, spec: S) -> Config<S> {
+/// The configuration object a resource is, its spec moved out of the resource.
+fn config<S>(r: Resource, spec: S) -> Config<S> {
+    let namespace = r.namespace().to_string();
     Config {
-        namespace: r.namespace().to_string(),
-        name: r.name().to_string(),
-        labels: r.meta.labels.clone(),
-        annotations: r.meta.annotations.clone(),
-        created: creation(&r.meta),
-        origin: r.origin.clone(),
+        namespace,
+        name: r.meta.name.unwrap_or_default(),
+        labels: r.meta.labels,
+        annotations: r.meta.annotations,
+        created: r.meta.creation_timestamp.unwrap_or_default(),
+        origin: r.origin,
         spec,
     }
 }
@@ -745,12 +750,13 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         pods_by_bare_name: HashMap::new(),
         workloads_by_app: HashMap::new(),
         regexes: Regexes::default(),
+        routes: Default::default(),
     };
     // Pods and their controllers are grouped into workloads by `dump::group`; EndpointSlices
     // become Service endpoints below.
     let mut pod_objects: Vec<Resource> = Vec::new();
     let mut slices = dump::Slices::default();
-    for r in loaded.resources {
+    for mut r in loaded.resources {
         let ns = r.namespace().to_string();
         if !ns.is_empty() && !namespaces.contains_key(&ns) {
             namespaces.insert(
@@ -765,7 +771,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 },
             );
         }
-        match r.body {
+        // The spec moves out of the resource into the model; the rest of it is moved or dropped.
+        match std::mem::replace(&mut r.body, Body::Namespace) {
             Body::Namespace => {
                 let mut labels = r.meta.labels.clone();
                 labels.insert("kubernetes.io/metadata.name".into(), r.name().to_string());
@@ -778,29 +785,26 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     },
                 );
             }
-            Body::Pod(..) | Body::Workload(_) => pod_objects.push(r),
-            Body::EndpointSlice(ref b) => slices.add(&r, b.clone()),
-            Body::Service(ref spec, ref status) => {
-                svc_specs.push((r.clone(), spec.clone(), status.clone()))
+            body @ (Body::Pod(..) | Body::Workload(_)) => {
+                r.body = body;
+                pod_objects.push(r)
             }
-            Body::VirtualService(ref s) => mesh.virtual_services.push(config(&r, s.clone())),
-            Body::DestinationRule(ref s) => mesh.destination_rules.push(config(&r, s.clone())),
-            Body::IstioGateway(ref s) => mesh.istio_gateways.push(config(&r, s.clone())),
-            Body::Sidecar(ref s) => mesh.sidecars.push(config(&r, s.clone())),
-            Body::Gateway(ref s) => mesh.gateways.push(config(&r, s.clone())),
-            Body::GatewayClass(ref s) => mesh.gateway_classes.push(config(&r, s.clone())),
-            Body::HttpRoute(ref s) => mesh.http_routes.push(config(&r, s.clone())),
-            Body::GrpcRoute(ref s) => mesh.grpc_routes.push(config(&r, s.clone())),
-            Body::ReferenceGrant(ref s) => mesh.reference_grants.push(config(&r, s.clone())),
-            Body::OpenShiftRoute(ref s) => mesh.openshift_routes.push(config(&r, s.clone())),
-            Body::AuthorizationPolicy(ref s) => {
-                mesh.authorization_policies.push(config(&r, s.clone()))
-            }
-            Body::PeerAuthentication(ref s) => {
-                mesh.peer_authentications.push(config(&r, s.clone()))
-            }
-            Body::WorkloadEntry(ref s) => mesh.workload_entries.push(config(&r, s.clone())),
-            Body::SimulatedResponse(ref s) => mesh.responses.push(config(&r, s.clone())),
+            Body::EndpointSlice(b) => slices.add(&r, b),
+            Body::Service(spec, status) => svc_specs.push((r, spec, status)),
+            Body::VirtualService(s) => mesh.virtual_services.push(config(r, s)),
+            Body::DestinationRule(s) => mesh.destination_rules.push(config(r, s)),
+            Body::IstioGateway(s) => mesh.istio_gateways.push(config(r, s)),
+            Body::Sidecar(s) => mesh.sidecars.push(config(r, s)),
+            Body::Gateway(s) => mesh.gateways.push(config(r, s)),
+            Body::GatewayClass(s) => mesh.gateway_classes.push(config(r, s)),
+            Body::HttpRoute(s) => mesh.http_routes.push(config(r, s)),
+            Body::GrpcRoute(s) => mesh.grpc_routes.push(config(r, s)),
+            Body::ReferenceGrant(s) => mesh.reference_grants.push(config(r, s)),
+            Body::OpenShiftRoute(s) => mesh.openshift_routes.push(config(r, s)),
+            Body::AuthorizationPolicy(s) => mesh.authorization_policies.push(config(r, s)),
+            Body::PeerAuthentication(s) => mesh.peer_authentications.push(config(r, s)),
+            Body::WorkloadEntry(s) => mesh.workload_entries.push(config(r, s)),
+            Body::SimulatedResponse(s) => mesh.responses.push(config(r, s)),
             Body::ServiceEntry(ref s) => {
                 for h in &s.hosts {
                     mesh.service_entries.push(ServiceEntryHost {
@@ -814,7 +818,10 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     });
                 }
             }
-            _ => mesh.other.push(r),
+            body => {
+                r.body = body;
+                mesh.other.push(r)
+            }
         }
     }
     mesh.namespaces = namespaces;
@@ -1637,6 +1644,10 @@ fn build_trace_indexes(mesh: &mut Mesh) {
         }
     }
     mesh.regexes = regexes;
+    mesh.routes = crate::sim::route::RouteMemo::new(
+        mesh.virtual_services.len(),
+        mesh.gateway_api.virtual_services.len(),
+    );
 }
 
 impl Mesh {

@@ -5,12 +5,27 @@
 
 /// Zero-based line offset within `doc` of the field at `path`, or None.
 pub fn locate(doc: &str, path: &[&str]) -> Option<usize> {
+    walk(doc, path, false).0
+}
+
+/// Zero-based line offsets of every item of the list at `list`, in one pass: item `i` is at
+/// `locate(doc, list + [i])`.
+pub fn locate_items(doc: &str, list: &[&str]) -> Vec<usize> {
+    let mut path = list.to_vec();
+    path.push("0");
+    walk(doc, &path, true).1
+}
+
+/// Follows `path`; with `items`, stops at its last segment (a list index) and returns the
+/// lines of all the items of that list instead.
+fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<usize>) {
+    let none = (None, Vec::new());
     let lines: Vec<&str> = doc.lines().collect();
     let mut lo = 0usize; // first line of the current block
     let mut hi = lines.len(); // one past its last line
     let mut min_indent = 0usize; // keys of the current block sit at or beyond this column
     let mut found: Option<usize> = None;
-    for seg in path {
+    for (depth, seg) in path.iter().enumerate() {
         if let Ok(idx) = seg.parse::<usize>() {
             // The idx-th item '- ' of a list, at the shallowest list indent in the block.
             let mut items = Vec::new();
@@ -35,8 +50,15 @@ pub fn locate(doc: &str, path: &[&str]) -> Option<usize> {
                     }
                 }
             }
-            let ii = item_indent?;
-            let start = *items.get(idx)?;
+            if items_of_last && depth + 1 == path.len() {
+                return (None, items);
+            }
+            let Some(ii) = item_indent else {
+                return none;
+            };
+            let Some(&start) = items.get(idx) else {
+                return none;
+            };
             let end = items.get(idx + 1).copied().unwrap_or_else(|| {
                 // The list ends at the first line indented less than its items.
                 lines
@@ -76,7 +98,9 @@ pub fn locate(doc: &str, path: &[&str]) -> Option<usize> {
                     break;
                 }
             }
-            let (n, ind) = hit?;
+            let Some((n, ind)) = hit else {
+                return none;
+            };
             let end = lines
                 .iter()
                 .enumerate()
@@ -97,12 +121,12 @@ pub fn locate(doc: &str, path: &[&str]) -> Option<usize> {
             min_indent = ind;
         }
     }
-    found
+    (found, Vec::new())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::locate;
+    use super::{locate, locate_items};
 
     const VS: &str = "apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -136,6 +160,13 @@ spec:
             Some(15)
         );
         assert_eq!(locate(VS, &["spec", "http", "1", "route"]), Some(17));
+    }
+
+    #[test]
+    fn all_items_of_a_list_in_one_pass() {
+        assert_eq!(locate_items(VS, &["spec", "http"]), vec![8, 14]);
+        assert_eq!(locate_items(VS, &["spec", "tcp"]), Vec::<usize>::new());
+        assert_eq!(locate_items(VS, &["spec", "http", "0", "route"]), vec![12]);
     }
 
     #[test]

@@ -56,6 +56,18 @@ impl Origin {
     pub fn pos_of(&self, path: &[&str]) -> String {
         format!("{}:{}", self.file, self.line_of(path))
     }
+    /// `pos_of(list + [i])` for each of the first `n` items of the list at `list`, reading
+    /// the document once.
+    pub fn item_positions(&self, list: &[&str], n: usize) -> Vec<String> {
+        let doc = &self.text[self.range.0..self.range.1];
+        let lines = locate::locate_items(doc, list);
+        (0..n)
+            .map(|i| {
+                let line = lines.get(i).map_or(self.line, |l| self.line + l);
+                format!("{}:{}", self.file, line)
+            })
+            .collect()
+    }
 }
 
 /// The kinds meshsim reads, each with its typed body.

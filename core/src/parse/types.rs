@@ -7,6 +7,19 @@ use std::collections::BTreeMap;
 
 pub type Labels = BTreeMap<String, String>;
 
+/// A list without the growth slack of its deserialisation: serde_yaml gives no length ahead,
+/// so a list grows by doubling and would keep up to half its capacity unused for as long as
+/// the model lives (most lists here hold one or two large items).
+fn compact<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let mut v = Vec::<T>::deserialize(d)?;
+    v.shrink_to_fit();
+    Ok(v)
+}
+
 macro_rules! api_struct {
     ($(#[$m:meta])* pub struct $name:ident { $($body:tt)* }) => {
         $(#[$m])*
@@ -44,6 +57,7 @@ api_struct! {
         pub annotations: Labels,
         pub creation_timestamp: Option<String>,
         pub deletion_timestamp: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub owner_references: Vec<OwnerReference>,
         pub uid: Option<String>,
     }
@@ -62,6 +76,7 @@ api_struct! {
 api_struct! {
     pub struct LabelSelector {
         pub match_labels: Labels,
+        #[serde(deserialize_with = "compact")]
         pub match_expressions: Vec<LabelSelectorRequirement>,
     }
 }
@@ -70,6 +85,7 @@ api_struct! {
     pub struct LabelSelectorRequirement {
         pub key: String,
         pub operator: String,
+        #[serde(deserialize_with = "compact")]
         pub values: Vec<String>,
     }
 }
@@ -105,7 +121,9 @@ api_struct! {
     pub struct Container {
         pub name: String,
         pub image: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub args: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub ports: Vec<ContainerPort>,
         pub restart_policy: Option<String>,
     }
@@ -113,7 +131,9 @@ api_struct! {
 
 api_struct! {
     pub struct PodSpec {
+        #[serde(deserialize_with = "compact")]
         pub containers: Vec<Container>,
+        #[serde(deserialize_with = "compact")]
         pub init_containers: Vec<Container>,
         pub service_account_name: Option<String>,
         pub service_account: Option<String>,
@@ -138,6 +158,7 @@ api_struct! {
         pub pod_ip: Option<String>,
         #[serde(rename = "hostIP")]
         pub host_ip: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub conditions: Vec<PodCondition>,
     }
 }
@@ -174,6 +195,7 @@ api_struct! {
         #[serde(rename = "type")]
         pub type_: Option<String>,
         pub selector: Option<Labels>,
+        #[serde(deserialize_with = "compact")]
         pub ports: Vec<ServicePort>,
         #[serde(rename = "clusterIP")]
         pub cluster_ip: Option<String>,
@@ -192,6 +214,7 @@ api_struct! {
 
 api_struct! {
     pub struct LoadBalancerStatus {
+        #[serde(deserialize_with = "compact")]
         pub ingress: Vec<LoadBalancerIngress>,
     }
 }
@@ -206,13 +229,16 @@ api_struct! {
     /// `discovery.k8s.io/v1` EndpointSlice: its fields sit at the top level, not under `spec`.
     pub struct EndpointSliceBody {
         pub address_type: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub endpoints: Vec<SliceEndpoint>,
+        #[serde(deserialize_with = "compact")]
         pub ports: Vec<SlicePort>,
     }
 }
 
 api_struct! {
     pub struct SliceEndpoint {
+        #[serde(deserialize_with = "compact")]
         pub addresses: Vec<String>,
         pub conditions: EndpointConditions,
         pub target_ref: Option<ObjectReference>,
@@ -273,6 +299,7 @@ api_struct! {
         pub headers: BTreeMap<String, StringMatch>,
         pub port: Option<u16>,
         pub source_labels: Labels,
+        #[serde(deserialize_with = "compact")]
         pub gateways: Vec<String>,
         pub query_params: BTreeMap<String, StringMatch>,
         pub ignore_uri_case: bool,
@@ -299,6 +326,7 @@ api_struct! {
     pub struct HeaderOperations {
         pub set: BTreeMap<String, String>,
         pub add: BTreeMap<String, String>,
+        #[serde(deserialize_with = "compact")]
         pub remove: Vec<String>,
     }
 }
@@ -404,7 +432,9 @@ api_struct! {
 api_struct! {
     pub struct HttpRoute {
         pub name: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub r#match: Vec<HttpMatchRequest>,
+        #[serde(deserialize_with = "compact")]
         pub route: Vec<HttpRouteDestination>,
         pub redirect: Option<HttpRedirect>,
         pub direct_response: Option<HttpDirectResponse>,
@@ -420,10 +450,13 @@ api_struct! {
 
 api_struct! {
     pub struct L4Match {
+        #[serde(deserialize_with = "compact")]
         pub destination_subnets: Vec<String>,
         pub port: Option<u16>,
         pub source_labels: Labels,
+        #[serde(deserialize_with = "compact")]
         pub gateways: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub sni_hosts: Vec<String>,
     }
 }
@@ -437,25 +470,35 @@ api_struct! {
 
 api_struct! {
     pub struct TcpRoute {
+        #[serde(deserialize_with = "compact")]
         pub r#match: Vec<L4Match>,
+        #[serde(deserialize_with = "compact")]
         pub route: Vec<RouteDestination>,
     }
 }
 
 api_struct! {
     pub struct TlsRoute {
+        #[serde(deserialize_with = "compact")]
         pub r#match: Vec<L4Match>,
+        #[serde(deserialize_with = "compact")]
         pub route: Vec<RouteDestination>,
     }
 }
 
 api_struct! {
     pub struct VirtualServiceSpec {
+        #[serde(deserialize_with = "compact")]
         pub hosts: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub gateways: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub http: Vec<HttpRoute>,
+        #[serde(deserialize_with = "compact")]
         pub tcp: Vec<TcpRoute>,
+        #[serde(deserialize_with = "compact")]
         pub tls: Vec<TlsRoute>,
+        #[serde(deserialize_with = "compact")]
         pub export_to: Vec<String>,
     }
 }
@@ -482,6 +525,7 @@ api_struct! {
 api_struct! {
     pub struct Server {
         pub port: ServerPort,
+        #[serde(deserialize_with = "compact")]
         pub hosts: Vec<String>,
         pub tls: Option<ServerTls>,
         pub name: Option<String>,
@@ -492,6 +536,7 @@ api_struct! {
 api_struct! {
     pub struct IstioGatewaySpec {
         pub selector: Labels,
+        #[serde(deserialize_with = "compact")]
         pub servers: Vec<Server>,
     }
 }
@@ -510,6 +555,7 @@ api_struct! {
         pub load_balancer: Option<serde_yaml::Value>,
         pub connection_pool: Option<serde_yaml::Value>,
         pub outlier_detection: Option<serde_yaml::Value>,
+        #[serde(deserialize_with = "compact")]
         pub port_level_settings: Vec<serde_yaml::Value>,
     }
 }
@@ -531,8 +577,10 @@ api_struct! {
 api_struct! {
     pub struct DestinationRuleSpec {
         pub host: String,
+        #[serde(deserialize_with = "compact")]
         pub subsets: Vec<Subset>,
         pub traffic_policy: Option<TrafficPolicy>,
+        #[serde(deserialize_with = "compact")]
         pub export_to: Vec<String>,
         pub workload_selector: Option<WorkloadSelector>,
     }
@@ -561,14 +609,20 @@ api_struct! {
 
 api_struct! {
     pub struct ServiceEntrySpec {
+        #[serde(deserialize_with = "compact")]
         pub hosts: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub addresses: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub ports: Vec<SePort>,
         pub location: Option<String>,
         pub resolution: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub endpoints: Vec<WorkloadEntrySpec>,
         pub workload_selector: Option<WorkloadSelector>,
+        #[serde(deserialize_with = "compact")]
         pub export_to: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub subject_alt_names: Vec<String>,
     }
 }
@@ -592,6 +646,7 @@ api_struct! {
         pub port: Option<SidecarPort>,
         pub bind: Option<String>,
         pub capture_mode: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub hosts: Vec<String>,
     }
 }
@@ -599,7 +654,9 @@ api_struct! {
 api_struct! {
     pub struct SidecarSpec {
         pub workload_selector: Option<WorkloadSelector>,
+        #[serde(deserialize_with = "compact")]
         pub egress: Vec<IstioEgressListener>,
+        #[serde(deserialize_with = "compact")]
         pub ingress: Vec<serde_yaml::Value>,
         pub outbound_traffic_policy: Option<OutboundTrafficPolicy>,
     }
@@ -618,8 +675,10 @@ api_struct! {
     pub struct AuthorizationPolicySpec {
         pub selector: Option<WorkloadSelector>,
         pub target_ref: Option<PolicyTargetReference>,
+        #[serde(deserialize_with = "compact")]
         pub target_refs: Vec<PolicyTargetReference>,
         pub action: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub rules: Vec<serde_yaml::Value>,
         pub provider: Option<serde_yaml::Value>,
     }
@@ -665,6 +724,7 @@ api_struct! {
 api_struct! {
     pub struct AllowedRoutes {
         pub namespaces: Option<RouteNamespaces>,
+        #[serde(deserialize_with = "compact")]
         pub kinds: Vec<RouteGroupKind>,
     }
 }
@@ -672,6 +732,7 @@ api_struct! {
 api_struct! {
     pub struct GatewayTlsConfig {
         pub mode: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub certificate_refs: Vec<serde_yaml::Value>,
     }
 }
@@ -698,17 +759,21 @@ api_struct! {
 api_struct! {
     pub struct GatewaySpec {
         pub gateway_class_name: String,
+        #[serde(deserialize_with = "compact")]
         pub listeners: Vec<Listener>,
+        #[serde(deserialize_with = "compact")]
         pub addresses: Vec<GatewayAddress>,
         /// Not a spec field: the loader copies `status.addresses` here (the addresses Istio
         /// reported for the deployed gateway, present in a live cluster's dump).
         #[serde(skip)]
+        #[serde(deserialize_with = "compact")]
         pub status_addresses: Vec<GatewayAddress>,
     }
 }
 
 api_struct! {
     pub struct GatewayStatus {
+        #[serde(deserialize_with = "compact")]
         pub addresses: Vec<GatewayAddress>,
     }
 }
@@ -745,7 +810,9 @@ api_struct! {
 api_struct! {
     pub struct HttpRouteMatch {
         pub path: Option<HttpPathMatch>,
+        #[serde(deserialize_with = "compact")]
         pub headers: Vec<HttpValueMatch>,
+        #[serde(deserialize_with = "compact")]
         pub query_params: Vec<HttpValueMatch>,
         pub method: Option<String>,
     }
@@ -760,8 +827,11 @@ api_struct! {
 
 api_struct! {
     pub struct HeaderModifier {
+        #[serde(deserialize_with = "compact")]
         pub set: Vec<HttpHeader>,
+        #[serde(deserialize_with = "compact")]
         pub add: Vec<HttpHeader>,
+        #[serde(deserialize_with = "compact")]
         pub remove: Vec<String>,
     }
 }
@@ -838,6 +908,7 @@ api_struct! {
         pub namespace: Option<String>,
         pub port: Option<u16>,
         pub weight: Option<u32>,
+        #[serde(deserialize_with = "compact")]
         pub filters: Vec<HttpRouteFilter>,
     }
 }
@@ -852,8 +923,11 @@ api_struct! {
 api_struct! {
     pub struct HttpRouteRule {
         pub name: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub matches: Vec<HttpRouteMatch>,
+        #[serde(deserialize_with = "compact")]
         pub filters: Vec<HttpRouteFilter>,
+        #[serde(deserialize_with = "compact")]
         pub backend_refs: Vec<HttpBackendRef>,
         pub timeouts: Option<HttpRouteTimeouts>,
     }
@@ -861,8 +935,11 @@ api_struct! {
 
 api_struct! {
     pub struct HttpRouteSpec {
+        #[serde(deserialize_with = "compact")]
         pub parent_refs: Vec<ParentReference>,
+        #[serde(deserialize_with = "compact")]
         pub hostnames: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub rules: Vec<HttpRouteRule>,
     }
 }
@@ -879,6 +956,7 @@ api_struct! {
 api_struct! {
     pub struct GrpcRouteMatch {
         pub method: Option<GrpcMethodMatch>,
+        #[serde(deserialize_with = "compact")]
         pub headers: Vec<HttpValueMatch>,
     }
 }
@@ -886,16 +964,22 @@ api_struct! {
 api_struct! {
     pub struct GrpcRouteRule {
         pub name: Option<String>,
+        #[serde(deserialize_with = "compact")]
         pub matches: Vec<GrpcRouteMatch>,
+        #[serde(deserialize_with = "compact")]
         pub filters: Vec<HttpRouteFilter>,
+        #[serde(deserialize_with = "compact")]
         pub backend_refs: Vec<HttpBackendRef>,
     }
 }
 
 api_struct! {
     pub struct GrpcRouteSpec {
+        #[serde(deserialize_with = "compact")]
         pub parent_refs: Vec<ParentReference>,
+        #[serde(deserialize_with = "compact")]
         pub hostnames: Vec<String>,
+        #[serde(deserialize_with = "compact")]
         pub rules: Vec<GrpcRouteRule>,
     }
 }
@@ -918,7 +1002,9 @@ api_struct! {
 
 api_struct! {
     pub struct ReferenceGrantSpec {
+        #[serde(deserialize_with = "compact")]
         pub from: Vec<ReferenceGrantFrom>,
+        #[serde(deserialize_with = "compact")]
         pub to: Vec<ReferenceGrantTo>,
     }
 }
@@ -952,6 +1038,7 @@ api_struct! {
         pub path: Option<String>,
         pub port: Option<RoutePort>,
         pub to: RouteTargetReference,
+        #[serde(deserialize_with = "compact")]
         pub alternate_backends: Vec<RouteTargetReference>,
         pub tls: Option<RouteTls>,
         pub wildcard_policy: Option<String>,
@@ -1028,6 +1115,7 @@ api_struct! {
         pub host: String,
         /// Only on this port; any port when absent.
         pub port: Option<u16>,
+        #[serde(deserialize_with = "compact")]
         pub rules: Vec<ResponseRule>,
     }
 }

@@ -5,6 +5,7 @@
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
 use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrMatch {
@@ -418,7 +419,8 @@ impl Route {
 pub struct VirtualHost {
     pub name: String,
     pub domains: Vec<String>,
-    pub routes: Vec<Route>,
+    /// Shared with the compiled VirtualService when the proxy keeps all of its routes.
+    pub routes: Arc<[Route]>,
     /// Gateway servers with `httpsRedirect`: every request gets a 301 to https.
     pub require_tls: bool,
     pub source: String,
@@ -525,8 +527,10 @@ fn matched_prefix(m: Option<&RouteMatch>) -> String {
 pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     let gw = gateway_semantics(vs);
     let mut out = Vec::new();
-    for (i, r) in vs.spec.http.iter().enumerate() {
-        let idx = i.to_string();
+    let positions = vs
+        .origin
+        .item_positions(&["spec", "http"], vs.spec.http.len());
+    for ((i, r), pos) in vs.spec.http.iter().enumerate().zip(positions) {
         let mut matches: Vec<RouteMatch> = r.r#match.iter().map(parse_match).collect();
         for m in &mut matches {
             m.gateways = m
@@ -663,7 +667,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 }
             }),
             source: format!("VirtualService {}/{} http[{i}]", vs.namespace, vs.name),
-            pos: vs.origin.pos_of(&["spec", "http", &idx]),
+            pos,
             timeout: r.timeout.clone(),
             retries: r
                 .retries
@@ -736,6 +740,38 @@ pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     out
 }
 
+/// The compiled routes of every VirtualService of a mesh: one slot per written VirtualService
+/// (parallel to `Mesh::virtual_services`) and per generated one (parallel to
+/// `GatewayApi::virtual_services`), each filled the first time a trace reads it. Compiling
+/// locates every route's line in its document, which costs more than the rest of a trace, and
+/// the answer depends on the mesh only; filling on demand keeps the model's build and memory
+/// to what is traced.
+#[derive(Debug, Default)]
+pub struct RouteMemo {
+    written: Vec<OnceLock<Arc<[Route]>>>,
+    generated: Vec<OnceLock<Arc<[Route]>>>,
+}
+
+impl RouteMemo {
+    pub fn new(written: usize, generated: usize) -> RouteMemo {
+        RouteMemo {
+            written: (0..written).map(|_| OnceLock::new()).collect(),
+            generated: (0..generated).map(|_| OnceLock::new()).collect(),
+        }
+    }
+}
+
+/// The routes of `mesh.virtual_services[i]`, delegates expanded (`compile_vs`), compiled once.
+pub fn vs_routes(mesh: &Mesh, i: usize) -> &Arc<[Route]> {
+    mesh.routes.written[i].get_or_init(|| compile_vs(mesh, &mesh.virtual_services[i]).into())
+}
+
+/// The routes of `mesh.gateway_api.virtual_services[i]` (`compile_generated`), compiled once.
+pub fn generated_routes(mesh: &Mesh, i: usize) -> &Arc<[Route]> {
+    mesh.routes.generated[i]
+        .get_or_init(|| compile_generated(&mesh.gateway_api.virtual_services[i]).into())
+}
+
 /// Every pair of a root match and a delegate match whose conditions can both hold; the
 /// delegate's path wins when it is within the root's.
 fn merge_matches(root: &[RouteMatch], delegate: &[RouteMatch]) -> Vec<RouteMatch> {
@@ -787,7 +823,7 @@ mod tests {
         VirtualHost {
             name: name.into(),
             domains: domains.iter().map(|s| s.to_string()).collect(),
-            routes: vec![],
+            routes: Arc::new([]),
             require_tls: false,
             source: String::new(),
         }

@@ -4,6 +4,7 @@
 use super::route::*;
 use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
 use crate::parse::types::*;
+use std::sync::Arc;
 
 /// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
 /// Egress listeners of a scope: (port or any, [(namespace pattern, host pattern)]).
@@ -172,22 +173,47 @@ fn mesh_bound(vs: &Config<VirtualServiceSpec>) -> bool {
     vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh")
 }
 
+/// Whether a route match applies to this proxy and port, as Istio decides when it translates a
+/// VirtualService for one listener.
+fn match_applies(m: &RouteMatch, port: u16, gateway: &str) -> bool {
+    m.port.is_none_or(|p| p == port)
+        && (m.gateways.is_empty() || m.gateways.iter().any(|g| g == gateway))
+}
+
 /// Keeps the routes (and the matches within them) that apply to this proxy and port, as Istio
 /// does when it translates a VirtualService for one listener.
-pub fn filter_routes(routes: Vec<Route>, port: u16, gateway: &str) -> Vec<Route> {
+pub fn filter_routes(routes: &Arc<[Route]>, port: u16, gateway: &str) -> Arc<[Route]> {
+    if routes
+        .iter()
+        .all(|r| r.matches.iter().all(|m| match_applies(m, port, gateway)))
+    {
+        return routes.clone();
+    }
     routes
-        .into_iter()
-        .filter_map(|mut r| {
-            if r.matches.is_empty() {
-                return Some(r);
+        .iter()
+        .filter_map(|r| {
+            if r.matches.iter().all(|m| match_applies(m, port, gateway)) {
+                return Some(r.clone());
             }
-            r.matches.retain(|m| {
-                m.port.is_none_or(|p| p == port)
-                    && (m.gateways.is_empty() || m.gateways.iter().any(|g| g == gateway))
-            });
-            (!r.matches.is_empty()).then_some(r)
+            let matches: Vec<RouteMatch> = r
+                .matches
+                .iter()
+                .filter(|m| match_applies(m, port, gateway))
+                .cloned()
+                .collect();
+            (!matches.is_empty()).then(|| Route {
+                matches,
+                ..r.clone()
+            })
         })
         .collect()
+}
+
+/// True when `filter_routes` would keep some route.
+fn any_route_applies(routes: &[Route], port: u16, gateway: &str) -> bool {
+    routes
+        .iter()
+        .any(|r| r.matches.is_empty() || r.matches.iter().any(|m| match_applies(m, port, gateway)))
 }
 
 /// The VirtualService generated from a mesh (GAMMA) HTTPRoute or GRPCRoute that a sidecar in
@@ -199,13 +225,13 @@ fn gamma_vs_for_host<'m>(
     scope: &Scope,
     host: &str,
     regular: Option<&Config<VirtualServiceSpec>>,
-) -> Option<&'m crate::model::gwapi::GeneratedVs> {
+) -> Option<(usize, &'m crate::model::gwapi::GeneratedVs)> {
     let list = mesh.gateway_api.mesh_vs_by_host.get(host)?;
-    let gen = |i: &usize| &mesh.gateway_api.virtual_services[*i];
+    let gen = |i: &usize| (*i, &mesh.gateway_api.virtual_services[*i]);
     if let Some(g) = list
         .iter()
         .map(gen)
-        .find(|g| g.vs.namespace == scope.namespace)
+        .find(|(_, g)| g.vs.namespace == scope.namespace)
     {
         return Some(g);
     }
@@ -217,9 +243,12 @@ fn gamma_vs_for_host<'m>(
                 .first()
                 .map(|&i| mesh.service_entries[i].namespace.clone())
         })?;
-    let producer = list.iter().map(gen).find(|g| g.vs.namespace == host_ns)?;
+    let producer = list
+        .iter()
+        .map(gen)
+        .find(|(_, g)| g.vs.namespace == host_ns)?;
     match regular {
-        Some(vs) if vs.precedence_key() < producer.vs.precedence_key() => None,
+        Some(vs) if vs.precedence_key() < producer.1.vs.precedence_key() => None,
         _ => Some(producer),
     }
 }
@@ -229,7 +258,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
         OutboundPolicy::AllowAny => VirtualHost {
             name: "allow_any".into(),
             domains: vec!["*".into()],
-            routes: vec![Route {
+            routes: Arc::new([Route {
                 name: Some("allow_any".into()),
                 matches: vec![],
                 action: Action::Route(vec![WeightedBackend {
@@ -254,14 +283,14 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 timeout: None,
                 retries: None,
                 gateway_api: false,
-            }],
+            }]),
             require_tls: false,
             source: format!("ALLOW_ANY, set by {}", scope.policy_source),
         },
         OutboundPolicy::RegistryOnly => VirtualHost {
             name: "block_all".into(),
             domains: vec!["*".into()],
-            routes: vec![Route {
+            routes: Arc::new([Route {
                 name: Some("block_all".into()),
                 matches: vec![],
                 action: Action::Direct {
@@ -281,7 +310,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 timeout: None,
                 retries: None,
                 gateway_api: false,
-            }],
+            }]),
             require_tls: false,
             source: format!("REGISTRY_ONLY, set by {}", scope.policy_source),
         },
@@ -453,7 +482,7 @@ fn most_specific_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option
 /// The VirtualServices that claim a registry host, in precedence order — every imported one
 /// naming it exactly, else the most specific wildcard one — each with its routes for `port`
 /// (a VirtualService without routes for the port claims nothing).
-fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize, Vec<Route>)> {
+fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize, Arc<[Route]>)> {
     let exact: Vec<usize> = mesh
         .vs_by_host
         .get(host)
@@ -471,7 +500,7 @@ fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize,
     };
     let mut out = Vec::new();
     for i in list {
-        let routes = filter_routes(compile_vs(mesh, &mesh.virtual_services[i]), port, "mesh");
+        let routes = filter_routes(vs_routes(mesh, i), port, "mesh");
         if !routes.is_empty() {
             out.push((i, routes));
         }
@@ -490,8 +519,8 @@ fn registry_vhost(
     let claims = claiming_vs(mesh, scope, port, &reg.host);
     // A mesh (GAMMA) route for the host may take precedence over the VirtualServices.
     let regular = claims.first().map(|(i, _)| &mesh.virtual_services[*i]);
-    if let Some(g) = gamma_vs_for_host(mesh, scope, &reg.host, regular) {
-        let routes = filter_routes(compile_generated(g), port, "mesh");
+    if let Some((gi, g)) = gamma_vs_for_host(mesh, scope, &reg.host, regular) {
+        let routes = filter_routes(generated_routes(mesh, gi), port, "mesh");
         if !routes.is_empty() {
             let parents =
                 g.vs.annotations
@@ -538,7 +567,7 @@ fn registry_vhost(
             VirtualHost {
                 name: format!("{}:{port}", reg.host),
                 domains: vec![domain.to_string()],
-                routes: vec![Route::default_for(&reg.host, port)],
+                routes: Arc::new([Route::default_for(&reg.host, port)]),
                 require_tls: false,
                 source: format!("{} — default route", reg.what),
             },
@@ -633,7 +662,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
         if own.is_empty() || !(port == 80 || claims_registry) {
             continue;
         }
-        let routes = filter_routes(compile_vs(mesh, vs), port, "mesh");
+        let routes = filter_routes(vs_routes(mesh, i), port, "mesh");
         if routes.is_empty() {
             continue;
         }
@@ -738,7 +767,7 @@ pub fn gateway_vhosts(
                 out.push(VirtualHost {
                     name: format!("{host}:{port_number}"),
                     domains: vec![host.to_string()],
-                    routes: vec![],
+                    routes: Arc::new([]),
                     require_tls: true,
                     source: format!(
                         "Gateway {gname} server {} with httpsRedirect ({})",
@@ -752,13 +781,13 @@ pub fn gateway_vhosts(
         }
         // Istio's order (`VirtualServicesForGateway`): VirtualServices generated from Gateway
         // API routes in the gateway's namespace, then the other generated ones, then the rest.
-        let generated: Vec<&crate::model::gwapi::GeneratedVs> = mesh
+        let generated: Vec<(usize, &crate::model::gwapi::GeneratedVs)> = mesh
             .gateway_api
             .vs_by_gateway
             .get(&gname)
             .into_iter()
             .flatten()
-            .map(|&i| &mesh.gateway_api.virtual_services[i])
+            .map(|&i| (i, &mesh.gateway_api.virtual_services[i]))
             .collect();
         let mut regular: Vec<usize> = mesh
             .vs_by_gateway_host
@@ -775,29 +804,35 @@ pub fn gateway_vhosts(
             .collect();
         regular.sort_unstable();
         regular.dedup();
+        // (VirtualService, generated, index in its list).
         let bound = generated
             .iter()
-            .filter(|g| g.vs.namespace == s.gateway.namespace)
+            .filter(|(_, g)| g.vs.namespace == s.gateway.namespace)
             .chain(
                 generated
                     .iter()
-                    .filter(|g| g.vs.namespace != s.gateway.namespace),
+                    .filter(|(_, g)| g.vs.namespace != s.gateway.namespace),
             )
-            .map(|g| (&g.vs, Some(*g)))
-            .chain(regular.iter().map(|&vi| (&mesh.virtual_services[vi], None)));
-        for (vs, gen) in bound {
+            .map(|&(i, g)| (&g.vs, true, i))
+            .chain(
+                regular
+                    .iter()
+                    .map(|&vi| (&mesh.virtual_services[vi], false, vi)),
+            );
+        for (vs, is_generated, i) in bound {
             let domains = server_domains(vs, s);
             if domains.is_empty() {
                 continue;
             }
-            let kind = if gen.is_some() {
+            let kind = if is_generated {
                 "generated VirtualService"
             } else {
                 "VirtualService"
             };
-            let compiled = match gen {
-                Some(g) => compile_generated(g),
-                None => compile_vs(mesh, vs),
+            let compiled = if is_generated {
+                generated_routes(mesh, i)
+            } else {
+                vs_routes(mesh, i)
             };
             let routes = filter_routes(compiled, port_number, &gname);
             for domain in domains {
@@ -809,7 +844,7 @@ pub fn gateway_vhosts(
                             .source
                             .contains(&format!("{kind} {}/{}", vs.namespace, vs.name))
                         {
-                            v.routes.extend(routes.iter().cloned());
+                            v.routes = v.routes.iter().chain(routes.iter()).cloned().collect();
                             v.source.push_str(&format!(
                                 " + {kind} {}/{} ({})",
                                 vs.namespace,
@@ -835,7 +870,7 @@ pub fn gateway_vhosts(
         }
     }
     for v in &mut out {
-        v.routes = sort_vhost_routes(std::mem::take(&mut v.routes));
+        v.routes = sort_vhost_routes(&v.routes);
     }
     let serves_something = out.iter().any(|v| !v.routes.is_empty() || v.require_tls)
         || any_bound_routes(mesh, servers, port_number);
@@ -844,7 +879,7 @@ pub fn gateway_vhosts(
         out.push(VirtualHost {
             name: format!("blackhole:{port_number}"),
             domains: vec!["*".into()],
-            routes: vec![],
+            routes: Arc::new([]),
             require_tls: false,
             source: "no VirtualService is bound to the Gateway servers on this port".into(),
         });
@@ -887,10 +922,9 @@ fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> boo
             .get(&gname)
             .into_iter()
             .flatten()
-            .map(|&vi| &mesh.virtual_services[vi])
-            .any(|vs| {
-                !server_domains(vs, s).is_empty()
-                    && !filter_routes(compile_vs(mesh, vs), port_number, &gname).is_empty()
+            .any(|&vi| {
+                !server_domains(&mesh.virtual_services[vi], s).is_empty()
+                    && any_route_applies(vs_routes(mesh, vi), port_number, &gname)
             });
         written
             || mesh
@@ -899,10 +933,9 @@ fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> boo
                 .get(&gname)
                 .into_iter()
                 .flatten()
-                .map(|&i| &mesh.gateway_api.virtual_services[i])
-                .any(|g| {
-                    !server_domains(&g.vs, s).is_empty()
-                        && !filter_routes(compile_generated(g), port_number, &gname).is_empty()
+                .any(|&i| {
+                    !server_domains(&mesh.gateway_api.virtual_services[i].vs, s).is_empty()
+                        && any_route_applies(generated_routes(mesh, i), port_number, &gname)
                 })
     })
 }
@@ -926,31 +959,41 @@ fn catch_all(m: &RouteMatch) -> bool {
 
 /// Istio's `SortVHostRoutes` on a gateway: catch-all routes move to the end, the others keep
 /// their order. Each match is its own Envoy route, so a route whose matches mix both is split.
-pub fn sort_vhost_routes(routes: Vec<Route>) -> Vec<Route> {
+pub fn sort_vhost_routes(routes: &Arc<[Route]>) -> Arc<[Route]> {
+    // Already in order (nothing catch-all before a route that is not, no route mixing both):
+    // the list is shared as it is.
+    let last = |r: &Route| r.matches.is_empty() || r.matches.iter().all(catch_all);
+    let mixed = |r: &Route| !last(r) && r.matches.iter().any(catch_all);
+    let first_last = routes.iter().position(last).unwrap_or(routes.len());
+    if !routes.iter().any(mixed) && routes[first_last..].iter().all(last) {
+        return routes.clone();
+    }
     let mut rest = Vec::new();
     let mut last = Vec::new();
-    for r in routes {
+    for r in routes.iter() {
         if r.matches.is_empty() {
-            last.push(r);
+            last.push(r.clone());
             continue;
         }
         if r.matches.iter().all(catch_all) {
-            last.push(r);
+            last.push(r.clone());
         } else if r.matches.iter().any(catch_all) {
             let (all, other): (Vec<RouteMatch>, Vec<RouteMatch>) =
                 r.matches.iter().cloned().partition(catch_all);
-            let mut a = r.clone();
-            a.matches = other;
-            rest.push(a);
-            let mut b = r;
-            b.matches = all;
-            last.push(b);
+            rest.push(Route {
+                matches: other,
+                ..r.clone()
+            });
+            last.push(Route {
+                matches: all,
+                ..r.clone()
+            });
         } else {
-            rest.push(r);
+            rest.push(r.clone());
         }
     }
     rest.extend(last);
-    rest
+    rest.into()
 }
 
 /// Gateway workloads that an Istio Gateway's selector picks (in any namespace, as Istio does

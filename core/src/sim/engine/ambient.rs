@@ -5,7 +5,7 @@
 
 use super::*;
 use crate::model::{ProxyKind, WaypointChoice};
-use crate::sim::route::{compile_generated, Route, VirtualHost};
+use crate::sim::route::{generated_routes, Route, VirtualHost};
 use crate::sim::vhosts::filter_routes;
 use crate::sim::*;
 use std::net::Ipv4Addr;
@@ -637,7 +637,7 @@ impl Ctx<'_> {
             .flatten()
         {
             let g = &mesh.gateway_api.virtual_services[i];
-            let routes = filter_routes(compile_generated(g), port, "mesh");
+            let routes = filter_routes(generated_routes(mesh, i), port, "mesh");
             if !routes.is_empty() {
                 let parents =
                     g.vs.annotations
@@ -656,7 +656,7 @@ impl Ctx<'_> {
         vec![VirtualHost {
             name: format!("inbound|http|{port}"),
             domains: vec!["*".into()],
-            routes: vec![Route::default_for(host, port)],
+            routes: std::sync::Arc::new([Route::default_for(host, port)]),
             require_tls: false,
             source: format!("default route of {host}"),
         }]

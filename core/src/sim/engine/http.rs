@@ -27,15 +27,15 @@ impl Ctx<'_> {
         is_gateway: bool,
     ) -> Resp {
         let _mesh = self.mesh;
-        let tried_vh: Vec<Tried> = vhs
-            .iter()
-            .map(|v| Tried {
-                what: format!("virtual host {} (domains {})", v.name, v.domains.join(", ")),
-                why: v.source.clone(),
-                pos: String::new(),
-            })
-            .collect();
-        let Some(vh) = select_vhost(&vhs, &msg.authority).cloned() else {
+        let Some(vh) = select_vhost(&vhs, &msg.authority) else {
+            let tried_vh: Vec<Tried> = vhs
+                .iter()
+                .map(|v| Tried {
+                    what: format!("virtual host {} (domains {})", v.name, v.domains.join(", ")),
+                    why: v.source.clone(),
+                    pos: String::new(),
+                })
+                .collect();
             self.step(
                 hop,
                 "virtual host",
@@ -87,8 +87,8 @@ impl Ctx<'_> {
         // Route: the first whose match list has a hit.
         let input_headers = msg.headers.clone();
         let mut tried = Vec::new();
-        let mut chosen: Option<(Route, Option<String>)> = None;
-        for r in &vh.routes {
+        let mut chosen: Option<(&Route, Option<String>)> = None;
+        for r in vh.routes.iter() {
             let input = MatchInput {
                 method: &msg.method,
                 path: &msg.path,
@@ -102,7 +102,7 @@ impl Ctx<'_> {
                 regexes: &self.mesh.regexes,
             };
             if r.matches.is_empty() {
-                chosen = Some((r.clone(), None));
+                chosen = Some((r, None));
                 break;
             }
             let mut misses = Vec::new();
@@ -117,7 +117,7 @@ impl Ctx<'_> {
                 }
             }
             if let Some(name) = hit {
-                chosen = Some((r.clone(), name));
+                chosen = Some((r, name));
                 break;
             }
             tried.push(Tried {
@@ -252,7 +252,7 @@ impl Ctx<'_> {
                 }
                 b.request_headers.apply(&mut msg.headers);
                 if let Some(rw) = &route.rewrite {
-                    apply_rewrite(rw, &mut msg, &route);
+                    apply_rewrite(rw, &mut msg, route);
                     if log.path != msg.path {
                         // %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% keeps the original path.
                     }
@@ -285,7 +285,7 @@ impl Ctx<'_> {
                         },
                         msg,
                     );
-                    let resp = self.respond(resp, &route, &b);
+                    let resp = self.respond(resp, route, &b);
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;
                 }
@@ -299,7 +299,7 @@ impl Ctx<'_> {
                     msg,
                     is_gateway,
                 );
-                let resp = self.respond(resp, &route, &b);
+                let resp = self.respond(resp, route, &b);
                 self.finish_envoy(hop, log, &resp, start);
                 resp
             }
