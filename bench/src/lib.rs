@@ -62,7 +62,7 @@ fn namespace_of(i: usize, services: usize) -> String {
 
 fn entry_host(k: usize, services: usize) -> String {
     let entries = services.div_ceil(SERVICES_PER_SERVICE_ENTRY);
-    format!("ext-{k:0w$}.partner.example", w = width(entries))
+    format!("ext-{k:0w$}.partner.example.net", w = width(entries))
 }
 
 /// The manifests of a mesh of `services` services.
