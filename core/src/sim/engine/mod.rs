@@ -40,6 +40,21 @@ struct Msg {
 }
 
 impl Msg {
+    /// The request as the backend receives it.
+    pub(super) fn upstream(&self) -> UpstreamRequest {
+        UpstreamRequest {
+            method: self.method.clone(),
+            scheme: self.scheme.clone(),
+            authority: self.authority.clone(),
+            path: self.path.clone(),
+            headers: self
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
     pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -827,17 +842,7 @@ impl<'m> Ctx<'m> {
         });
         backend.workload = Some(w.pods[pi].name.clone());
         self.backend = Some(backend);
-        self.upstream = Some(UpstreamRequest {
-            method: msg.method.clone(),
-            scheme: msg.scheme.clone(),
-            authority: msg.authority.clone(),
-            path: msg.path.clone(),
-            headers: msg
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        });
+        self.upstream = Some(msg.upstream());
         self.note(format!(
             "application {} (pod {}) answered on port {port} with {status}",
             w.display(),
@@ -903,17 +908,7 @@ impl<'m> Ctx<'m> {
                 workload: None,
             }));
         }
-        self.upstream = Some(UpstreamRequest {
-            method: msg.method.clone(),
-            scheme: msg.scheme.clone(),
-            authority: msg.authority.clone(),
-            path: msg.path.clone(),
-            headers: msg
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        });
+        self.upstream = Some(msg.upstream());
         Resp {
             status,
             headers,
