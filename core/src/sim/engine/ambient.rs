@@ -351,16 +351,7 @@ impl Ctx<'_> {
                         ));
                     }
                     let local = fmt_ip(mesh.workloads[wi].pods[pi].ip, self.eph());
-                    let resp = self.connect(
-                        ip,
-                        port,
-                        Conn {
-                            remote: local,
-                            sni: None,
-                            from_mesh: false,
-                        },
-                        msg,
-                    );
+                    let resp = self.connect(ip, port, Conn::plain(local), msg);
                     self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
                     return resp;
                 }
@@ -402,18 +393,7 @@ impl Ctx<'_> {
             self.ztunnel_inbound(dwi, dpi, tport, conn, Some(id), msg)
         } else {
             let local = fmt_ip(mesh.workloads[wi].pods[pi].ip, self.eph());
-            self.deliver(
-                dwi,
-                dpi,
-                tport,
-                Conn {
-                    remote: local,
-                    sni: None,
-                    from_mesh: false,
-                },
-                msg,
-                None,
-            )
+            self.deliver(dwi, dpi, tport, Conn::plain(local), msg, None)
         };
         self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
         resp

@@ -259,7 +259,6 @@ impl Ctx<'_> {
                 }
                 if b.host == "PassthroughCluster" {
                     let (ip, port) = original_dst.unwrap_or((Ipv4Addr::UNSPECIFIED, listener_port));
-                    self.cluster = Some("PassthroughCluster".into());
                     self.step(
                         hop,
                         "cluster",
@@ -271,20 +270,7 @@ impl Ctx<'_> {
                     );
                     self.hops[hop].decision =
                         format!("allow_any: passthrough to {}", fmt_ip(ip, port));
-                    log.upstream_cluster = Some("PassthroughCluster".into());
-                    log.upstream_host = Some(fmt_ip(ip, port));
-                    let local = fmt_ip(pod_ip, self.eph());
-                    log.upstream_local_address = Some(local.clone());
-                    let resp = self.connect(
-                        ip,
-                        port,
-                        Conn {
-                            remote: local,
-                            sni: None,
-                            from_mesh: false,
-                        },
-                        msg,
-                    );
+                    let resp = self.pass_to_original_destination(ip, port, &mut log, pod_ip, msg);
                     let resp = self.respond(resp, route, &b);
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;

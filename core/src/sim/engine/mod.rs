@@ -99,6 +99,17 @@ struct Conn {
     from_mesh: bool,
 }
 
+impl Conn {
+    /// A plaintext connection from a client (or proxy) that is not speaking mTLS.
+    fn plain(remote: String) -> Conn {
+        Conn {
+            remote,
+            sni: None,
+            from_mesh: false,
+        }
+    }
+}
+
 struct Ctx<'m> {
     mesh: &'m Mesh,
     hops: Vec<Hop>,
@@ -580,25 +591,13 @@ impl<'m> Ctx<'m> {
             return self.via_service_vip(
                 si,
                 port,
-                Conn {
-                    remote,
-                    sni: None,
-                    from_mesh: false,
-                },
+                Conn::plain(remote),
                 msg,
                 &format!("LoadBalancer Service {}", s.display()),
             );
         }
         if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
-            return self.router(
-                port,
-                Conn {
-                    remote,
-                    sni: None,
-                    from_mesh: false,
-                },
-                msg,
-            );
+            return self.router(port, Conn::plain(remote), msg);
         }
         // A node's address and a node port: the NodePort (or LoadBalancer) Service behind it.
         if mesh.nodes().iter().any(|(_, n)| *n == ip) {
@@ -621,11 +620,7 @@ impl<'m> Ctx<'m> {
                 return self.via_service_vip(
                     si,
                     sp,
-                    Conn {
-                        remote,
-                        sni: None,
-                        from_mesh: false,
-                    },
+                    Conn::plain(remote),
                     msg,
                     &format!("{} Service {} (node port {port})", s.type_, s.display()),
                 );
@@ -675,16 +670,7 @@ impl<'m> Ctx<'m> {
                     "client {} has no sidecar: it connects to {ip}:{port} directly",
                     w.display()
                 ));
-                self.connect(
-                    ip,
-                    port,
-                    Conn {
-                        remote,
-                        sni: None,
-                        from_mesh: false,
-                    },
-                    msg,
-                )
+                self.connect(ip, port, Conn::plain(remote), msg)
             }
         }
     }

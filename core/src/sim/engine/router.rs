@@ -209,17 +209,6 @@ impl Ctx<'_> {
             .push(("x-forwarded-for".into(), client_ip.clone()));
         msg.xff = Some(client_ip);
         let remote = format!("{ROUTER_POD_IP}:{}", self.eph());
-        self.deliver(
-            wi,
-            pi,
-            tp,
-            Conn {
-                remote,
-                sni: None,
-                from_mesh: false,
-            },
-            msg,
-            Some(sp.protocol),
-        )
+        self.deliver(wi, pi, tp, Conn::plain(remote), msg, Some(sp.protocol))
     }
 }

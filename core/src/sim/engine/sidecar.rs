@@ -262,6 +262,24 @@ impl Ctx<'_> {
 }
 
 impl Ctx<'_> {
+    /// PassthroughCluster: the connection goes on, in plaintext, to the address the client
+    /// dialled, from the proxy's pod.
+    pub(super) fn pass_to_original_destination(
+        &mut self,
+        ip: Ipv4Addr,
+        port: u16,
+        log: &mut EnvoyLog,
+        pod_ip: Ipv4Addr,
+        msg: Msg,
+    ) -> Resp {
+        self.cluster = Some("PassthroughCluster".into());
+        log.upstream_cluster = Some("PassthroughCluster".into());
+        log.upstream_host = Some(fmt_ip(ip, port));
+        let local = fmt_ip(pod_ip, self.eph());
+        log.upstream_local_address = Some(local.clone());
+        self.connect(ip, port, Conn::plain(local), msg)
+    }
+
     /// The virtual outbound listener's passthrough chain, for what no listener or filter chain
     /// took: ALLOW_ANY sends it to PassthroughCluster (the original destination), REGISTRY_ONLY
     /// to BlackHoleCluster, which closes the connection (flag UH). The step names where the
@@ -294,22 +312,8 @@ impl Ctx<'_> {
                     ),
                     vec![],
                 );
-                self.cluster = Some("PassthroughCluster".into());
-                log.upstream_cluster = Some("PassthroughCluster".into());
-                log.upstream_host = Some(dst.clone());
-                let local = fmt_ip(pod_ip, self.eph());
-                log.upstream_local_address = Some(local.clone());
                 self.hops[hop].decision = format!("{kind} passthrough to {dst}");
-                let resp = self.connect(
-                    ip,
-                    port,
-                    Conn {
-                        remote: local,
-                        sni: None,
-                        from_mesh: false,
-                    },
-                    msg,
-                );
+                let resp = self.pass_to_original_destination(ip, port, &mut log, pod_ip, msg);
                 self.finish_envoy(hop, log, &resp, start);
                 resp
             }
