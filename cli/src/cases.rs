@@ -1,8 +1,9 @@
 //! Runs case files: one model per file, every case against it, a report per case.
 
 use crate::inputs;
-use meshsim_core::cases::{check, parse_case_file};
-use meshsim_core::{build_mesh_from, LoadOptions, ModelOptions, Severity};
+use meshsim_core::cases::{check, parse_case_file, Case, CaseFile};
+use meshsim_core::sim::{trace_with, Detail};
+use meshsim_core::{build_mesh_from, LoadOptions, Mesh, ModelOptions, Severity};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -67,35 +68,26 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Runs one case file; problems with the file itself fail each of its cases (or one
-/// pseudo-case when it cannot be read).
-pub fn run_file(path: &Path) -> Vec<CaseResult> {
+/// A case file read, with the model of its manifests built.
+pub struct LoadedCases {
+    pub file: String,
+    pub mesh: Mesh,
+    pub cases: CaseFile,
+}
+
+/// Reads a case file and builds the model of its manifests; the error says what is wrong with
+/// the file itself.
+pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
     let file = path.display().to_string();
-    let fail = |why: String| {
-        vec![CaseResult {
-            file: file.clone(),
-            name: "(file)".into(),
-            failures: vec![why],
-        }]
-    };
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => return fail(format!("cannot read: {e}")),
-    };
-    let cf = match parse_case_file(&file, &text) {
-        Ok(c) => c,
-        Err(d) => return fail(d.to_string()),
-    };
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let cf = parse_case_file(&file, &text).map_err(|d| d.to_string())?;
     let base = path.parent().unwrap_or(Path::new("."));
     let paths: Vec<String> = cf
         .manifests
         .iter()
         .map(|m| base.join(m).display().to_string())
         .collect();
-    let files = match inputs::read_paths(&paths) {
-        Ok(f) => f,
-        Err(e) => return fail(e.to_string()),
-    };
+    let files = inputs::read_paths(&paths).map_err(|e| e.to_string())?;
     let model = ModelOptions {
         mesh_config: cf.mesh.clone(),
         mesh_config_source: Some(format!("{file} (mesh:)")),
@@ -108,17 +100,47 @@ pub fn run_file(path: &Path) -> Vec<CaseResult> {
         .map(|d| d.to_string())
         .collect();
     if !errors.is_empty() {
-        return fail(format!("the manifests have errors:\n{}", errors.join("\n")));
+        return Err(format!("the manifests have errors:\n{}", errors.join("\n")));
     }
-    cf.cases
+    Ok(LoadedCases {
+        file,
+        mesh,
+        cases: cf,
+    })
+}
+
+/// The detail a case needs: a verdict, unless it checks access-log lines.
+pub fn detail_for(case: &Case) -> Detail {
+    if case.expect.logs.is_empty() {
+        Detail::Verdict
+    } else {
+        Detail::Full
+    }
+}
+
+/// Runs one case file; problems with the file itself fail each of its cases (or one
+/// pseudo-case when it cannot be read).
+pub fn run_file(path: &Path) -> Vec<CaseResult> {
+    let l = match load_file(path) {
+        Ok(l) => l,
+        Err(why) => {
+            return vec![CaseResult {
+                file: path.display().to_string(),
+                name: "(file)".into(),
+                failures: vec![why],
+            }]
+        }
+    };
+    l.cases
+        .cases
         .iter()
         .map(|c| {
-            let failures = match meshsim_core::sim::trace(&mesh, &c.to_request()) {
+            let failures = match trace_with(&l.mesh, &c.to_request(), detail_for(c)) {
                 Ok(t) => check(&t, &c.expect),
                 Err(e) => vec![format!("request error: {e}")],
             };
             CaseResult {
-                file: file.clone(),
+                file: l.file.clone(),
                 name: c.name.clone(),
                 failures,
             }

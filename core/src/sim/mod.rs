@@ -8,11 +8,22 @@ pub mod request;
 pub mod route;
 mod vhosts;
 
-pub use engine::trace;
+pub use engine::{trace, trace_with};
 pub use request::{parse_request_line, Request, RequestError};
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// How much of a trace to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Detail {
+    /// Everything: steps, notes, explanation, decisions and access-log lines.
+    #[default]
+    Full,
+    /// What happened, without the words: what `meshsim test` needs for a case that checks no
+    /// access-log line.
+    Verdict,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -109,6 +120,9 @@ pub struct Hop {
     pub ztunnel_log: Option<ZtunnelLog>,
     /// The rendered access-log line, when access logging is on.
     pub access_log: Option<String>,
+    /// This hop answered by itself or failed (the others relay the response).
+    #[serde(skip)]
+    pub replied: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

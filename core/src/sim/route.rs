@@ -68,12 +68,18 @@ impl StrMatch {
     }
 
     pub fn describe(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl std::fmt::Display for StrMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StrMatch::Exact(e) => format!("exact {e:?}"),
-            StrMatch::Prefix(p) => format!("prefix {p:?}"),
-            StrMatch::PathPrefix(p) => format!("prefix {p:?} (whole segments)"),
-            StrMatch::Regex(r) => format!("regex {r:?}"),
-            StrMatch::Present => "present".into(),
+            StrMatch::Exact(e) => write!(f, "exact {e:?}"),
+            StrMatch::Prefix(p) => write!(f, "prefix {p:?}"),
+            StrMatch::PathPrefix(p) => write!(f, "prefix {p:?} (whole segments)"),
+            StrMatch::Regex(r) => write!(f, "regex {r:?}"),
+            StrMatch::Present => f.write_str("present"),
         }
     }
 }
@@ -143,73 +149,81 @@ impl<'a> MatchInput<'a> {
 impl RouteMatch {
     /// None when it matches, or the first reason it does not.
     pub fn miss(&self, r: &MatchInput) -> Option<String> {
+        self.test(r, |why| why.to_string())
+    }
+
+    /// True when the request matches; `miss` without the reason.
+    pub fn hits(&self, r: &MatchInput) -> bool {
+        self.test(r, |_| ()).is_none()
+    }
+
+    /// None when it matches, or `why` applied to the first reason it does not: the reason is
+    /// formatted only if `why` formats it.
+    fn test<W>(&self, r: &MatchInput, why: impl Fn(std::fmt::Arguments) -> W) -> Option<W> {
         if !self.gateways.is_empty() && !self.gateways.iter().any(|g| r.gateway.contains(g)) {
-            return Some(format!(
+            return Some(why(format_args!(
                 "match applies to gateways {:?}, not {}",
                 self.gateways,
                 r.gateway.first().map(String::as_str).unwrap_or("mesh")
-            ));
+            )));
         }
         if let Some(p) = self.port {
             if p != r.port {
-                return Some(format!("port {p} ≠ {}", r.port));
+                return Some(why(format_args!("port {p} ≠ {}", r.port)));
             }
         }
         if let Some(m) = &self.path {
             if !m.matches_in(r.path_only(), self.ignore_case, Some(r.regexes)) {
-                return Some(format!(
+                return Some(why(format_args!(
                     "path {} does not match {}",
                     r.path_only(),
-                    m.describe()
-                ));
+                    m
+                )));
             }
         }
         if let Some(m) = &self.method {
             if !m.matches_in(r.method, false, Some(r.regexes)) {
-                return Some(format!(
+                return Some(why(format_args!(
                     "method {} does not match {}",
-                    r.method,
-                    m.describe()
-                ));
+                    r.method, m
+                )));
             }
         }
         if let Some(m) = &self.authority {
             if !m.matches_in(r.authority, false, Some(r.regexes)) {
-                return Some(format!(
+                return Some(why(format_args!(
                     "authority {} does not match {}",
-                    r.authority,
-                    m.describe()
-                ));
+                    r.authority, m
+                )));
             }
         }
         if let Some(m) = &self.scheme {
             if !m.matches_in(r.scheme, false, Some(r.regexes)) {
-                return Some(format!(
+                return Some(why(format_args!(
                     "scheme {} does not match {}",
-                    r.scheme,
-                    m.describe()
-                ));
+                    r.scheme, m
+                )));
             }
         }
         for (name, m) in &self.headers {
             match r.header(name) {
                 Some(v) if m.matches_in(v, false, Some(r.regexes)) => {}
                 Some(v) => {
-                    return Some(format!(
+                    return Some(why(format_args!(
                         "header {name}: {v:?} does not match {}",
-                        m.describe()
-                    ))
+                        m
+                    )))
                 }
-                None => return Some(format!("header {name} is absent")),
+                None => return Some(why(format_args!("header {name} is absent"))),
             }
         }
         for (name, m) in &self.without_headers {
             if let Some(v) = r.header(name) {
                 if m.matches_in(v, false, Some(r.regexes)) {
-                    return Some(format!(
+                    return Some(why(format_args!(
                         "header {name} is present and matches {} (withoutHeaders)",
-                        m.describe()
-                    ));
+                        m
+                    )));
                 }
             }
         }
@@ -217,12 +231,9 @@ impl RouteMatch {
             match r.query(name) {
                 Some(v) if m.matches_in(&v, false, Some(r.regexes)) => {}
                 Some(v) => {
-                    return Some(format!(
-                        "query {name}={v:?} does not match {}",
-                        m.describe()
-                    ))
+                    return Some(why(format_args!("query {name}={v:?} does not match {}", m)))
                 }
-                None => return Some(format!("query parameter {name} is absent")),
+                None => return Some(why(format_args!("query parameter {name} is absent"))),
             }
         }
         if !self.source_labels.is_empty() {
@@ -230,15 +241,15 @@ impl RouteMatch {
                 .source_labels
                 .is_some_and(|l| self.source_labels.iter().all(|(k, v)| l.get(k) == Some(v)));
             if !ok {
-                return Some(format!(
+                return Some(why(format_args!(
                     "source labels {:?} not carried by the client",
                     self.source_labels
-                ));
+                )));
             }
         }
         if let Some(ns) = &self.source_namespace {
             if r.source_namespace != Some(ns.as_str()) {
-                return Some(format!("source namespace is not {ns}"));
+                return Some(why(format_args!("source namespace is not {ns}")));
             }
         }
         None
@@ -378,12 +389,51 @@ pub struct Route {
     pub mirror: Option<String>,
     /// `VirtualService ns/name http[0]`.
     pub source: String,
-    /// `file:line` of the route in its manifest.
-    pub pos: String,
+    /// Where the route is written in its manifest.
+    pub pos: RoutePos,
     pub timeout: Option<String>,
     pub retries: Option<String>,
     /// Generated from a Gateway API route: Istio sets `cluster_not_found_response_code: 500`.
     pub gateway_api: bool,
+}
+
+/// Where a route is written. Finding a route's line means reading its document, which costs
+/// more than routing a request, so the line is found only when a trace shows it.
+#[derive(Debug, Clone, Default)]
+pub enum RoutePos {
+    /// Built by meshsim (a default or passthrough route): written nowhere.
+    #[default]
+    Nowhere,
+    /// `file:line`, already known.
+    At(String),
+    /// The `index`th item of the VirtualService's `spec.http`. The lines of all of them are
+    /// found together, in one pass over the document, the first time one is needed.
+    HttpItem {
+        origin: crate::parse::Origin,
+        index: usize,
+        count: usize,
+        all: Arc<OnceLock<Vec<String>>>,
+    },
+}
+
+impl RoutePos {
+    /// `file:line`, or "" for a route written nowhere.
+    pub fn text(&self) -> String {
+        match self {
+            RoutePos::Nowhere => String::new(),
+            RoutePos::At(p) => p.clone(),
+            RoutePos::HttpItem {
+                origin,
+                index,
+                count,
+                all,
+            } => all
+                .get_or_init(|| origin.item_positions(&["spec", "http"], *count))
+                .get(*index)
+                .cloned()
+                .unwrap_or_else(|| origin.pos()),
+        }
+    }
 }
 
 impl Route {
@@ -407,7 +457,7 @@ impl Route {
             fault_abort: None,
             mirror: None,
             source: format!("default route to {host}"),
-            pos: String::new(),
+            pos: RoutePos::Nowhere,
             timeout: None,
             retries: None,
             gateway_api: false,
@@ -527,10 +577,8 @@ fn matched_prefix(m: Option<&RouteMatch>) -> String {
 pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     let gw = gateway_semantics(vs);
     let mut out = Vec::new();
-    let positions = vs
-        .origin
-        .item_positions(&["spec", "http"], vs.spec.http.len());
-    for ((i, r), pos) in vs.spec.http.iter().enumerate().zip(positions) {
+    let lines = Arc::new(OnceLock::new());
+    for (i, r) in vs.spec.http.iter().enumerate() {
         let mut matches: Vec<RouteMatch> = r.r#match.iter().map(parse_match).collect();
         for m in &mut matches {
             m.gateways = m
@@ -667,7 +715,12 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 }
             }),
             source: format!("VirtualService {}/{} http[{i}]", vs.namespace, vs.name),
-            pos,
+            pos: RoutePos::HttpItem {
+                origin: vs.origin.clone(),
+                index: i,
+                count: vs.spec.http.len(),
+                all: lines.clone(),
+            },
             timeout: r.timeout.clone(),
             retries: r
                 .retries
@@ -686,7 +739,7 @@ pub fn compile_generated(g: &crate::model::gwapi::GeneratedVs) -> Vec<Route> {
     let mut routes = compile_virtual_service(&g.vs);
     for (r, (src, pos)) in routes.iter_mut().zip(&g.origins) {
         r.source = src.clone();
-        r.pos = pos.clone();
+        r.pos = RoutePos::At(pos.clone());
     }
     routes
 }

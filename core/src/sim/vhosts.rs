@@ -279,7 +279,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                     "outbound traffic policy ALLOW_ANY ({})",
                     scope.policy_source
                 ),
-                pos: String::new(),
+                pos: RoutePos::Nowhere,
                 timeout: None,
                 retries: None,
                 gateway_api: false,
@@ -306,7 +306,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                     "outbound traffic policy REGISTRY_ONLY ({})",
                     scope.policy_source
                 ),
-                pos: String::new(),
+                pos: RoutePos::Nowhere,
                 timeout: None,
                 retries: None,
                 gateway_api: false,

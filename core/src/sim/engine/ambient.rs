@@ -31,7 +31,8 @@ impl Ctx<'_> {
             zt,
             direction,
         );
-        self.step(
+        step!(
+            self,
             h,
             "node",
             format!("ztunnel of node {node}, where pod {pod} runs"),
@@ -172,8 +173,7 @@ impl Ctx<'_> {
                 let (vip, host) = self.target_vip_host(target.as_ref(), ip);
                 let wp = &mesh.workloads[workload];
                 let Some(wpi) = wp.pods.iter().position(|p| p.ready) else {
-                    self.explanation
-                        .push(format!("waypoint {gateway} has no ready pod"));
+                    explain!(self, format!("waypoint {gateway} has no ready pod"));
                     let resp =
                         Resp::local(0, "-", "waypoint_unavailable", Outcome::ConnectionFailed, 0);
                     let f = self.zt_src(wi, pi, &src_addr, true);
@@ -181,14 +181,18 @@ impl Ctx<'_> {
                     return resp;
                 };
                 let wp_ip = wp.pods[wpi].ip;
-                self.step(
+                step!(
+                    self,
                     hop,
                     "waypoint",
                     format!("{host} uses waypoint {gateway} ({why})"),
                     vec![],
                 );
-                self.hops[hop].decision =
-                    format!("HBONE to waypoint {gateway} at {wp_ip}:15008 for {vip}:{port}");
+                decide!(
+                    self,
+                    hop,
+                    format!("HBONE to waypoint {gateway} at {wp_ip}:15008 for {vip}:{port}")
+                );
                 let mut f = self.zt_src(wi, pi, &src_addr, true);
                 f.push(("dst.addr".into(), format!("{wp_ip}:15008"), false));
                 f.push(("dst.hbone_addr".into(), format!("{vip}:{port}"), false));
@@ -212,15 +216,20 @@ impl Ctx<'_> {
                 namespace,
                 why,
             } => {
-                self.explanation.push(format!("{why}, but no waypoint {namespace}/{name} (a Gateway of class istio-waypoint) exists: ztunnel has no waypoint to send the connection to and refuses it"));
-                self.explanation.push(format!("create the waypoint (istioctl waypoint apply -n {namespace} --name {name}) or fix the label"));
-                self.step(
+                explain!(self, format!("{why}, but no waypoint {namespace}/{name} (a Gateway of class istio-waypoint) exists: ztunnel has no waypoint to send the connection to and refuses it"));
+                explain!(self, format!("create the waypoint (istioctl waypoint apply -n {namespace} --name {name}) or fix the label"));
+                step!(
+                    self,
                     hop,
                     "waypoint",
                     format!("waypoint {namespace}/{name} does not exist"),
                     vec![],
                 );
-                self.hops[hop].decision = "connection refused: the waypoint does not exist".into();
+                decide!(
+                    self,
+                    hop,
+                    "connection refused: the waypoint does not exist".into()
+                );
                 let resp = Resp::local(0, "-", "waypoint_not_found", Outcome::ConnectionFailed, 0);
                 let mut f = self.zt_src(wi, pi, &src_addr, true);
                 f.push(("dst.addr".into(), fmt_ip(ip, port), false));
@@ -232,19 +241,20 @@ impl Ctx<'_> {
                 traffic,
                 why,
             } => {
-                self.step(hop, "waypoint", format!("{why}, but waypoint {gateway} serves {traffic} traffic only: not used for a Service address"), vec![]);
+                step!(self, hop, "waypoint", format!("{why}, but waypoint {gateway} serves {traffic} traffic only: not used for a Service address"), vec![]);
                 self.ztunnel_direct(hop, wi, pi, ip, port, target, src_addr, msg, start, bytes)
             }
             WaypointChoice::None(why) => {
-                self.step(hop, "waypoint", format!("no waypoint: {why}"), vec![]);
+                step!(self, hop, "waypoint", format!("no waypoint: {why}"), vec![]);
                 let host = self.target_vip_host(target.as_ref(), ip).1;
                 let unapplied = self.unapplied_routes(&host);
                 if !unapplied.is_empty() {
-                    self.note(format!(
+                    note!(self, format!(
                         "routes attached to {host} ({}) have no effect here: ztunnel does no HTTP routing, and {host} uses no waypoint (label it istio.io/use-waypoint)",
                         unapplied.join(", ")
                     ));
-                    self.step(
+                    step!(
+                        self,
                         hop,
                         "L7",
                         format!("ignored: {} (no waypoint)", unapplied.join(", ")),
@@ -290,8 +300,7 @@ impl Ctx<'_> {
             Some(Target::Service(si)) => {
                 let s = &mesh.services[*si];
                 let Some(sp) = s.port(port).cloned() else {
-                    self.explanation
-                        .push(format!("Service {} has no port {port}", s.display()));
+                    explain!(self, format!("Service {} has no port {port}", s.display()));
                     let resp =
                         Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
                     let f = self.zt_src(wi, pi, &src_addr, true);
@@ -300,10 +309,13 @@ impl Ctx<'_> {
                 };
                 let eps = mesh.endpoints(s, &Default::default());
                 let Some(&(dwi, dpi)) = eps.first() else {
-                    self.explanation.push(format!(
-                        "Service {} has no ready endpoints: ztunnel cannot connect",
-                        s.display()
-                    ));
+                    explain!(
+                        self,
+                        format!(
+                            "Service {} has no ready endpoints: ztunnel cannot connect",
+                            s.display()
+                        )
+                    );
                     let resp =
                         Resp::local(0, "-", "no_healthy_upstream", Outcome::ConnectionFailed, 0);
                     let f = self.zt_src(wi, pi, &src_addr, true);
@@ -339,8 +351,11 @@ impl Ctx<'_> {
                             workload: None,
                         });
                     }
-                    self.hops[hop].decision =
-                        format!("passthrough to {} (not in the mesh)", fmt_ip(ip, port));
+                    decide!(
+                        self,
+                        hop,
+                        format!("passthrough to {} (not in the mesh)", fmt_ip(ip, port))
+                    );
                     let mut f = self.zt_src(wi, pi, &src_addr, false);
                     f.push(("dst.addr".into(), fmt_ip(ip, port), false));
                     if let Some(Target::Entry(i)) = &target {
@@ -375,14 +390,18 @@ impl Ctx<'_> {
         if hbone {
             f.push(("dst.identity".into(), self.identity(dwi), true));
         }
-        self.hops[hop].decision = if hbone {
-            format!("HBONE to {dip}:15008 for {}", fmt_ip(dip, tport))
-        } else {
-            format!(
-                "plain TCP to {} (the pod is not in the ambient mesh)",
-                fmt_ip(dip, tport)
-            )
-        };
+        decide!(
+            self,
+            hop,
+            if hbone {
+                format!("HBONE to {dip}:15008 for {}", fmt_ip(dip, tport))
+            } else {
+                format!(
+                    "plain TCP to {} (the pod is not in the ambient mesh)",
+                    fmt_ip(dip, tport)
+                )
+            }
+        );
         let resp = if hbone {
             let conn = Conn {
                 remote: src_addr.clone(),
@@ -457,7 +476,8 @@ impl Ctx<'_> {
         if peer_identity.is_some() {
             f.push(("dst.identity".into(), self.identity(wi), true));
         }
-        self.step(
+        step!(
+            self,
             hop,
             "inbound",
             if peer_identity.is_some() {
@@ -470,7 +490,7 @@ impl Ctx<'_> {
             },
             vec![],
         );
-        self.hops[hop].decision = format!("to pod {} port {port}", w.pods[pi].name);
+        decide!(self, hop, format!("to pod {} port {port}", w.pods[pi].name));
         // ztunnel enforces L4 authorization only: L7 rules (paths, methods, request headers) of
         // policies selecting the pod need a waypoint.
         for ap in &mesh.authorization_policies {
@@ -496,7 +516,7 @@ impl Ctx<'_> {
                 .any(|k| t.contains(k))
             });
             if selects && l7 {
-                self.note(format!(
+                note!(self, format!(
                     "AuthorizationPolicy {}/{} ({}) has L7 rules: ztunnel cannot enforce them (only a waypoint can); authorization is not simulated by meshsim yet",
                     ap.namespace,
                     ap.name,
@@ -534,7 +554,8 @@ impl Ctx<'_> {
             // Workload-addressed traffic: the waypoint's direct pod chain, cluster `encap`,
             // then HBONE to the pod.
             let mut log = log;
-            self.step(
+            step!(
+                self,
                 hop,
                 "listener",
                 format!(
@@ -548,8 +569,11 @@ impl Ctx<'_> {
             log.upstream_cluster = Some("encap".into());
             log.upstream_host = Some(format!("envoy://connect_originate/{}", fmt_ip(vip, port)));
             log.upstream_local_address = Some("envoy://internal_client_address/".into());
-            self.hops[hop].decision =
-                format!("to pod {} (encap)", mesh.workloads[dwi].pods[dpi].name);
+            decide!(
+                self,
+                hop,
+                format!("to pod {} (encap)", mesh.workloads[dwi].pods[dpi].name)
+            );
             let id = Some(self.identity(wi));
             let remote = fmt_ip(pod_ip, self.eph());
             let resp = self.ztunnel_inbound(
@@ -572,7 +596,8 @@ impl Ctx<'_> {
             Some(Target::Entry(i)) => mesh.service_entries[*i].host.clone(),
             Some(Target::Pod(..)) | None => vip.to_string(),
         };
-        self.step(
+        step!(
+            self,
             hop,
             "listener",
             format!("HBONE terminated; connection for {vip}:{port} ({host})"),

@@ -73,7 +73,8 @@ impl Ctx<'_> {
             }
         }
         if servers.is_empty() {
-            self.step(
+            step!(
+                self,
                 hop,
                 "listener",
                 format!("no listener on {}", fmt_ip(pod_ip, port)),
@@ -86,12 +87,14 @@ impl Ctx<'_> {
                     })
                     .collect(),
             );
-            self.explanation.push(format!("gateway {} has no listener on port {port}: no Gateway server is bound to it, so the connection is refused", w.display()));
+            explain!(self, format!("gateway {} has no listener on port {port}: no Gateway server is bound to it, so the connection is refused", w.display()));
             if other_ports.is_empty() {
-                self.explanation
-                    .push("no Istio Gateway selects this gateway workload".into());
+                explain!(
+                    self,
+                    "no Istio Gateway selects this gateway workload".into()
+                );
             }
-            self.hops[hop].decision = "no listener: connection refused".into();
+            decide!(self, hop, "no listener: connection refused".into());
             let resp = Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
             // Envoy logs nothing for a connection no listener accepted.
             self.hops[hop].envoy_log = None;
@@ -110,8 +113,8 @@ impl Ctx<'_> {
                 || servers_all_tls_free(s)
         });
         if servers.is_empty() {
-            self.explanation.push(format!("every Gateway server on port {port} expects TLS (HTTPS or TLS), and the request is plain HTTP: the connection is reset"));
-            self.hops[hop].decision = "plain HTTP to a TLS-only port".into();
+            explain!(self, format!("every Gateway server on port {port} expects TLS (HTTPS or TLS), and the request is plain HTTP: the connection is reset"));
+            decide!(self, hop, "plain HTTP to a TLS-only port".into());
             return Resp::local(
                 0,
                 "-",
@@ -129,7 +132,8 @@ impl Ctx<'_> {
             .iter()
             .map(|s| format!("{} server {}", s.qualified(), s.index))
             .collect();
-        self.step(
+        step!(
+            self,
             hop,
             "listener",
             format!(
@@ -140,13 +144,20 @@ impl Ctx<'_> {
             vec![],
         );
         if !(proto.is_http()) {
-            self.explanation.push(format!(
-                "the Gateway server on port {number} speaks {} and the request is plain HTTP",
-                proto.as_str()
-            ));
-            self.hops[hop].decision = format!(
-                "server protocol {} does not accept plain HTTP",
-                proto.as_str()
+            explain!(
+                self,
+                format!(
+                    "the Gateway server on port {number} speaks {} and the request is plain HTTP",
+                    proto.as_str()
+                )
+            );
+            decide!(
+                self,
+                hop,
+                format!(
+                    "server protocol {} does not accept plain HTTP",
+                    proto.as_str()
+                )
             );
             return Resp::local(
                 0,
@@ -223,7 +234,8 @@ impl Ctx<'_> {
             })
             .collect();
         let Some(first) = matching.first() else {
-            self.step(
+            step!(
+                self,
                 hop,
                 "listener",
                 format!(
@@ -232,10 +244,17 @@ impl Ctx<'_> {
                 ),
                 vec![],
             );
-            self.explanation.push(format!(
-                "no Gateway server on port {port} takes TLS for {sni}: the TLS handshake fails"
-            ));
-            self.hops[hop].decision = "no filter chain for the SNI: connection reset".into();
+            explain!(
+                self,
+                format!(
+                    "no Gateway server on port {port} takes TLS for {sni}: the TLS handshake fails"
+                )
+            );
+            decide!(
+                self,
+                hop,
+                "no filter chain for the SNI: connection reset".into()
+            );
             return Resp::local(
                 0,
                 "-",
@@ -252,7 +271,8 @@ impl Ctx<'_> {
             .unwrap_or_else(|| "SIMPLE".into());
         let gname = first.qualified();
         if mode == "PASSTHROUGH" || mode == "AUTO_PASSTHROUGH" {
-            self.step(
+            step!(
+                self,
                 hop,
                 "listener",
                 format!(
@@ -299,7 +319,8 @@ impl Ctx<'_> {
                         .and_then(|p| p.number)
                         .unwrap_or(first.server.port.number);
                     let subset = d.destination.subset.clone().unwrap_or_default();
-                    self.step(
+                    step!(
+                        self,
                         hop,
                         "route",
                         format!(
@@ -314,8 +335,8 @@ impl Ctx<'_> {
                     return self.tls_to_host(hop, &host, dport, cluster, log, pod_ip, msg, start);
                 }
             }
-            self.explanation.push(format!("Gateway {gname} passes TLS for {sni} through, but no VirtualService bound to it has a tls route for that SNI"));
-            self.hops[hop].decision = "no tls route: connection closed".into();
+            explain!(self, format!("Gateway {gname} passes TLS for {sni} through, but no VirtualService bound to it has a tls route for that SNI"));
+            decide!(self, hop, "no tls route: connection closed".into());
             let resp = Resp::local(0, "NR", "-", Outcome::ConnectionFailed, 0);
             self.finish_envoy(hop, log, &resp, start);
             return resp;
@@ -343,7 +364,7 @@ impl Ctx<'_> {
             first.gateway.name,
             first.gateway.namespace
         );
-        self.step(hop, "listener", format!("{}:{port}: TLS {mode} terminated for SNI {sni} (certificate {cred}) → route configuration {route_config}", pod_ip), vec![]);
+        step!(self, hop, "listener", format!("{}:{port}: TLS {mode} terminated for SNI {sni} (certificate {cred}) → route configuration {route_config}", pod_ip), vec![]);
         log.requested_server_name = Some(sni);
         msg.sni = None;
         let vhs = vhosts::gateway_vhosts(mesh, &matching, number, &msg.authority);

@@ -8,7 +8,7 @@ use crate::sim::vhosts::{self};
 use crate::sim::*;
 use std::net::Ipv4Addr;
 
-impl Ctx<'_> {
+impl<'m> Ctx<'m> {
     /// HTTP routing at a proxy: virtual host, route, action, cluster, endpoint, onward.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn route_http(
@@ -28,38 +28,44 @@ impl Ctx<'_> {
     ) -> Resp {
         let _mesh = self.mesh;
         let Some(vh) = select_vhost(&vhs, &msg.authority) else {
-            let tried_vh: Vec<Tried> = vhs
-                .iter()
-                .map(|v| Tried {
-                    what: format!("virtual host {} (domains {})", v.name, v.domains.join(", ")),
-                    why: v.source.clone(),
-                    pos: String::new(),
-                })
-                .collect();
-            self.step(
+            step!(
+                self,
                 hop,
                 "virtual host",
                 format!("none matches {}", msg.authority),
-                tried_vh,
+                vhs.iter()
+                    .map(|v| Tried {
+                        what: format!("virtual host {} (domains {})", v.name, v.domains.join(", ")),
+                        why: v.source.clone(),
+                        pos: String::new(),
+                    })
+                    .collect(),
             );
-            self.explanation.push(format!(
-                "no virtual host of route configuration {listener_port} matches host {:?}",
-                strip_port(&msg.authority)
-            ));
+            explain!(
+                self,
+                format!(
+                    "no virtual host of route configuration {listener_port} matches host {:?}",
+                    strip_port(&msg.authority)
+                )
+            );
             for v in &vhs {
-                self.explanation.push(format!(
-                    "  tried {} (domains {}) from {}",
-                    v.name,
-                    v.domains.join(", "),
-                    v.source
-                ));
+                explain!(
+                    self,
+                    format!(
+                        "  tried {} (domains {}) from {}",
+                        v.name,
+                        v.domains.join(", "),
+                        v.source
+                    )
+                );
             }
-            self.hops[hop].decision = "404: no virtual host for the host".into();
+            decide!(self, hop, "404: no virtual host for the host".into());
             let resp = Resp::local(404, "NR", "route_not_found", Outcome::LocalReply, 0);
             self.finish_envoy(hop, log, &resp, start);
             return resp;
         };
-        self.step(
+        step!(
+            self,
             hop,
             "virtual host",
             format!(
@@ -72,20 +78,20 @@ impl Ctx<'_> {
         );
         if vh.require_tls && msg.scheme != "https" {
             let loc = format!("https://{}{}", msg.authority, msg.path);
-            self.step(
+            step!(
+                self,
                 hop,
                 "route",
                 "httpsRedirect: TLS is required on this host".to_string(),
                 vec![],
             );
-            self.hops[hop].decision = format!("301 to {loc} (httpsRedirect)");
+            decide!(self, hop, format!("301 to {loc} (httpsRedirect)"));
             let mut resp = Resp::local(301, "-", "direct_response", Outcome::LocalReply, 0);
             resp.headers.push(("location".into(), loc));
             self.finish_envoy(hop, log, &resp, start);
             return resp;
         }
         // Route: the first whose match list has a hit.
-        let input_headers = msg.headers.clone();
         let mut tried = Vec::new();
         let mut chosen: Option<(&Route, Option<String>)> = None;
         for r in vh.routes.iter() {
@@ -94,7 +100,7 @@ impl Ctx<'_> {
                 path: &msg.path,
                 authority: &msg.authority,
                 scheme: &msg.scheme,
-                headers: &input_headers,
+                headers: &msg.headers,
                 port: listener_port,
                 source_labels: Some(source_labels),
                 source_namespace: Some(source_ns),
@@ -104,6 +110,13 @@ impl Ctx<'_> {
             if r.matches.is_empty() {
                 chosen = Some((r, None));
                 break;
+            }
+            if !self.full {
+                if let Some(m) = r.matches.iter().find(|m| m.hits(&input)) {
+                    chosen = Some((r, m.name.clone()));
+                    break;
+                }
+                continue;
             }
             let mut misses = Vec::new();
             let mut hit = None;
@@ -131,33 +144,42 @@ impl Ctx<'_> {
                         .join(" OR ")
                 ),
                 why: misses.join("; "),
-                pos: r.pos.clone(),
+                pos: r.pos.text(),
             });
         }
         let Some((route, match_name)) = chosen else {
-            self.explanation.push(format!(
-                "virtual host {} has no route matching {} {}",
-                vh.name, msg.method, msg.path
-            ));
+            explain!(
+                self,
+                format!(
+                    "virtual host {} has no route matching {} {}",
+                    vh.name, msg.method, msg.path
+                )
+            );
             for t in &tried {
-                self.explanation.push(format!(
-                    "  {} at {}: {}",
-                    t.what,
-                    if t.pos.is_empty() { "-" } else { &t.pos },
-                    t.why
-                ));
+                explain!(
+                    self,
+                    format!(
+                        "  {} at {}: {}",
+                        t.what,
+                        if t.pos.is_empty() { "-" } else { &t.pos },
+                        t.why
+                    )
+                );
             }
             if vh.routes.is_empty() {
-                self.explanation
-                    .push(format!("  the virtual host has no routes: {}", vh.source));
+                explain!(
+                    self,
+                    format!("  the virtual host has no routes: {}", vh.source)
+                );
             }
-            self.step(
+            step!(
+                self,
                 hop,
                 "route",
                 format!("none of {} routes matches", vh.routes.len()),
                 tried,
             );
-            self.hops[hop].decision = "404: no route matches".into();
+            decide!(self, hop, "404: no route matches".into());
             let resp = Resp::local(404, "NR", "route_not_found", Outcome::LocalReply, 0);
             self.finish_envoy(hop, log, &resp, start);
             return resp;
@@ -167,22 +189,22 @@ impl Ctx<'_> {
             _ => n.clone(),
         });
         log.route_name = route_name.clone().filter(|n| !n.is_empty());
-        self.step(
+        step!(
+            self,
             hop,
             "route",
             format!(
                 "{}{}",
                 route.source,
-                if route.pos.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", route.pos)
+                match route.pos.text() {
+                    p if p.is_empty() => p,
+                    p => format!(" ({p})"),
                 }
             ),
             tried,
         );
         if let Some(status) = route.fault_abort {
-            self.hops[hop].decision = format!("fault injection aborts with {status}");
+            decide!(self, hop, format!("fault injection aborts with {status}"));
             let resp = Resp::local(status, "FI", "fault_filter_abort", Outcome::LocalReply, 18);
             self.finish_envoy(hop, log, &resp, start);
             return resp;
@@ -191,17 +213,16 @@ impl Ctx<'_> {
         match &route.action {
             Action::Direct { status, body } => {
                 let what = if route.name.as_deref() == Some("block_all") {
-                    self.explanation.push(format!(
+                    explain!(self, format!(
                         "host {:?} is not in the service registry and the outbound traffic policy is REGISTRY_ONLY: the sidecar's block_all route answers 502",
                         strip_port(&msg.authority)
                     ));
-                    self.explanation
-                        .push("add a ServiceEntry for the host to allow it".into());
+                    explain!(self, "add a ServiceEntry for the host to allow it".into());
                     "block_all: REGISTRY_ONLY answers 502".to_string()
                 } else {
                     format!("direct response {status}")
                 };
-                self.hops[hop].decision = what;
+                decide!(self, hop, what);
                 let mut resp = Resp::local(
                     *status,
                     "-",
@@ -215,7 +236,7 @@ impl Ctx<'_> {
             }
             Action::Redirect(rd) => {
                 let loc = redirect_location(rd, &msg, listener_port);
-                self.hops[hop].decision = format!("{} redirect to {loc}", rd.code);
+                decide!(self, hop, format!("{} redirect to {loc}", rd.code));
                 let mut resp = Resp::local(rd.code, "-", "direct_response", Outcome::LocalReply, 0);
                 resp.headers.push(("location".into(), loc));
                 route.response_headers.apply(&mut resp.headers);
@@ -225,9 +246,8 @@ impl Ctx<'_> {
             Action::Route(backends) => {
                 let b = self.pick_backend(backends);
                 let Some(b) = b else {
-                    self.hops[hop].decision = "500: the route has no backend".into();
-                    self.explanation
-                        .push(format!("{} has no usable backend", route.source));
+                    decide!(self, hop, "500: the route has no backend".into());
+                    explain!(self, format!("{} has no usable backend", route.source));
                     let resp = Resp::local(500, "-", "direct_response", Outcome::LocalReply, 0);
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;
@@ -242,13 +262,14 @@ impl Ctx<'_> {
                     return resp;
                 }
                 if let Some(m) = &route.mirror {
-                    self.step(
+                    step!(
+                        self,
                         hop,
                         "mirror",
                         format!("a copy of the request goes to {m} (its response is ignored)"),
                         vec![],
                     );
-                    self.note(format!("{} mirrors the request to {m}", route.source));
+                    note!(self, format!("{} mirrors the request to {m}", route.source));
                 }
                 b.request_headers.apply(&mut msg.headers);
                 if let Some(rw) = &route.rewrite {
@@ -259,7 +280,8 @@ impl Ctx<'_> {
                 }
                 if b.host == "PassthroughCluster" {
                     let (ip, port) = original_dst.unwrap_or((Ipv4Addr::UNSPECIFIED, listener_port));
-                    self.step(
+                    step!(
+                        self,
                         hop,
                         "cluster",
                         format!(
@@ -268,8 +290,11 @@ impl Ctx<'_> {
                         ),
                         vec![],
                     );
-                    self.hops[hop].decision =
-                        format!("allow_any: passthrough to {}", fmt_ip(ip, port));
+                    decide!(
+                        self,
+                        hop,
+                        format!("allow_any: passthrough to {}", fmt_ip(ip, port))
+                    );
                     let resp = self.pass_to_original_destination(ip, port, &mut log, pod_ip, msg);
                     let resp = self.respond(resp, route, &b);
                     self.finish_envoy(hop, log, &resp, start);
@@ -336,7 +361,7 @@ impl Ctx<'_> {
             }
             _ => {
                 let best = backends.iter().max_by_key(|b| b.weight).cloned();
-                self.note(format!("the route splits traffic by weight ({}); without --seed the heaviest backend is followed", self.split.iter().map(|(h, w)| format!("{h}: {w}")).collect::<Vec<_>>().join(", ")));
+                note!(self, format!("the route splits traffic by weight ({}); without --seed the heaviest backend is followed", self.split.iter().map(|(h, w)| format!("{h}: {w}")).collect::<Vec<_>>().join(", ")));
                 best
             }
         }
@@ -380,7 +405,8 @@ impl Ctx<'_> {
             if let Some(en) = &s.external_name {
                 // ExternalName: Envoy's cluster resolves the CNAME target by DNS.
                 log.upstream_cluster = Some(cluster.clone());
-                self.step(
+                step!(
+                    self,
                     hop,
                     "cluster",
                     format!("{cluster} (ExternalName Service → {en})"),
@@ -395,7 +421,7 @@ impl Ctx<'_> {
                     name: s.name.clone(),
                     workload: None,
                 });
-                self.hops[hop].decision = format!("routed to {cluster}");
+                decide!(self, hop, format!("routed to {cluster}"));
                 let en = en.clone();
                 return self.internet(ip, port, Some(&en), msg);
             }
@@ -410,8 +436,9 @@ impl Ctx<'_> {
                 );
             };
             let sp = sp.clone();
+            static ANY: crate::parse::types::Labels = std::collections::BTreeMap::new();
             let labels = if subset.is_empty() {
-                Default::default()
+                &ANY
             } else {
                 match self.subset_labels(&b.host, &subset, client_ns, &s.namespace) {
                     Some(l) => l,
@@ -431,26 +458,31 @@ impl Ctx<'_> {
                 name: s.name.clone(),
                 workload: None,
             });
-            let eps = mesh.endpoints(s, &labels);
+            let eps = mesh.endpoints(s, labels);
             let Some(&(dwi, dpi)) = eps.first() else {
-                self.step(
+                step!(
+                    self,
                     hop,
                     "endpoints",
                     format!("{cluster}: no ready endpoints"),
                     vec![],
                 );
-                self.explanation.push(if labels.is_empty() {
-                    format!("Service {} selects no ready pod: cluster {cluster} has no healthy upstream", s.display())
-                } else {
-                    format!("no ready pod of Service {} carries the labels of subset {subset} ({labels:?}): cluster {cluster} has no healthy upstream", s.display())
-                });
-                self.hops[hop].decision = format!("503: {cluster} has no healthy upstream");
+                explain!(
+                    self,
+                    if labels.is_empty() {
+                        format!("Service {} selects no ready pod: cluster {cluster} has no healthy upstream", s.display())
+                    } else {
+                        format!("no ready pod of Service {} carries the labels of subset {subset} ({labels:?}): cluster {cluster} has no healthy upstream", s.display())
+                    }
+                );
+                decide!(self, hop, format!("503: {cluster} has no healthy upstream"));
                 return Resp::local(503, "UH", "no_healthy_upstream", Outcome::LocalReply, 19);
             };
             let dw = &mesh.workloads[dwi];
             let tp = target_port(dw, sp.target.clone(), port);
             let dip = dw.pods[dpi].ip;
-            self.step(
+            step!(
+                self,
                 hop,
                 "cluster",
                 format!(
@@ -460,7 +492,7 @@ impl Ctx<'_> {
                 ),
                 vec![],
             );
-            self.hops[hop].decision = format!("routed to {cluster}");
+            decide!(self, hop, format!("routed to {cluster}"));
             log.upstream_host = Some(fmt_ip(dip, tp));
             let local = fmt_ip(pod_ip, self.eph());
             log.upstream_local_address = Some(local.clone());
@@ -568,15 +600,25 @@ impl Ctx<'_> {
                 )),
             };
             let Some(ip) = ip else {
-                self.step(hop, "endpoints", format!("{cluster}: no endpoints"), vec![]);
-                self.explanation.push(format!(
-                    "ServiceEntry {}/{} has resolution STATIC but no endpoint addresses",
-                    e.namespace, e.name
-                ));
-                self.hops[hop].decision = format!("503: {cluster} has no healthy upstream");
+                step!(
+                    self,
+                    hop,
+                    "endpoints",
+                    format!("{cluster}: no endpoints"),
+                    vec![]
+                );
+                explain!(
+                    self,
+                    format!(
+                        "ServiceEntry {}/{} has resolution STATIC but no endpoint addresses",
+                        e.namespace, e.name
+                    )
+                );
+                decide!(self, hop, format!("503: {cluster} has no healthy upstream"));
                 return Resp::local(503, "UH", "no_healthy_upstream", Outcome::LocalReply, 19);
             };
-            self.step(
+            step!(
+                self,
                 hop,
                 "cluster",
                 format!(
@@ -591,7 +633,7 @@ impl Ctx<'_> {
                 ),
                 vec![],
             );
-            self.hops[hop].decision = format!("routed to {cluster}");
+            decide!(self, hop, format!("routed to {cluster}"));
             log.upstream_host = Some(fmt_ip(ip, port));
             let local = fmt_ip(pod_ip, self.eph());
             log.upstream_local_address = Some(local.clone());
@@ -616,7 +658,7 @@ impl Ctx<'_> {
                 .filter(|m| m == "SIMPLE" || m == "MUTUAL")
             {
                 // TLS origination: the proxy opens TLS ({mode}) to the external host.
-                self.step(hop, "tls", format!("DestinationRule for {host} sets tls.mode {mode}: the proxy originates TLS to {}", fmt_ip(ip, port)), vec![]);
+                step!(self, hop, "tls", format!("DestinationRule for {host} sets tls.mode {mode}: the proxy originates TLS to {}", fmt_ip(ip, port)), vec![]);
                 msg.scheme = "https".into();
             }
             return self.internet(ip, port, Some(&host), msg);
@@ -625,10 +667,16 @@ impl Ctx<'_> {
     }
 
     pub(super) fn no_cluster(&mut self, hop: usize, cluster: &str, why: String) -> Resp {
-        self.step(hop, "cluster", format!("{cluster}: not found"), vec![]);
-        self.explanation.push(why);
+        step!(
+            self,
+            hop,
+            "cluster",
+            format!("{cluster}: not found"),
+            vec![]
+        );
+        explain!(self, why);
         let code = self.cluster_not_found_code;
-        self.hops[hop].decision = format!("{code}: no cluster {cluster}");
+        decide!(self, hop, format!("{code}: no cluster {cluster}"));
         Resp::local(code, "NC", "cluster_not_found", Outcome::LocalReply, 0)
     }
 
@@ -639,7 +687,7 @@ impl Ctx<'_> {
         host: &str,
         client_ns: &str,
         host_ns: &str,
-    ) -> Option<&'_ crate::model::Config<crate::parse::types::DestinationRuleSpec>> {
+    ) -> Option<&'m crate::model::Config<crate::parse::types::DestinationRuleSpec>> {
         let mesh = self.mesh;
         let drs = mesh.dr_by_host.get(host)?;
         let root = mesh.control_plane.namespace.as_str();
@@ -663,13 +711,13 @@ impl Ctx<'_> {
         subset: &str,
         client_ns: &str,
         host_ns: &str,
-    ) -> Option<crate::parse::types::Labels> {
+    ) -> Option<&'m crate::parse::types::Labels> {
         let dr = self.destination_rule(host, client_ns, host_ns)?;
         dr.spec
             .subsets
             .iter()
             .find(|s| s.name == subset)
-            .map(|s| s.labels.clone())
+            .map(|s| &s.labels)
     }
 
     /// The client TLS mode a DestinationRule sets for a host's subset and port (subset policy,

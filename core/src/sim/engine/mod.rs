@@ -1,4 +1,46 @@
 //! The walk itself: client → proxies → application, recording a hop per proxy.
+//!
+//! Everything a trace says in words — steps, notes, explanations, each hop's decision — goes
+//! through the macros below, which evaluate their text only when the trace is detailed
+//! (`Detail::Full`). A verdict (`Detail::Verdict`) walks the same path and decides the same
+//! way without writing any of it.
+
+/// Records a step of a hop: `step!(ctx, hop, stage, result, tried)`.
+macro_rules! step {
+    ($ctx:expr, $hop:expr, $stage:expr, $result:expr, $tried:expr $(,)?) => {
+        if $ctx.full {
+            let (hop, stage, result, tried) = ($hop, $stage, $result, $tried);
+            $ctx.push_step(hop, stage, result, tried);
+        }
+    };
+}
+
+/// Adds a line to the explanation of why the request ended as it did.
+macro_rules! explain {
+    ($ctx:expr, $line:expr $(,)?) => {
+        if $ctx.full {
+            $ctx.explanation.push($line);
+        }
+    };
+}
+
+/// Adds a note (how a name resolved, which policy applied, ...).
+macro_rules! note {
+    ($ctx:expr, $line:expr $(,)?) => {
+        if $ctx.full {
+            $ctx.notes.push($line.into());
+        }
+    };
+}
+
+/// Sets a hop's decision, the one-line summary of what it did.
+macro_rules! decide {
+    ($ctx:expr, $hop:expr, $what:expr $(,)?) => {
+        if $ctx.full {
+            $ctx.hops[$hop].decision = $what;
+        }
+    };
+}
 
 mod ambient;
 mod gateway;
@@ -112,6 +154,8 @@ impl Conn {
 
 struct Ctx<'m> {
     mesh: &'m Mesh,
+    /// Write the trace's words (steps, notes, explanation, decisions, access-log lines).
+    full: bool,
     hops: Vec<Hop>,
     clock: u64,
     request_id: String,
@@ -140,7 +184,15 @@ struct Ctx<'m> {
     grpc: bool,
 }
 
+/// Traces a request in full: every step, note, explanation and access-log line.
 pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
+    trace_with(mesh, req, Detail::Full)
+}
+
+/// Traces a request with the detail asked for. A verdict has the same outcome, status, flags,
+/// details, backend, cluster, hops, upstream request and response as the full trace, and none
+/// of its words: no steps, notes, explanation, decisions or access-log lines.
+pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, RequestError> {
     let client = resolve_source(mesh, &req.from)?;
     let url = parse_url(&req.url)?;
     let default_port = if url.scheme == "https" { 443 } else { 80 };
@@ -174,7 +226,9 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
     );
     let mut ctx = Ctx {
         mesh,
-        hops: Vec::new(),
+        full: detail == Detail::Full,
+        // Most paths cross two to four proxies; a hop is large, so growing costs copies.
+        hops: Vec::with_capacity(4),
         clock: fnv64(&seed_key) % 3_600_000,
         request_id: uuid(&seed_key),
         seed_key: seed_key.clone(),
@@ -235,7 +289,7 @@ pub fn trace(mesh: &Mesh, req: &Request) -> Result<Trace, RequestError> {
     }
     let resp = match ctx.resolve(&dial_host, &client_ns, client == Client::External) {
         None => {
-            ctx.explanation.push(format!("{dial_host} does not resolve: no Service, ServiceEntry address, ingress host or internet name matches it (curl: Could not resolve host)"));
+            explain!(ctx, format!("{dial_host} does not resolve: no Service, ServiceEntry address, ingress host or internet name matches it (curl: Could not resolve host)"));
             Resp::local(0, "-", "dns_resolution_failed", Outcome::DnsFailure, 0)
         }
         Some(ip) => match client {
@@ -338,10 +392,6 @@ impl<'m> Ctx<'m> {
         ephemeral_port(&format!("{}#{}", self.seed_key, self.ports_used))
     }
 
-    pub(super) fn note(&mut self, s: impl Into<String>) {
-        self.notes.push(s.into());
-    }
-
     // ------------------------------------------------------------ name resolution
 
     /// DNS as the client sees it. Returns the address, noting which rule applied.
@@ -353,7 +403,7 @@ impl<'m> Ctx<'m> {
     ) -> Option<Ipv4Addr> {
         let mesh = self.mesh;
         if let Ok(ip) = host.parse::<Ipv4Addr>() {
-            self.note(format!("{host} is an IP address"));
+            note!(self, format!("{host} is an IP address"));
             return Some(ip);
         }
         let cands = if external {
@@ -367,41 +417,53 @@ impl<'m> Ctx<'m> {
         for c in cands {
             if let Some(s) = mesh.service(&c) {
                 if let Some(en) = &s.external_name {
-                    self.note(format!(
-                        "{host} is ExternalName Service {} → CNAME {en}",
-                        s.display()
-                    ));
+                    note!(
+                        self,
+                        format!(
+                            "{host} is ExternalName Service {} → CNAME {en}",
+                            s.display()
+                        )
+                    );
                     let en = en.clone();
                     return self.resolve(&en, client_ns, external);
                 }
                 if external {
                     if let Some(ip) = s.external_ip {
-                        self.note(format!("{host} is Service {} ({}); from outside the cluster its LoadBalancer address {ip} is used", s.display(), s.type_));
+                        note!(self, format!("{host} is Service {} ({}); from outside the cluster its LoadBalancer address {ip} is used", s.display(), s.type_));
                         return Some(ip);
                     }
                 }
                 match s.cluster_ip {
                     Some(ip) => {
-                        self.note(format!(
-                            "{host} resolved by Kubernetes DNS: Service {} at {ip}",
-                            s.display()
-                        ));
+                        note!(
+                            self,
+                            format!(
+                                "{host} resolved by Kubernetes DNS: Service {} at {ip}",
+                                s.display()
+                            )
+                        );
                         return Some(ip);
                     }
                     None => {
                         let eps = mesh.endpoints(s, &Default::default());
                         if let Some(&(wi, pi)) = eps.first() {
                             let ip = mesh.workloads[wi].pods[pi].ip;
-                            self.note(format!(
-                                "{host} is headless Service {}: DNS returns pod address {ip}",
-                                s.display()
-                            ));
+                            note!(
+                                self,
+                                format!(
+                                    "{host} is headless Service {}: DNS returns pod address {ip}",
+                                    s.display()
+                                )
+                            );
                             return Some(ip);
                         }
-                        self.note(format!(
+                        note!(
+                            self,
+                            format!(
                             "{host} is headless Service {} with no ready pods: DNS has no address",
                             s.display()
-                        ));
+                        )
+                        );
                         return None;
                     }
                 }
@@ -411,15 +473,18 @@ impl<'m> Ctx<'m> {
         if let Some(&si) = mesh.service_by_external_hostname.get(host) {
             let s = &mesh.services[si];
             if let Some(ip) = s.external_ip.or(s.cluster_ip) {
-                self.note(format!(
-                    "{host} is the load balancer of Service {}: it resolves to {ip}",
-                    s.display()
-                ));
+                note!(
+                    self,
+                    format!(
+                        "{host} is the load balancer of Service {}: it resolves to {ip}",
+                        s.display()
+                    )
+                );
                 return Some(ip);
             }
         }
         if let Some((n, ip)) = mesh.nodes().into_iter().find(|(n, _)| n == host) {
-            self.note(format!("{host} is node {n} at {ip}"));
+            note!(self, format!("{host} is node {n} at {ip}"));
             return Some(ip);
         }
         // The OpenShift router's own Service, when Routes exist and the manifests do not
@@ -427,9 +492,10 @@ impl<'m> Ctx<'m> {
         if !mesh.openshift_routes.is_empty() && host.starts_with("router-default.openshift-ingress")
         {
             let ip = mesh.router_ip;
-            self.note(format!(
-                "{host} is the OpenShift router (router-default): {ip}"
-            ));
+            note!(
+                self,
+                format!("{host} is the OpenShift router (router-default): {ip}")
+            );
             return Some(ip);
         }
         // In ambient mode ztunnel's DNS proxy answers for ServiceEntry hosts with the address
@@ -437,7 +503,7 @@ impl<'m> Ctx<'m> {
         // a service address.
         if self.client_ambient {
             if let Some(ip) = mesh.se_auto_vip.get(host) {
-                self.note(format!("{host} is a ServiceEntry host; ztunnel's DNS proxy answers with its allocated address {ip}"));
+                note!(self, format!("{host} is a ServiceEntry host; ztunnel's DNS proxy answers with its allocated address {ip}"));
                 return Some(*ip);
             }
         }
@@ -451,10 +517,13 @@ impl<'m> Ctx<'m> {
                 .iter()
                 .find_map(|a| a.parse::<Ipv4Addr>().ok())
             {
-                self.note(format!(
-                    "{host} is ServiceEntry {}/{} with address {ip}",
-                    se.namespace, se.name
-                ));
+                note!(
+                    self,
+                    format!(
+                        "{host} is ServiceEntry {}/{} with address {ip}",
+                        se.namespace, se.name
+                    )
+                );
                 return Some(ip);
             }
         }
@@ -462,22 +531,26 @@ impl<'m> Ctx<'m> {
             let se = &mesh.service_entries[i];
             if se.external() && public_name(host) {
                 let ip = internet_ip(host);
-                self.note(format!("{host} is a host of ServiceEntry {}/{} ({}); public DNS resolves it to {ip} (simulated)", se.namespace, se.name, se.origin.pos()));
+                note!(self, format!("{host} is a host of ServiceEntry {}/{} ({}); public DNS resolves it to {ip} (simulated)", se.namespace, se.name, se.origin.pos()));
                 return Some(ip);
             }
         }
         // Hosts exposed by an ingress resolve to it, as a DNS record for them would.
         if let Some((ip, why)) = self.ingress_address(host, external) {
-            self.note(format!("{host} is exposed by {why}: it resolves to {ip}"));
+            note!(
+                self,
+                format!("{host} is exposed by {why}: it resolves to {ip}")
+            );
             return Some(ip);
         }
         if !public_name(host) {
             return None;
         }
         let ip = internet_ip(host);
-        self.note(format!(
-            "{host} is not in the cluster: resolved by public DNS to {ip} (simulated)"
-        ));
+        note!(
+            self,
+            format!("{host} is not in the cluster: resolved by public DNS to {ip} (simulated)")
+        );
         Some(ip)
     }
 
@@ -613,10 +686,13 @@ impl<'m> Ctx<'m> {
                     .find(|p| p.node_port == Some(port))
                     .map(|p| p.port)
                     .unwrap_or(port);
-                self.note(format!(
-                    "{ip}:{port} is a node port of Service {} (port {sp})",
-                    s.display()
-                ));
+                note!(
+                    self,
+                    format!(
+                        "{ip}:{port} is a node port of Service {} (port {sp})",
+                        s.display()
+                    )
+                );
                 return self.via_service_vip(
                     si,
                     sp,
@@ -625,26 +701,30 @@ impl<'m> Ctx<'m> {
                     &format!("{} Service {} (node port {port})", s.type_, s.display()),
                 );
             }
-            self.explanation.push(format!(
-                "no Service has node port {port}: the node refuses the connection"
-            ));
+            explain!(
+                self,
+                format!("no Service has node port {port}: the node refuses the connection")
+            );
             return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
         }
         if let Some(&si) = mesh.service_by_ip.get(&ip) {
             let s = &mesh.services[si];
-            self.explanation.push(format!(
+            explain!(self, format!(
                 "Service {} is of type {}: its address {ip} is reachable only inside the cluster, so a client outside gets no connection",
                 s.display(),
                 s.type_
             ));
-            self.explanation
-                .push("expose it with type LoadBalancer, a NodePort, or an OpenShift Route".into());
+            explain!(
+                self,
+                "expose it with type LoadBalancer, a NodePort, or an OpenShift Route".into()
+            );
             return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
         }
         if mesh.pod_by_ip.contains_key(&ip) {
-            self.explanation.push(format!(
-                "{ip} is a pod address, reachable only inside the cluster"
-            ));
+            explain!(
+                self,
+                format!("{ip} is a pod address, reachable only inside the cluster")
+            );
             return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
         }
         self.internet(ip, port, None, msg)
@@ -666,10 +746,13 @@ impl<'m> Ctx<'m> {
             ProxyKind::Ambient => self.ztunnel_outbound(wi, pi, ip, port, msg),
             _ => {
                 let remote = fmt_ip(w.pods[pi].ip, self.eph());
-                self.note(format!(
-                    "client {} has no sidecar: it connects to {ip}:{port} directly",
-                    w.display()
-                ));
+                note!(
+                    self,
+                    format!(
+                        "client {} has no sidecar: it connects to {ip}:{port} directly",
+                        w.display()
+                    )
+                );
                 self.connect(ip, port, Conn::plain(remote), msg)
             }
         }
@@ -718,24 +801,31 @@ impl<'m> Ctx<'m> {
             .find(|p| p.port == port || (p.node_port == Some(port) && s.type_ == "NodePort"))
         else {
             let ports: Vec<String> = s.ports.iter().map(|p| p.port.to_string()).collect();
-            self.explanation.push(format!(
-                "{what} has no port {port} (ports: {}): the connection is refused",
-                ports.join(", ")
-            ));
+            explain!(
+                self,
+                format!(
+                    "{what} has no port {port} (ports: {}): the connection is refused",
+                    ports.join(", ")
+                )
+            );
             return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
         };
         let eps = mesh.endpoints(s, &Default::default());
         let Some(&(wi, pi)) = eps.first() else {
-            self.explanation.push(format!(
-                "{what} has no ready endpoints: the connection is refused"
-            ));
+            explain!(
+                self,
+                format!("{what} has no ready endpoints: the connection is refused")
+            );
             return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
         };
         let tp = target_port(&mesh.workloads[wi], sp.target.clone(), sp.port);
-        self.note(format!(
-            "{what} port {port} → pod {} port {tp}",
-            mesh.workloads[wi].pods[pi].name
-        ));
+        note!(
+            self,
+            format!(
+                "{what} port {port} → pod {} port {tp}",
+                mesh.workloads[wi].pods[pi].name
+            )
+        );
         if self.routed_service.is_none() {
             self.routed_service = Some(Backend {
                 kind: "Service".into(),
@@ -759,7 +849,7 @@ impl<'m> Ctx<'m> {
     ) -> Resp {
         if self.hops.len() >= MAX_HOPS || self.visited.contains(&(wi, pi, port)) {
             let w = &self.mesh.workloads[wi];
-            self.explanation.push(format!("the request came back to {} port {port}, which it had already passed: a routing loop", w.display()));
+            explain!(self, format!("the request came back to {} port {port}, which it had already passed: a routing loop", w.display()));
             return Resp::local(0, "-", "routing_loop", Outcome::RoutingLoop, 0);
         }
         self.visited.push((wi, pi, port));
@@ -813,12 +903,15 @@ impl<'m> Ctx<'m> {
                     .iter()
                     .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
             );
-            self.note(format!(
-                "SimulatedResponse {}/{} ({}) declares this answer",
-                r.namespace,
-                r.name,
-                r.origin.pos()
-            ));
+            note!(
+                self,
+                format!(
+                    "SimulatedResponse {}/{} ({}) declares this answer",
+                    r.namespace,
+                    r.name,
+                    r.origin.pos()
+                )
+            );
         }
         let mut backend = self.routed_service.clone().unwrap_or(Backend {
             kind: "Workload".into(),
@@ -829,11 +922,14 @@ impl<'m> Ctx<'m> {
         backend.workload = Some(w.pods[pi].name.clone());
         self.backend = Some(backend);
         self.upstream = Some(msg.upstream());
-        self.note(format!(
-            "application {} (pod {}) answered on port {port} with {status}",
-            w.display(),
-            w.pods[pi].name
-        ));
+        note!(
+            self,
+            format!(
+                "application {} (pod {}) answered on port {port} with {status}",
+                w.display(),
+                w.pods[pi].name
+            )
+        );
         Resp {
             status,
             headers,
@@ -860,7 +956,7 @@ impl<'m> Ctx<'m> {
             &msg.path,
         ) {
             Some((r, rule)) => {
-                self.note(format!(
+                note!(self, format!(
                     "{host} ({ip}:{port}) is outside the mesh; SimulatedResponse {}/{} ({}) says it answers {}",
                     r.namespace,
                     r.name,
@@ -876,9 +972,10 @@ impl<'m> Ctx<'m> {
                 (rule.status, h, rule.body_bytes.unwrap_or(0))
             }
             None => {
-                self.note(format!(
-                    "{host} ({ip}:{port}) is outside the mesh; it answers 200 (simulated)"
-                ));
+                note!(
+                    self,
+                    format!("{host} ({ip}:{port}) is outside the mesh; it answers 200 (simulated)")
+                );
                 (
                     200,
                     vec![("content-type".to_string(), "text/html".to_string())],
@@ -937,6 +1034,7 @@ impl<'m> Ctx<'m> {
             envoy_log: None,
             ztunnel_log: None,
             access_log: None,
+            replied: false,
         });
         self.hops.len() - 1
     }
@@ -964,7 +1062,7 @@ impl<'m> Ctx<'m> {
         }
     }
 
-    pub(super) fn step(
+    pub(super) fn push_step(
         &mut self,
         hop: usize,
         stage: &str,
@@ -984,12 +1082,6 @@ impl<'m> Ctx<'m> {
         log.response_code = grpc_status(self.grpc, resp)
             .map(|_| 200)
             .unwrap_or(resp.status);
-        if let Some((f, _d, _)) = &resp.decided {
-            // Only the hop that decided carries the flags; others pass the upstream's status on.
-            if self.hops[hop].decision.is_empty() || log.response_flags.is_empty() {
-                let _ = f;
-            }
-        }
         let decided_here = resp.decided.is_some() && !self.decided_below(hop);
         let (flags, details) = match (&resp.decided, decided_here) {
             (Some((f, d, _)), true) => (f.clone(), d.clone()),
@@ -1003,11 +1095,14 @@ impl<'m> Ctx<'m> {
             ),
         };
         if decided_here {
-            self.hops[hop].steps.push(Step {
-                stage: "reply".into(),
-                result: format!("{} {} {}", resp.status, flags, details),
-                tried: vec![],
-            });
+            self.hops[hop].replied = true;
+            step!(
+                self,
+                hop,
+                "reply",
+                format!("{} {} {}", resp.status, flags, details),
+                vec![]
+            );
         }
         log.response_flags = flags;
         log.response_code_details = if log.tcp { "-".into() } else { details };
@@ -1034,9 +1129,7 @@ impl<'m> Ctx<'m> {
 
     /// True when a later hop already decided the response (so this hop relays it).
     pub(super) fn decided_below(&self, hop: usize) -> bool {
-        self.hops[hop + 1..]
-            .iter()
-            .any(|h| h.steps.iter().any(|s| s.stage == "reply"))
+        self.hops[hop + 1..].iter().any(|h| h.replied)
     }
 
     pub(super) fn finish(
@@ -1050,7 +1143,7 @@ impl<'m> Ctx<'m> {
         if let Some(code) = grpc_status(self.grpc, &resp) {
             // Envoy answers a gRPC request's local reply as gRPC: HTTP 200 with the status in
             // `grpc-status` (`Grpc::Utility::httpToGrpcStatus`).
-            self.notes.push(format!(
+            note!(self, format!(
                 "the request is gRPC: Envoy turns its {} local reply into 200 with grpc-status {code}",
                 resp.status
             ));
@@ -1076,27 +1169,24 @@ impl<'m> Ctx<'m> {
         if !self.hops.is_empty() && resp.status != 0 {
             response_headers.insert("server".into(), "istio-envoy".into());
         }
-        for hop in &mut self.hops {
-            if let Some(z) = &hop.ztunnel_log {
-                hop.access_log = Some(crate::render::log::ztunnel_line(z));
-            }
-            if let Some(l) = &hop.envoy_log {
-                if self.mesh.settings.access_log {
-                    hop.access_log = Some(crate::render::log::envoy_line(
-                        l,
-                        self.mesh.settings.access_log_encoding_json,
-                    ));
-                }
-            }
-        }
         if !self.mesh.settings.access_log && !self.hops.is_empty() {
-            self.notes.push("access logging is off (meshConfig.accessLogFile is empty): proxies print no access-log lines; the lines shown are what they would print with accessLogFile: /dev/stdout".into());
+            note!(self, "access logging is off (meshConfig.accessLogFile is empty): proxies print no access-log lines; the lines shown are what they would print with accessLogFile: /dev/stdout");
+        }
+        if !self.full {
+            // The log records are the material of the access-log lines, which a verdict leaves
+            // out (ztunnel's error field quotes the explanation).
             for hop in &mut self.hops {
+                hop.envoy_log = None;
+                hop.ztunnel_log = None;
+            }
+        } else {
+            let json = self.mesh.settings.access_log_encoding_json;
+            for hop in &mut self.hops {
+                if let Some(z) = &hop.ztunnel_log {
+                    hop.access_log = Some(crate::render::log::ztunnel_line(z));
+                }
                 if let Some(l) = &hop.envoy_log {
-                    hop.access_log = Some(crate::render::log::envoy_line(
-                        l,
-                        self.mesh.settings.access_log_encoding_json,
-                    ));
+                    hop.access_log = Some(crate::render::log::envoy_line(l, json));
                 }
             }
         }

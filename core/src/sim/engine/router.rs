@@ -44,14 +44,15 @@ impl Ctx<'_> {
             .collect();
         routes.sort_by_key(|r| std::cmp::Reverse(r.spec.path.as_deref().unwrap_or("").len()));
         let Some(route) = routes.first().copied() else {
-            self.step(
+            step!(
+                self,
                 hop,
                 "route",
                 format!("no Route admits host {host} and path {}", msg.path),
                 vec![],
             );
-            self.explanation.push(format!("no OpenShift Route has host {host} (with a path prefixing {}): the router answers 503 \"Application is not available\"", msg.path));
-            self.hops[hop].decision = "503: no Route for the host".into();
+            explain!(self, format!("no OpenShift Route has host {host} (with a path prefixing {}): the router answers 503 \"Application is not available\"", msg.path));
+            decide!(self, hop, "503: no Route for the host".into());
             return Resp::local(503, "-", "no_route", Outcome::LocalReply, 0);
         };
         let what = format!(
@@ -60,14 +61,15 @@ impl Ctx<'_> {
             route.name,
             route.origin.pos()
         );
-        self.step(hop, "route", what.clone(), vec![]);
+        step!(self, hop, "route", what.clone(), vec![]);
         let termination = route.spec.tls.as_ref().and_then(|t| t.termination.clone());
         match (termination.as_deref(), https) {
             (None, true) => {
-                self.explanation.push(format!(
-                    "{what} has no TLS: the router serves it on port 80 only"
-                ));
-                self.hops[hop].decision = "TLS to a Route without TLS".into();
+                explain!(
+                    self,
+                    format!("{what} has no TLS: the router serves it on port 80 only")
+                );
+                decide!(self, hop, "TLS to a Route without TLS".into());
                 return Resp::local(0, "-", "tls_not_configured", Outcome::ConnectionFailed, 0);
             }
             (Some("edge") | Some("reencrypt"), false) => {
@@ -80,8 +82,11 @@ impl Ctx<'_> {
                 match policy.as_str() {
                     "Redirect" => {
                         let loc = format!("https://{host}{}", msg.path);
-                        self.hops[hop].decision =
-                            format!("302 to {loc} (insecureEdgeTerminationPolicy: Redirect)");
+                        decide!(
+                            self,
+                            hop,
+                            format!("302 to {loc} (insecureEdgeTerminationPolicy: Redirect)")
+                        );
                         let mut r =
                             Resp::local(302, "-", "router_redirect", Outcome::LocalReply, 0);
                         r.headers.push(("location".into(), loc));
@@ -89,21 +94,22 @@ impl Ctx<'_> {
                     }
                     "Allow" => {}
                     _ => {
-                        self.explanation.push(format!("{what} terminates TLS ({}) and its insecureEdgeTerminationPolicy is {policy}: plain HTTP is not served", termination.as_deref().unwrap_or("")));
-                        self.hops[hop].decision = "503: plain HTTP to a TLS-only Route".into();
+                        explain!(self, format!("{what} terminates TLS ({}) and its insecureEdgeTerminationPolicy is {policy}: plain HTTP is not served", termination.as_deref().unwrap_or("")));
+                        decide!(self, hop, "503: plain HTTP to a TLS-only Route".into());
                         return Resp::local(503, "-", "no_route", Outcome::LocalReply, 0);
                     }
                 }
             }
             (Some("passthrough"), false) => {
-                self.explanation.push(format!(
-                    "{what} is TLS passthrough: plain HTTP is not served"
-                ));
-                self.hops[hop].decision = "503: plain HTTP to a passthrough Route".into();
+                explain!(
+                    self,
+                    format!("{what} is TLS passthrough: plain HTTP is not served")
+                );
+                decide!(self, hop, "503: plain HTTP to a passthrough Route".into());
                 return Resp::local(503, "-", "no_route", Outcome::LocalReply, 0);
             }
             (Some(t), true) => {
-                self.step(hop, "tls", format!("TLS {t}: {}", match t {
+                step!(self, hop, "tls", format!("TLS {t}: {}", match t {
                     "edge" => "the router terminates TLS and forwards plain HTTP",
                     "reencrypt" => "the router terminates TLS and opens a new TLS connection to the pod",
                     _ => "the router forwards the TLS stream by SNI without decrypting it",
@@ -151,11 +157,14 @@ impl Ctx<'_> {
         let to = backends[chosen];
         let svc_host = format!("{}.{}.{}", to.name, route.namespace, crate::model::DOMAIN);
         let Some(svc) = mesh.service(&svc_host) else {
-            self.explanation.push(format!(
-                "{what} sends to Service {}/{}, which does not exist",
-                route.namespace, to.name
-            ));
-            self.hops[hop].decision = "503: the Route's Service does not exist".into();
+            explain!(
+                self,
+                format!(
+                    "{what} sends to Service {}/{}, which does not exist",
+                    route.namespace, to.name
+                )
+            );
+            decide!(self, hop, "503: the Route's Service does not exist".into());
             return Resp::local(503, "-", "no_service", Outcome::LocalReply, 0);
         };
         // `port.targetPort` names a Service port (by name) or a target port number.
@@ -167,30 +176,40 @@ impl Ctx<'_> {
             }),
         };
         let Some(sp) = sp.cloned() else {
-            self.explanation.push(format!(
-                "{what}: Service {} has no port matching port.targetPort",
-                svc.display()
-            ));
-            self.hops[hop].decision = "503: no such Service port".into();
+            explain!(
+                self,
+                format!(
+                    "{what}: Service {} has no port matching port.targetPort",
+                    svc.display()
+                )
+            );
+            decide!(self, hop, "503: no such Service port".into());
             return Resp::local(503, "-", "no_service_port", Outcome::LocalReply, 0);
         };
         let eps = mesh.endpoints(svc, &Default::default());
         let Some(&(wi, pi)) = eps.first() else {
-            self.explanation.push(format!(
-                "Service {} has no ready endpoints: the router answers 503",
-                svc.display()
-            ));
-            self.hops[hop].decision = "503: no endpoints".into();
+            explain!(
+                self,
+                format!(
+                    "Service {} has no ready endpoints: the router answers 503",
+                    svc.display()
+                )
+            );
+            decide!(self, hop, "503: no endpoints".into());
             return Resp::local(503, "-", "no_endpoints", Outcome::LocalReply, 0);
         };
         let w = &mesh.workloads[wi];
         let tp = target_port(w, sp.target.clone(), sp.port);
         let _ = (port, &conn);
-        self.hops[hop].decision = format!(
-            "to Service {} port {} → pod {} port {tp}",
-            svc.display(),
-            sp.name,
-            w.pods[pi].name
+        decide!(
+            self,
+            hop,
+            format!(
+                "to Service {} port {} → pod {} port {tp}",
+                svc.display(),
+                sp.name,
+                w.pods[pi].name
+            )
         );
         self.routed_service = Some(Backend {
             kind: "Service".into(),

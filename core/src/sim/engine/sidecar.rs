@@ -24,7 +24,8 @@ impl Ctx<'_> {
         let client_remote = fmt_ip(pod_ip, self.eph());
         let scope = Scope::for_workload(mesh, &w.namespace, &w.labels);
         if let Some(s) = &scope.sidecar {
-            self.step(
+            step!(
+                self,
                 hop,
                 "scope",
                 format!("{s} limits what this sidecar sees"),
@@ -68,7 +69,7 @@ impl Ctx<'_> {
             }) {
                 // Protocol sniffing: the request is HTTP, so the listener's HTTP chain routes it
                 // with the route configuration `<host>:<port>`, which holds only this Service.
-                self.step(
+                step!(self,
                     hop,
                     "listener",
                     format!("{dst_local}: {} port {port} has no declared protocol; sniffed as HTTP, route configuration \"{}:{port}\"", reg.what, reg.host),
@@ -99,7 +100,8 @@ impl Ctx<'_> {
         if !http {
             if let Some(si) = vip_service {
                 let s = &mesh.services[si];
-                self.step(
+                step!(
+                    self,
                     hop,
                     "listener",
                     format!(
@@ -118,7 +120,8 @@ impl Ctx<'_> {
             let unknown = format!("{dst_local} is not a known Service port");
             return self.passthrough_chain(hop, ip, port, log, pod_ip, msg, &scope, start, "TCP", &what, &unknown, "declare the destination with a ServiceEntry, or allow it in the Sidecar's egress hosts");
         }
-        self.step(
+        step!(
+            self,
             hop,
             "listener",
             match vip_service {
@@ -172,12 +175,15 @@ impl Ctx<'_> {
         log.upstream_cluster = Some(cluster.clone());
         let eps = mesh.endpoints(s, &Default::default());
         let Some(&(dwi, dpi)) = eps.first() else {
-            self.explanation.push(format!(
-                "Service {} has no ready endpoints: cluster {cluster} has no healthy upstream",
-                s.display()
-            ));
+            explain!(
+                self,
+                format!(
+                    "Service {} has no ready endpoints: cluster {cluster} has no healthy upstream",
+                    s.display()
+                )
+            );
             let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
-            self.hops[hop].decision = format!("{cluster}: no healthy upstream");
+            decide!(self, hop, format!("{cluster}: no healthy upstream"));
             self.finish_envoy(hop, log, &resp, start);
             return resp;
         };
@@ -190,7 +196,11 @@ impl Ctx<'_> {
         log.upstream_host = Some(fmt_ip(dip, tp));
         let local = fmt_ip(pod_ip, self.eph());
         log.upstream_local_address = Some(local.clone());
-        self.hops[hop].decision = format!("TCP proxy to {cluster} → {}", fmt_ip(dip, tp));
+        decide!(
+            self,
+            hop,
+            format!("TCP proxy to {cluster} → {}", fmt_ip(dip, tp))
+        );
         let sni = format!("outbound_.{port}_._.{}", s.hostname);
         let resp = self.deliver(
             dwi,
@@ -235,7 +245,8 @@ impl Ctx<'_> {
             tcp,
             ..self.request_log(&msg, start, fmt_ip(pod_ip, port), conn.remote.clone())
         };
-        self.step(
+        step!(
+            self,
             hop,
             "listener",
             format!(
@@ -250,11 +261,15 @@ impl Ctx<'_> {
             ),
             vec![],
         );
-        self.step(hop, "cluster", cluster.clone(), vec![]);
+        step!(self, hop, "cluster", cluster.clone(), vec![]);
         if self.cluster.is_none() {
             self.cluster = Some(cluster.clone());
         }
-        self.hops[hop].decision = format!("to the application on port {port} ({cluster})");
+        decide!(
+            self,
+            hop,
+            format!("to the application on port {port} ({cluster})")
+        );
         let resp = self.app(wi, pi, port, msg);
         self.finish_envoy(hop, log, &resp, start);
         resp
@@ -303,7 +318,8 @@ impl Ctx<'_> {
         let dst = fmt_ip(ip, port);
         match scope.policy {
             OutboundPolicy::AllowAny => {
-                self.step(
+                step!(
+                    self,
                     hop,
                     "listener",
                     format!(
@@ -312,13 +328,14 @@ impl Ctx<'_> {
                     ),
                     vec![],
                 );
-                self.hops[hop].decision = format!("{kind} passthrough to {dst}");
+                decide!(self, hop, format!("{kind} passthrough to {dst}"));
                 let resp = self.pass_to_original_destination(ip, port, &mut log, pod_ip, msg);
                 self.finish_envoy(hop, log, &resp, start);
                 resp
             }
             OutboundPolicy::RegistryOnly => {
-                self.step(
+                step!(
+                    self,
                     hop,
                     "listener",
                     format!(
@@ -329,12 +346,12 @@ impl Ctx<'_> {
                 );
                 self.cluster = Some("BlackHoleCluster".into());
                 log.upstream_cluster = Some("BlackHoleCluster".into());
-                self.explanation.push(format!(
+                explain!(self, format!(
                     "{unknown} and the outbound traffic policy is REGISTRY_ONLY ({}): the sidecar sends the connection to BlackHoleCluster, which closes it",
                     scope.policy_source
                 ));
-                self.explanation.push(hint.to_string());
-                self.hops[hop].decision = "BlackHoleCluster: connection closed".into();
+                explain!(self, hint.to_string());
+                decide!(self, hop, "BlackHoleCluster: connection closed".into());
                 let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
                 self.finish_envoy(hop, log, &resp, start);
                 resp

@@ -35,7 +35,8 @@ impl Ctx<'_> {
         if let Some(&si) = mesh.service_by_ip.get(&ip) {
             let s = &mesh.services[si];
             if s.port(port).is_some() && scope.sees_host(port, &s.namespace, &s.hostname) {
-                self.step(
+                step!(
+                    self,
                     hop,
                     "listener",
                     format!(
@@ -85,7 +86,8 @@ impl Ctx<'_> {
                     .unwrap_or(port);
                 let subset = d.destination.subset.clone().unwrap_or_default();
                 let cluster = format!("outbound|{dport}|{subset}|{host}");
-                self.step(
+                step!(
+                    self,
                     hop,
                     "route",
                     format!(
@@ -117,7 +119,8 @@ impl Ctx<'_> {
             {
                 continue;
             }
-            self.step(
+            step!(
+                self,
                 hop,
                 "listener",
                 format!(
@@ -162,8 +165,8 @@ impl Ctx<'_> {
         }
         let Some(&sei) = mesh.service_entries_for(host).first() else {
             self.cluster = Some(cluster.clone());
-            self.explanation.push(format!("{host} is neither a Service nor a ServiceEntry host, so Envoy has no cluster {cluster}: the connection is closed"));
-            self.hops[hop].decision = format!("no cluster {cluster}");
+            explain!(self, format!("{host} is neither a Service nor a ServiceEntry host, so Envoy has no cluster {cluster}: the connection is closed"));
+            decide!(self, hop, format!("no cluster {cluster}"));
             let resp = Resp::local(0, "NC", "-", Outcome::ConnectionFailed, 0);
             self.finish_envoy(hop, log, &resp, start);
             return resp;
@@ -191,10 +194,13 @@ impl Ctx<'_> {
             _ => Some(crate::model::addr::internet_ip(&target)),
         };
         let Some(ip) = ip else {
-            self.explanation.push(format!(
-                "ServiceEntry {}/{} has resolution STATIC but no endpoint addresses",
-                se.namespace, se.name
-            ));
+            explain!(
+                self,
+                format!(
+                    "ServiceEntry {}/{} has resolution STATIC but no endpoint addresses",
+                    se.namespace, se.name
+                )
+            );
             let resp = Resp::local(0, "UH", "-", Outcome::ConnectionFailed, 0);
             self.finish_envoy(hop, log, &resp, start);
             return resp;
@@ -202,7 +208,11 @@ impl Ctx<'_> {
         log.upstream_cluster = Some(cluster.clone());
         log.upstream_host = Some(fmt_ip(ip, port));
         log.upstream_local_address = Some(fmt_ip(pod_ip, self.eph()));
-        self.hops[hop].decision = format!("TLS proxied to {cluster} → {}", fmt_ip(ip, port));
+        decide!(
+            self,
+            hop,
+            format!("TLS proxied to {cluster} → {}", fmt_ip(ip, port))
+        );
         let resp = self.internet(ip, port, Some(&target), msg);
         self.finish_envoy(hop, log, &resp, start);
         resp
