@@ -6,6 +6,10 @@
 //! The whole-mesh benchmarks take few samples (a 10,000-service mesh is 24 MB of YAML) so that
 //! a run stays short on a shared machine.
 
+/// The allocator the `meshsim` binary uses, so that the figures are the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use divan::{black_box, Bencher};
 use meshsim_bench::{cases, generate};
 use meshsim_core::parse::{self, LoadOptions, Loaded};
@@ -138,5 +142,39 @@ fn trace_warm(bencher: Bencher, services: usize) {
     bencher.bench_local(|| {
         i = (i + 1) % f.requests.len();
         black_box(meshsim_core::sim::trace(&f.mesh, &f.requests[i]))
+    });
+}
+
+/// A verdict (`Detail::Verdict`: what `meshsim test` computes for a case that checks no
+/// access-log line), cycling through the generated cases as `trace` does.
+#[divan::bench(args = SIZES, max_time = 2)]
+fn verdict(bencher: Bencher, services: usize) {
+    let f = fixture(services);
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % f.requests.len();
+        black_box(meshsim_core::sim::trace_with(
+            &f.mesh,
+            &f.requests[i],
+            meshsim_core::sim::Detail::Verdict,
+        ))
+    });
+}
+
+/// A repeated verdict, as `trace_warm` is a repeated trace.
+#[divan::bench(args = SIZES, max_time = 2)]
+fn verdict_warm(bencher: Bencher, services: usize) {
+    let f = fixture(services);
+    for r in &f.requests {
+        black_box(meshsim_core::sim::trace(&f.mesh, r)).ok();
+    }
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % f.requests.len();
+        black_box(meshsim_core::sim::trace_with(
+            &f.mesh,
+            &f.requests[i],
+            meshsim_core::sim::Detail::Verdict,
+        ))
     });
 }

@@ -10,6 +10,10 @@
 //! The figure callgrind prints, divided by the number of cases, is a repeated trace's
 //! instruction count.
 
+/// The allocator the `meshsim` binary uses, so that the figures are the CLI's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use meshsim_core::parse::LoadOptions;
 use meshsim_core::sim::{trace_with, Detail};
 use meshsim_core::{Mesh, ModelOptions, Request};

@@ -4,6 +4,8 @@
 //!
 //! Data flows one way: [`parse`] → [`model`] → [`sim`] → [`render`].
 
+mod text;
+
 pub mod api;
 pub mod cases;
 pub mod diag;

@@ -12,6 +12,7 @@ pub mod protocol;
 use crate::diag::{self, Diagnostic};
 use crate::parse::types::*;
 use crate::parse::{Body, Loaded, Origin, Resource};
+use crate::text::cat;
 use addr::AddressPool;
 use dump::PendingWorkload;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
@@ -377,7 +378,7 @@ pub fn fqdn(host: &str, ns: &str) -> String {
     if host.contains('.') || host == "*" || host.contains('*') {
         host.to_string()
     } else {
-        format!("{host}.{ns}.{DOMAIN}")
+        cat!(host, ".", ns, ".", DOMAIN)
     }
 }
 

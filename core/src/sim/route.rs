@@ -4,6 +4,7 @@
 
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
+use crate::text::cat;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -714,7 +715,15 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                     None => host,
                 }
             }),
-            source: format!("VirtualService {}/{} http[{i}]", vs.namespace, vs.name),
+            source: cat!(
+                "VirtualService ",
+                vs.namespace,
+                '/',
+                vs.name,
+                " http[",
+                i,
+                ']'
+            ),
             pos: RoutePos::HttpItem {
                 origin: vs.origin.clone(),
                 index: i,

@@ -4,6 +4,7 @@
 use super::route::*;
 use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
 use crate::parse::types::*;
+use crate::text::cat;
 use std::sync::Arc;
 
 /// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
@@ -160,11 +161,11 @@ pub fn service_candidates(host: &str, client_ns: &str) -> Vec<String> {
     if host.ends_with(".svc.cluster.local") {
         v.push(host.to_string());
     } else if host.ends_with(".svc") && parts == 3 {
-        v.push(format!("{host}.cluster.local"));
+        v.push(cat!(host, ".cluster.local"));
     } else if parts == 2 {
-        v.push(format!("{host}.svc.cluster.local"));
+        v.push(cat!(host, ".svc.cluster.local"));
     } else if parts == 1 {
-        v.push(format!("{host}.{client_ns}.svc.cluster.local"));
+        v.push(cat!(host, '.', client_ns, ".svc.cluster.local"));
     }
     v
 }
@@ -530,7 +531,7 @@ fn registry_vhost(
             return (
                 Some(0),
                 VirtualHost {
-                    name: format!("{}:{port}", reg.host),
+                    name: cat!(reg.host, ':', port),
                     domains: vec![domain.to_string()],
                     routes,
                     require_tls: false,
@@ -548,7 +549,7 @@ fn registry_vhost(
             (
                 Some(i),
                 VirtualHost {
-                    name: format!("{}:{port}", reg.host),
+                    name: cat!(reg.host, ':', port),
                     domains: vec![domain.to_string()],
                     routes,
                     require_tls: false,
@@ -565,7 +566,7 @@ fn registry_vhost(
         None => (
             None,
             VirtualHost {
-                name: format!("{}:{port}", reg.host),
+                name: cat!(reg.host, ':', port),
                 domains: vec![domain.to_string()],
                 routes: Arc::new([Route::default_for(&reg.host, port)]),
                 require_tls: false,
@@ -671,7 +672,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
                 i,
                 0,
                 VirtualHost {
-                    name: format!("{h}:{port}"),
+                    name: cat!(h, ':', port),
                     domains: vec![h.clone()],
                     routes: routes.clone(),
                     require_tls: false,
@@ -765,7 +766,7 @@ pub fn gateway_vhosts(
                     continue;
                 }
                 out.push(VirtualHost {
-                    name: format!("{host}:{port_number}"),
+                    name: cat!(host, ':', port_number),
                     domains: vec![host.to_string()],
                     routes: Arc::new([]),
                     require_tls: true,
@@ -854,7 +855,7 @@ pub fn gateway_vhosts(
                         }
                     }
                     None => out.push(VirtualHost {
-                        name: format!("{domain}:{port_number}"),
+                        name: cat!(domain, ':', port_number),
                         domains: vec![domain.clone()],
                         routes: routes.clone(),
                         require_tls: false,
@@ -877,7 +878,7 @@ pub fn gateway_vhosts(
     if !serves_something {
         // No VirtualService for any server on the port: Istio's `blackhole:<port>` virtual host.
         out.push(VirtualHost {
-            name: format!("blackhole:{port_number}"),
+            name: cat!("blackhole:", port_number),
             domains: vec!["*".into()],
             routes: Arc::new([]),
             require_tls: false,

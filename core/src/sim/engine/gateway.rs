@@ -169,10 +169,19 @@ impl Ctx<'_> {
         }
         let vhs = vhosts::gateway_vhosts(mesh, &servers, number, &msg.authority);
         let gws: Vec<String> = servers.iter().map(|s| s.qualified()).collect();
-        let labels = w.labels.clone();
-        let ns = w.namespace.clone();
         self.route_http(
-            hop, vhs, number, &gws, log, pod_ip, None, msg, start, &labels, &ns, true,
+            hop,
+            vhs,
+            number,
+            &gws,
+            log,
+            pod_ip,
+            None,
+            msg,
+            start,
+            &w.labels,
+            &w.namespace,
+            true,
         )
     }
 }
@@ -369,10 +378,20 @@ impl Ctx<'_> {
         msg.sni = None;
         let vhs = vhosts::gateway_vhosts(mesh, &matching, number, &msg.authority);
         let gws: Vec<String> = matching.iter().map(|s| s.qualified()).collect();
-        let labels = mesh.workloads[wi].labels.clone();
-        let ns = mesh.workloads[wi].namespace.clone();
+        let w = &mesh.workloads[wi];
         self.route_http(
-            hop, vhs, number, &gws, log, pod_ip, None, msg, start, &labels, &ns, true,
+            hop,
+            vhs,
+            number,
+            &gws,
+            log,
+            pod_ip,
+            None,
+            msg,
+            start,
+            &w.labels,
+            &w.namespace,
+            true,
         )
     }
 }

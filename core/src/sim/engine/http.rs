@@ -6,6 +6,7 @@ use crate::model::ProxyKind;
 use crate::sim::route::*;
 use crate::sim::vhosts::{self};
 use crate::sim::*;
+use crate::text::cat;
 use std::net::Ipv4Addr;
 
 impl<'m> Ctx<'m> {
@@ -185,7 +186,7 @@ impl<'m> Ctx<'m> {
             return resp;
         };
         let route_name = route.name.as_ref().map(|n| match &match_name {
-            Some(m) if !n.is_empty() => format!("{n}.{m}"),
+            Some(m) if !n.is_empty() => cat!(n, '.', m),
             _ => n.clone(),
         });
         log.route_name = route_name.clone().filter(|n| !n.is_empty());
@@ -392,11 +393,11 @@ impl<'m> Ctx<'m> {
             let kind = if subset.is_empty() {
                 "http".to_string()
             } else {
-                format!("http/{subset}")
+                cat!("http/", subset)
             };
-            format!("inbound-vip|{port}|{kind}|{}", b.host)
+            cat!("inbound-vip|", port, '|', kind, '|', b.host)
         } else {
-            format!("outbound|{port}|{subset}|{}", b.host)
+            cat!("outbound|", port, '|', subset, '|', b.host)
         };
         self.cluster = Some(cluster.clone());
         let _ = is_gateway;
@@ -510,7 +511,7 @@ impl<'m> Ctx<'m> {
                     .dr_tls_mode(&b.host, &subset, port, client_ns, &s.namespace)
                     .as_deref()
                     == Some("ISTIO_MUTUAL");
-            let sni = meshy.then(|| format!("outbound_.{port}_.{subset}_.{}", b.host));
+            let sni = meshy.then(|| cat!("outbound_.", port, "_.", subset, "_.", b.host));
             if dw.proxy == ProxyKind::Ambient {
                 // An ambient pod is reached over HBONE through its node's ztunnel; a waypoint
                 // does so through its internal `connect_originate` listener.

@@ -55,6 +55,7 @@ use super::*;
 use crate::model::addr::{ephemeral_port, fnv64, internet_ip, uuid};
 use crate::model::protocol::Protocol;
 use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
+use crate::text::cat;
 use std::net::Ipv4Addr;
 
 const DEFAULT_USER_AGENT: &str = "curl/8.16.0";
@@ -198,7 +199,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
     let default_port = if url.scheme == "https" { 443 } else { 80 };
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut authority = if url.explicit_port && url.port != default_port {
-        format!("{}:{}", url.host, url.port)
+        cat!(url.host, ':', url.port)
     } else {
         url.host.clone()
     };
@@ -378,7 +379,7 @@ fn public_name(host: &str) -> bool {
 }
 
 fn fmt_ip(ip: Ipv4Addr, port: u16) -> String {
-    format!("{ip}:{port}")
+    cat!(ip, ':', port)
 }
 
 impl<'m> Ctx<'m> {
@@ -389,7 +390,7 @@ impl<'m> Ctx<'m> {
 
     pub(super) fn eph(&mut self) -> u16 {
         self.ports_used += 1;
-        ephemeral_port(&format!("{}#{}", self.seed_key, self.ports_used))
+        ephemeral_port(&cat!(self.seed_key, '#', self.ports_used))
     }
 
     // ------------------------------------------------------------ name resolution
@@ -658,7 +659,7 @@ impl<'m> Ctx<'m> {
 
     pub(super) fn client_outside(&mut self, ip: Ipv4Addr, port: u16, msg: Msg) -> Resp {
         let mesh = self.mesh;
-        let remote = format!("198.51.100.7:{}", self.eph());
+        let remote = cat!("198.51.100.7:", self.eph());
         if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
             let s = &mesh.services[si];
             return self.via_service_vip(
@@ -891,7 +892,7 @@ impl<'m> Ctx<'m> {
         let mut headers = vec![("content-type".to_string(), content_type.to_string())];
         let host = match &self.routed_service {
             Some(b) if b.kind == "Service" => {
-                format!("{}.{}.{}", b.name, b.namespace, crate::model::DOMAIN)
+                cat!(b.name, '.', b.namespace, '.', crate::model::DOMAIN)
             }
             _ => String::new(),
         };

@@ -5,6 +5,7 @@ use crate::model::protocol::Protocol;
 use crate::model::OutboundPolicy;
 use crate::sim::vhosts::{self, Scope};
 use crate::sim::*;
+use crate::text::cat;
 use std::net::Ipv4Addr;
 
 impl Ctx<'_> {
@@ -76,7 +77,6 @@ impl Ctx<'_> {
                     vec![],
                 );
                 let vhs = vhosts::sniffed_vhosts(mesh, &scope, port, &reg);
-                let (labels, ns) = (w.labels.clone(), w.namespace.clone());
                 return self.route_http(
                     hop,
                     vhs,
@@ -87,8 +87,8 @@ impl Ctx<'_> {
                     Some((ip, port)),
                     msg,
                     start,
-                    &labels,
-                    &ns,
+                    &w.labels,
+                    &w.namespace,
                     false,
                 );
             }
@@ -111,7 +111,7 @@ impl Ctx<'_> {
                     ),
                     vec![],
                 );
-                let cluster = format!("outbound|{port}||{}", s.hostname);
+                let cluster = cat!("outbound|", port, "||", s.hostname);
                 return self.tcp_to_service(hop, si, port, cluster, log, pod_ip, msg);
             }
             // No listener: the virtual outbound listener's passthrough chain.
@@ -144,8 +144,8 @@ impl Ctx<'_> {
             Some((ip, port)),
             msg,
             start,
-            &w.labels.clone(),
-            &w.namespace.clone(),
+            &w.labels,
+            &w.namespace,
             false,
         )
     }
