@@ -516,18 +516,18 @@ fn convert_rule(
             }
             "RequestRedirect" if kind == RouteKind::Http => {
                 if let Some(rd) = &f.request_redirect {
-                    r.redirect = Some(redirect(rd));
+                    r.redirect = Some(Box::new(redirect(rd)));
                 }
             }
             "URLRewrite" if kind == RouteKind::Http => {
                 if let Some(rw) = &f.url_rewrite {
-                    r.rewrite = rewrite(rw);
+                    r.rewrite = rewrite(rw).map(Box::new);
                 }
             }
             "RequestMirror" => {
                 if let Some(m) = &f.request_mirror {
                     match resolve_backend(mesh, &m.backend_ref, route_ns, kind, enforce_grant) {
-                        Ok(b) if b.error.is_none() => r.mirror = Some(destination(&b)),
+                        Ok(b) if b.error.is_none() => r.mirror = Some(Box::new(destination(&b))),
                         Ok(b) => soft = b.error,
                         Err(e) if kind == RouteKind::Grpc => return Err(e),
                         Err(e) => soft = Some(e),
@@ -546,10 +546,10 @@ fn convert_rule(
     let weight_sum: u32 = backend_refs.iter().map(|b| b.weight.unwrap_or(1)).sum();
     if weight_sum == 0 && r.redirect.is_none() {
         // "When there are no >0 weight backends, return 500" (Gateway API spec).
-        r.direct_response = Some(HttpDirectResponse {
+        r.direct_response = Some(Box::new(HttpDirectResponse {
             status: 500,
             body: None,
-        });
+        }));
         return Ok((r, soft));
     }
     let used: Vec<&HttpBackendRef> = backend_refs

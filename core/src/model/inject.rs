@@ -157,7 +157,6 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
         pairs
@@ -185,16 +184,16 @@ mod tests {
         let ns = labels(&[("istio-injection", "enabled")]);
         let d = decide(
             &ns,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
+            &Labels::new(),
+            &Labels::new(),
             &cp(&["default"], &[]),
             ProxyKind::None,
         );
         assert_eq!(d.proxy, ProxyKind::Sidecar);
         let d = decide(
             &ns,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
+            &Labels::new(),
+            &Labels::new(),
             &cp(&["prod"], &[]),
             ProxyKind::None,
         );
@@ -202,8 +201,8 @@ mod tests {
         assert!(d.warning.is_some());
         let d = decide(
             &ns,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
+            &Labels::new(),
+            &Labels::new(),
             &cp(&["prod"], &[("default", "prod")]),
             ProxyKind::None,
         );
@@ -215,8 +214,8 @@ mod tests {
         let ns = labels(&[("istio.io/rev", "default-v1-24-3")]);
         let d = decide(
             &ns,
-            &BTreeMap::new(),
-            &BTreeMap::new(),
+            &Labels::new(),
+            &Labels::new(),
             &cp(&["default-v1-24-3"], &[]),
             ProxyKind::None,
         );
@@ -231,14 +230,14 @@ mod tests {
         let d = decide(
             &ns,
             &labels(&[("sidecar.istio.io/inject", "false")]),
-            &BTreeMap::new(),
+            &Labels::new(),
             &c,
             ProxyKind::None,
         );
         assert_eq!(d.proxy, ProxyKind::None);
         let ann = labels(&[("inject.istio.io/templates", "gateway")]);
         let d = decide(
-            &BTreeMap::new(),
+            &Labels::new(),
             &labels(&[("sidecar.istio.io/inject", "true")]),
             &ann,
             &c,
@@ -253,7 +252,7 @@ mod tests {
         let d = decide(
             &ns,
             &labels(&[("sidecar.istio.io/inject", "true")]),
-            &BTreeMap::new(),
+            &Labels::new(),
             &cp(&["default"], &[]),
             ProxyKind::None,
         );
@@ -266,18 +265,18 @@ mod tests {
         let mut c = cp(&["default"], &[]);
         c.ambient = true;
         assert_eq!(
-            decide(&ns, &BTreeMap::new(), &BTreeMap::new(), &c, ProxyKind::None).proxy,
+            decide(&ns, &Labels::new(), &Labels::new(), &c, ProxyKind::None).proxy,
             ProxyKind::Ambient
         );
         let pod = labels(&[("istio.io/dataplane-mode", "none")]);
         assert_eq!(
-            decide(&ns, &pod, &BTreeMap::new(), &c, ProxyKind::None).proxy,
+            decide(&ns, &pod, &Labels::new(), &c, ProxyKind::None).proxy,
             ProxyKind::None
         );
         // A sidecar wins over ambient enrollment.
         let pod = labels(&[("sidecar.istio.io/inject", "true")]);
         assert_eq!(
-            decide(&ns, &pod, &BTreeMap::new(), &c, ProxyKind::None).proxy,
+            decide(&ns, &pod, &Labels::new(), &c, ProxyKind::None).proxy,
             ProxyKind::Sidecar
         );
     }

@@ -764,10 +764,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 ns.clone(),
                 Namespace {
                     name: ns.clone(),
-                    labels: BTreeMap::from([(
-                        "kubernetes.io/metadata.name".to_string(),
-                        ns.clone(),
-                    )]),
+                    labels: Labels::from([("kubernetes.io/metadata.name".to_string(), ns.clone())]),
                     origin: None,
                 },
             );
@@ -1280,7 +1277,7 @@ fn gateway_deployments(
         };
         let spec = ServiceSpec {
             type_: Some(type_),
-            selector: Some(BTreeMap::from([(
+            selector: Some(Labels::from([(
                 "gateway.networking.k8s.io/gateway-name".to_string(),
                 gw.name.clone(),
             )])),

@@ -2,6 +2,7 @@
 //! fails as a whole and never drops an object silently: each document becomes a resource, an
 //! `Unknown` resource listed in a warning, or an error naming file, line and cause.
 
+mod labels;
 pub mod locate;
 mod onepass;
 pub mod types;

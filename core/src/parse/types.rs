@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub type Labels = BTreeMap<String, String>;
+pub use super::labels::{Labels, Map};
 
 /// A list without the growth slack of its deserialisation: serde_yaml gives no length ahead,
 /// so a list grows by doubling and would keep up to half its capacity unused for as long as
@@ -296,14 +296,14 @@ api_struct! {
         pub scheme: Option<StringMatch>,
         pub method: Option<StringMatch>,
         pub authority: Option<StringMatch>,
-        pub headers: BTreeMap<String, StringMatch>,
+        pub headers: Map<StringMatch>,
         pub port: Option<u16>,
         pub source_labels: Labels,
         #[serde(deserialize_with = "compact")]
         pub gateways: Vec<String>,
-        pub query_params: BTreeMap<String, StringMatch>,
+        pub query_params: Map<StringMatch>,
         pub ignore_uri_case: bool,
-        pub without_headers: BTreeMap<String, StringMatch>,
+        pub without_headers: Map<StringMatch>,
         pub source_namespace: Option<String>,
     }
 }
@@ -342,7 +342,7 @@ api_struct! {
     pub struct HttpRouteDestination {
         pub destination: Destination,
         pub weight: Option<i64>,
-        pub headers: Option<Headers>,
+        pub headers: Option<Box<Headers>>,
     }
 }
 
@@ -436,15 +436,15 @@ api_struct! {
         pub r#match: Vec<HttpMatchRequest>,
         #[serde(deserialize_with = "compact")]
         pub route: Vec<HttpRouteDestination>,
-        pub redirect: Option<HttpRedirect>,
-        pub direct_response: Option<HttpDirectResponse>,
-        pub delegate: Option<Delegate>,
-        pub rewrite: Option<HttpRewrite>,
+        pub redirect: Option<Box<HttpRedirect>>,
+        pub direct_response: Option<Box<HttpDirectResponse>>,
+        pub delegate: Option<Box<Delegate>>,
+        pub rewrite: Option<Box<HttpRewrite>>,
         pub timeout: Option<String>,
-        pub retries: Option<HttpRetry>,
-        pub fault: Option<HttpFault>,
-        pub mirror: Option<Destination>,
-        pub headers: Option<Headers>,
+        pub retries: Option<Box<HttpRetry>>,
+        pub fault: Option<Box<HttpFault>>,
+        pub mirror: Option<Box<Destination>>,
+        pub headers: Option<Box<Headers>>,
     }
 }
 

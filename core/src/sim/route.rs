@@ -5,7 +5,6 @@
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
 use crate::text::cat;
-use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -527,7 +526,7 @@ pub fn strip_port(authority: &str) -> &str {
 
 fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
     let sm = |x: &Option<StringMatch>| x.as_ref().and_then(StrMatch::from_istio);
-    let list = |x: &BTreeMap<String, StringMatch>| {
+    let list = |x: &crate::parse::types::Map<StringMatch>| {
         x.iter()
             .map(|(k, v)| {
                 (

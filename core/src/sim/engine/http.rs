@@ -437,7 +437,7 @@ impl<'m> Ctx<'m> {
                 );
             };
             let sp = sp.clone();
-            static ANY: crate::parse::types::Labels = std::collections::BTreeMap::new();
+            static ANY: crate::parse::types::Labels = crate::parse::types::Labels::new();
             let labels = if subset.is_empty() {
                 &ANY
             } else {

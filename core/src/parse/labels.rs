@@ -1,0 +1,200 @@
+//! `Map`: a map from strings kept as a sorted list, and `Labels`, the string-to-string map of
+//! labels, annotations, selectors and subsets. A mesh holds several per object, most with one to
+//! four entries; a `BTreeMap` allocates a node of eleven slots (over 500 bytes, over a kilobyte
+//! for a header match) for even one entry, which made these maps the largest part of a loaded
+//! mesh. Iteration order, lookups, `Debug` and serialisation are those of a `BTreeMap`.
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Map<V>(Vec<(String, V)>);
+
+/// Labels, annotations and selectors.
+pub type Labels = Map<String>;
+
+impl<V> Default for Map<V> {
+    fn default() -> Self {
+        Map(Vec::new())
+    }
+}
+
+impl<V> Map<V> {
+    pub const fn new() -> Map<V> {
+        Map(Vec::new())
+    }
+
+    fn find(&self, key: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(key))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&V> {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_ok()
+    }
+
+    /// Sets `key`, returning the value it replaces.
+    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<V> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &V)> + ExactSizeIterator {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut V) -> bool) {
+        self.0.retain_mut(|(k, v)| keep(k, v));
+    }
+
+    /// From entries in any order; a later entry for a key replaces an earlier one.
+    fn from_entries(mut entries: Vec<(String, V)>) -> Map<V> {
+        // A stable sort keeps equal keys in input order, so the last of each run wins.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(String, V)> = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => out.push((k, v)),
+            }
+        }
+        out.shrink_to_fit();
+        Map(out)
+    }
+}
+
+impl<V: fmt::Debug> fmt::Debug for Map<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<V> FromIterator<(String, V)> for Map<V> {
+    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Map<V> {
+        Map::from_entries(iter.into_iter().collect())
+    }
+}
+
+impl<V> Extend<(String, V)> for Map<V> {
+    fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<V, const N: usize> From<[(String, V); N]> for Map<V> {
+    fn from(entries: [(String, V); N]) -> Map<V> {
+        Map::from_entries(entries.into())
+    }
+}
+
+impl<'a, V> IntoIterator for &'a Map<V> {
+    type Item = (&'a String, &'a V);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, V)>,
+        fn(&'a (String, V)) -> (&'a String, &'a V),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl<V> IntoIterator for Map<V> {
+    type Item = (String, V);
+    type IntoIter = std::vec::IntoIter<(String, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<V: Serialize> Serialize for Map<V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Map<V>, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+            type Value = Map<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map with string keys")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map<V>, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry::<String, V>()? {
+                    entries.push(entry);
+                }
+                Ok(Map::from_entries(entries))
+            }
+        }
+        d.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    proptest! {
+        /// Built from the same entries, a `Labels` and a `BTreeMap` agree on every lookup, on
+        /// order, on `Debug` and on serialisation.
+        #[test]
+        fn behaves_as_a_btreemap(entries in prop::collection::vec(("[a-d]{0,2}", "[x-z]{0,2}"), 0..12), probe in "[a-d]{0,2}") {
+            let l: Labels = entries.iter().cloned().collect();
+            let b: BTreeMap<String, String> = entries.iter().cloned().collect();
+            prop_assert_eq!(l.get(&probe), b.get(&probe));
+            prop_assert_eq!(l.len(), b.len());
+            prop_assert_eq!(format!("{l:?}"), format!("{b:?}"));
+            prop_assert!(l.iter().eq(b.iter()));
+            prop_assert_eq!(serde_json::to_string(&l).ok(), serde_json::to_string(&b).ok());
+            let mut l2 = Labels::new();
+            let mut b2 = BTreeMap::new();
+            for (k, v) in &entries {
+                prop_assert_eq!(l2.insert(k.clone(), v.clone()), b2.insert(k.clone(), v.clone()));
+            }
+            prop_assert_eq!(l2, l);
+        }
+    }
+
+    #[test]
+    fn reads_a_yaml_map_and_the_last_duplicate_wins_as_in_a_btreemap() {
+        let l: Labels = serde_yaml::from_str("b: '2'\na: '1'\n").expect("a map");
+        assert_eq!(format!("{l:?}"), r#"{"a": "1", "b": "2"}"#);
+        assert!(serde_yaml::from_str::<Labels>("- a\n").is_err());
+    }
+}
