@@ -221,7 +221,7 @@ struct Member<'a> {
 pub fn group(resources: &[Resource]) -> Vec<PendingWorkload> {
     let mut controllers: HashMap<Key, &Resource> = HashMap::new();
     for r in resources {
-        if matches!(r.body, Body::Workload(_)) {
+        if matches!(*r.body, Body::Workload(_)) {
             controllers.insert(key(r.namespace(), &r.kind, r.name()), r);
         }
     }
@@ -253,7 +253,7 @@ pub fn group(resources: &[Resource]) -> Vec<PendingWorkload> {
     };
     let mut groups: BTreeMap<Key, Vec<Member>> = BTreeMap::new();
     for r in resources {
-        match &r.body {
+        match &*r.body {
             Body::Workload(spec) => {
                 let hash = spec.template.metadata.labels.get("pod-template-hash");
                 let k = top_of(

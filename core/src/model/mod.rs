@@ -526,7 +526,7 @@ fn mesh_settings(
         }
     };
     for r in &loaded.resources {
-        match &r.body {
+        match &*r.body {
             Body::ConfigMap(cm) if r.name() == "istio" || r.name().starts_with("istio-") => {
                 if let Some(mesh) = cm.data.get("mesh") {
                     match serde_yaml::from_str::<MeshConfig>(mesh) {
@@ -605,7 +605,7 @@ fn control_plane(loaded: &Loaded, diags: &mut Vec<Diagnostic>) -> ControlPlane {
     };
     let mut declared = false;
     for r in &loaded.resources {
-        match &r.body {
+        match &*r.body {
             Body::SailIstio(s) => {
                 declared = true;
                 let strategy = s
@@ -770,7 +770,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             );
         }
         // The spec moves out of the resource into the model; the rest of it is moved or dropped.
-        match std::mem::replace(&mut r.body, Body::Namespace) {
+        match std::mem::replace(&mut *r.body, Body::Namespace) {
             Body::Namespace => {
                 let mut labels = r.meta.labels.clone();
                 labels.insert("kubernetes.io/metadata.name".into(), r.name().to_string());
@@ -784,7 +784,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 );
             }
             body @ (Body::Pod(..) | Body::Workload(_)) => {
-                r.body = body;
+                *r.body = body;
                 pod_objects.push(r)
             }
             Body::EndpointSlice(b) => slices.add(&r, b),
@@ -817,7 +817,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 }
             }
             body => {
-                r.body = body;
+                *r.body = body;
                 mesh.other.push(r)
             }
         }
@@ -1304,7 +1304,7 @@ fn gateway_deployments(
                 kind: "Service".into(),
                 meta,
                 origin: gw.origin.clone(),
-                body: Body::ServiceAccount,
+                body: Box::new(Body::ServiceAccount),
             },
             spec,
             status,

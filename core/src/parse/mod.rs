@@ -115,7 +115,9 @@ pub struct Resource {
     pub kind: String,
     pub meta: ObjectMeta,
     pub origin: Origin,
-    pub body: Body,
+    /// Boxed: a body is up to a few hundred bytes, and most resources move into the model
+    /// soon after loading.
+    pub body: Box<Body>,
 }
 
 impl Resource {
@@ -364,7 +366,7 @@ const SET_ASIDE: &[&str] = &[
 fn set_aside_note(resources: &[Resource]) -> Option<Diagnostic> {
     let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
     for r in resources {
-        if matches!(r.body, Body::Kept(_)) && SET_ASIDE.contains(&r.kind.as_str()) {
+        if matches!(*r.body, Body::Kept(_)) && SET_ASIDE.contains(&r.kind.as_str()) {
             *by_kind.entry(r.kind.as_str()).or_default() += 1;
         }
     }
@@ -541,7 +543,7 @@ fn split_file(file: &SourceFile) -> SplitFile {
                 text: out.text.clone(),
                 range: (0, out.text.len()),
             },
-            body: Body::Kept(serde_yaml::Value::Null),
+            body: Box::new(Body::Kept(serde_yaml::Value::Null)),
         });
         return out;
     }
@@ -943,7 +945,7 @@ fn parse_object(
         kind: kind.clone(),
         meta,
         origin,
-        body: Body::Namespace,
+        body: Box::new(Body::Namespace),
     };
     let Some(versions) = versions else {
         out.diagnostics.push(
@@ -958,7 +960,7 @@ fn parse_object(
             Some(v) => v,
             None => serde_yaml::from_str(doc).unwrap_or(serde_yaml::Value::Null),
         };
-        resource.body = Body::Unknown(v);
+        *resource.body = Body::Unknown(v);
         out.resources.push(resource);
         return;
     };
@@ -1051,7 +1053,7 @@ fn parse_object(
             Body::Kept(v)
         }
     };
-    resource.body = body;
+    *resource.body = body;
     validate(&resource, out);
     out.resources.push(resource);
 }
@@ -1182,7 +1184,7 @@ fn validate(r: &Resource, out: &mut Loaded) {
             );
         }
     };
-    match &r.body {
+    match &*r.body {
         Body::VirtualService(vs) => {
             for (i, route) in vs.http.iter().enumerate() {
                 let i = i.to_string();

@@ -53,7 +53,7 @@ pub(super) fn parse(doc: &str, origin: &Origin, opts: &LoadOptions, out: &mut Lo
         kind,
         meta,
         origin: origin.clone(),
-        body,
+        body: Box::new(body),
     };
     check_version(&resource, &group, versions, out);
     validate(&resource, out);

@@ -145,7 +145,7 @@ fn later_duplicates_replace_earlier_ones_with_a_warning() {
     let l = load(&[a, b], &LoadOptions::default());
     assert_eq!(l.resources.len(), 1);
     assert!(
-        matches!(&l.resources[0].body, Body::Service(s, _) if s.type_.as_deref() == Some("LoadBalancer"))
+        matches!(&*l.resources[0].body, Body::Service(s, _) if s.type_.as_deref() == Some("LoadBalancer"))
     );
     let d = &l.diagnostics[0];
     assert_eq!(d.code, diag::DUPLICATE);
@@ -393,7 +393,7 @@ fn a_dump_list_with_server_fields_loads_cleanly() {
     let l = load_one(text);
     assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
     assert_eq!(l.resources.len(), 2);
-    assert!(matches!(l.resources[1].body, Body::EndpointSlice(_)));
+    assert!(matches!(*l.resources[1].body, Body::EndpointSlice(_)));
     assert_eq!(
         l.resources[0].meta.creation_timestamp.as_deref(),
         Some("2026-01-05T10:00:00Z")
