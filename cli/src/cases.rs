@@ -3,7 +3,7 @@
 use crate::inputs;
 use meshsim_core::cases::{check, parse_case_file, Case, CaseFile};
 use meshsim_core::sim::{trace_with, Detail};
-use meshsim_core::{build_mesh_from, LoadOptions, Mesh, ModelOptions, Severity};
+use meshsim_core::{LoadOptions, Mesh, ModelOptions, Severity};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -92,8 +92,7 @@ pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
         mesh_config: cf.mesh.clone(),
         mesh_config_source: Some(format!("{file} (mesh:)")),
     };
-    let loaded = inputs::load(files, &LoadOptions::default());
-    let (mesh, diags) = build_mesh_from(loaded, &model);
+    let (mesh, diags) = inputs::build(files, &LoadOptions::default(), &model);
     let errors: Vec<String> = diags
         .iter()
         .filter(|d| d.severity == Severity::Error)

@@ -82,6 +82,35 @@ pub fn read_file(path: &Path) -> Result<SourceFile, InputError> {
     }
 }
 
+/// Loads files and builds the model, as `meshsim_core::build_mesh` does; while documents are
+/// parsed, memory goes back to the system as soon as it is freed (see [`returning_memory`]).
+pub fn build(
+    files: Vec<SourceFile>,
+    load_opts: &LoadOptions,
+    model: &meshsim_core::ModelOptions,
+) -> (meshsim_core::Mesh, Vec<meshsim_core::Diagnostic>) {
+    let loaded = returning_memory(|| load(files, load_opts));
+    meshsim_core::build_mesh_from(loaded, model)
+}
+
+/// Runs `f` with mimalloc returning freed memory to the system at once, then restores its
+/// default delay. Parsing on several threads frees much of what it allocates (the parser's own
+/// nodes and buffers) in heaps the model, built on the main thread, does not reuse; returned at
+/// once, the peak stays near what is live (on the 10,000-service mesh about 270 MB -> 195 MB,
+/// for some 15% more time spent loading). Traces keep the delay: returning their short-lived
+/// pages on every trace would cost system calls and page faults.
+pub fn returning_memory<T>(f: impl FnOnce() -> T) -> T {
+    // `mi_option_purge_delay` in mimalloc's `mi_option_e` (v2 and v3), in milliseconds; 10 is
+    // mimalloc's default.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: mi_option_set only stores an option value; any value is valid for this option.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+    let out = f();
+    // SAFETY: as above.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 10) };
+    out
+}
+
 /// Loads files as `meshsim_core::parse::load` does, with the same result (resources and
 /// diagnostics, in the same order), parsing documents on every core. The core itself has no
 /// threads, as it also runs in the browser; the CLI brings them. Takes the files so that their

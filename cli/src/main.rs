@@ -39,7 +39,7 @@ mod waypoint;
 use clap::{Parser, Subcommand};
 use meshsim_cli::{cases, inputs};
 use meshsim_core::diag::Severity;
-use meshsim_core::{build_mesh_from, LoadOptions, Mesh, ModelOptions, Request};
+use meshsim_core::{LoadOptions, Mesh, ModelOptions, Request};
 use std::process::ExitCode;
 
 const AFTER_HELP: &str = "Examples:
@@ -420,13 +420,13 @@ fn main() -> ExitCode {
                 Ok(m) => m,
                 Err(code) => return code,
             };
-            let loaded = inputs::load(
+            let (_, diags) = inputs::build(
                 files,
                 &LoadOptions {
                     default_namespace: inputs.default_namespace.clone(),
                 },
+                &model,
             );
-            let (_, diags) = build_mesh_from(loaded, &model);
             for d in &diags {
                 emitln!("{d}");
             }
@@ -544,13 +544,13 @@ fn model_options(inputs: &Inputs) -> Result<ModelOptions, ExitCode> {
 fn load(inputs: &Inputs) -> Option<Mesh> {
     let files = read_inputs(inputs).ok()?;
     let model = model_options(inputs).ok()?;
-    let loaded = inputs::load(
+    let (mesh, diags) = inputs::build(
         files,
         &LoadOptions {
             default_namespace: inputs.default_namespace.clone(),
         },
+        &model,
     );
-    let (mesh, diags) = build_mesh_from(loaded, &model);
     let errors = diags.iter().any(|d| d.is_error());
     for d in &diags {
         if d.is_error()
