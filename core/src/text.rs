@@ -47,9 +47,7 @@ fn push_decimal(mut n: u64, out: &mut String) {
             break;
         }
     }
-    for &d in &digits[i..] {
-        out.push(d as char);
-    }
+    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }
 
 macro_rules! unsigned_pieces {

@@ -122,7 +122,12 @@ pub fn uuid(seed: &str) -> String {
 
 /// An ephemeral source port (32768-60999, Linux's default range) derived from `seed`.
 pub fn ephemeral_port(seed: &str) -> u16 {
-    32768 + (fnv64(seed) % 28232) as u16
+    ephemeral_port_of_hash(fnv64(seed))
+}
+
+/// `ephemeral_port` of a seed whose `fnv64` is `hash`.
+pub fn ephemeral_port_of_hash(hash: u64) -> u16 {
+    32768 + (hash % 28232) as u16
 }
 
 #[cfg(test)]

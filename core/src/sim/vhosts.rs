@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub type EgressHosts = Vec<(Option<u16>, Vec<(String, String)>)>;
 
 pub struct Scope {
+    /// Describe what is built (virtual host and route sources), for a full trace.
+    pub words: bool,
     pub namespace: String,
     /// (port or any, [(namespace pattern, host pattern)]).
     pub egress: EgressHosts,
@@ -21,8 +23,17 @@ pub struct Scope {
     pub sidecar: Option<String>,
 }
 
+/// `text()` when `on`, else nothing: descriptions a verdict does not need.
+fn words(on: bool, text: impl FnOnce() -> String) -> String {
+    if on {
+        text()
+    } else {
+        String::new()
+    }
+}
+
 impl Scope {
-    pub fn for_workload(mesh: &Mesh, ns: &str, labels: &Labels) -> Scope {
+    pub fn for_workload(mesh: &Mesh, ns: &str, labels: &Labels, words: bool) -> Scope {
         // Istio picks the Sidecar of the workload's namespace whose selector matches, then the
         // namespace's selector-less one, then the root namespace's selector-less one.
         let root = mesh.control_plane.namespace.as_str();
@@ -92,6 +103,7 @@ impl Scope {
             egress.push((None, vec![("*".to_string(), "*".to_string())]));
         }
         Scope {
+            words,
             namespace: ns.to_string(),
             egress,
             policy,
@@ -276,17 +288,21 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 response_headers: HeaderOps::default(),
                 fault_abort: None,
                 mirror: None,
-                source: format!(
-                    "outbound traffic policy ALLOW_ANY ({})",
-                    scope.policy_source
-                ),
+                source: words(scope.words, || {
+                    format!(
+                        "outbound traffic policy ALLOW_ANY ({})",
+                        scope.policy_source
+                    )
+                }),
                 pos: RoutePos::Nowhere,
                 timeout: None,
                 retries: None,
                 gateway_api: false,
             }]),
             require_tls: false,
-            source: format!("ALLOW_ANY, set by {}", scope.policy_source),
+            source: words(scope.words, || {
+                format!("ALLOW_ANY, set by {}", scope.policy_source)
+            }),
         },
         OutboundPolicy::RegistryOnly => VirtualHost {
             name: "block_all".into(),
@@ -303,17 +319,21 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
                 response_headers: HeaderOps::default(),
                 fault_abort: None,
                 mirror: None,
-                source: format!(
-                    "outbound traffic policy REGISTRY_ONLY ({})",
-                    scope.policy_source
-                ),
+                source: words(scope.words, || {
+                    format!(
+                        "outbound traffic policy REGISTRY_ONLY ({})",
+                        scope.policy_source
+                    )
+                }),
                 pos: RoutePos::Nowhere,
                 timeout: None,
                 retries: None,
                 gateway_api: false,
             }]),
             require_tls: false,
-            source: format!("REGISTRY_ONLY, set by {}", scope.policy_source),
+            source: words(scope.words, || {
+                format!("REGISTRY_ONLY, set by {}", scope.policy_source)
+            }),
         },
     }
 }
@@ -392,7 +412,7 @@ pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Optio
                 return Some(RegistryHost {
                     host: s.hostname.clone(),
                     protocol: p.protocol,
-                    what: format!("Service {}", s.display()),
+                    what: words(scope.words, || format!("Service {}", s.display())),
                 });
             }
             return None;
@@ -411,12 +431,14 @@ pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Optio
                 return Some(RegistryHost {
                     host: se.host.clone(),
                     protocol: proto,
-                    what: format!(
-                        "ServiceEntry {}/{} ({})",
-                        se.namespace,
-                        se.name,
-                        se.origin.pos()
-                    ),
+                    what: words(scope.words, || {
+                        format!(
+                            "ServiceEntry {}/{} ({})",
+                            se.namespace,
+                            se.name,
+                            se.origin.pos()
+                        )
+                    }),
                 });
             }
         }
@@ -535,10 +557,12 @@ fn registry_vhost(
                     domains: vec![domain.to_string()],
                     routes,
                     require_tls: false,
-                    source: format!(
-                        "{} — generated VirtualService {}/{} from {parents}",
-                        reg.what, g.vs.namespace, g.vs.name
-                    ),
+                    source: words(scope.words, || {
+                        format!(
+                            "{} — generated VirtualService {}/{} from {parents}",
+                            reg.what, g.vs.namespace, g.vs.name
+                        )
+                    }),
                 },
             );
         }
@@ -553,13 +577,15 @@ fn registry_vhost(
                     domains: vec![domain.to_string()],
                     routes,
                     require_tls: false,
-                    source: format!(
-                        "{} — VirtualService {}/{} ({})",
-                        reg.what,
-                        vs.namespace,
-                        vs.name,
-                        vs.origin.pos()
-                    ),
+                    source: words(scope.words, || {
+                        format!(
+                            "{} — VirtualService {}/{} ({})",
+                            reg.what,
+                            vs.namespace,
+                            vs.name,
+                            vs.origin.pos()
+                        )
+                    }),
                 },
             )
         }
@@ -570,7 +596,7 @@ fn registry_vhost(
                 domains: vec![domain.to_string()],
                 routes: Arc::new([Route::default_for(&reg.host, port)]),
                 require_tls: false,
-                source: format!("{} — default route", reg.what),
+                source: words(scope.words, || format!("{} — default route", reg.what)),
             },
         ),
     }
@@ -676,12 +702,14 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
                     domains: vec![h.clone()],
                     routes: routes.clone(),
                     require_tls: false,
-                    source: format!(
-                        "VirtualService {}/{} ({}), host {h} outside the registry",
-                        vs.namespace,
-                        vs.name,
-                        vs.origin.pos()
-                    ),
+                    source: words(scope.words, || {
+                        format!(
+                            "VirtualService {}/{} ({}), host {h} outside the registry",
+                            vs.namespace,
+                            vs.name,
+                            vs.origin.pos()
+                        )
+                    }),
                 },
             ));
         }

@@ -52,7 +52,7 @@ mod tls;
 use super::request::{err, parse_url, Url};
 use super::vhosts::{self};
 use super::*;
-use crate::model::addr::{ephemeral_port, fnv64, internet_ip, uuid};
+use crate::model::addr::{ephemeral_port_of_hash, fnv64, fnv64_continue, internet_ip, uuid};
 use crate::model::protocol::Protocol;
 use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
 use crate::text::cat;
@@ -161,6 +161,8 @@ struct Ctx<'m> {
     clock: u64,
     request_id: String,
     seed_key: String,
+    /// `fnv64(seed_key)`.
+    seed_hash: u64,
     ports_used: u32,
     notes: Vec<String>,
     explanation: Vec<String>,
@@ -232,6 +234,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         hops: Vec::with_capacity(4),
         clock: fnv64(&seed_key) % 3_600_000,
         request_id: uuid(&seed_key),
+        seed_hash: fnv64(&seed_key),
         seed_key: seed_key.clone(),
         ports_used: 0,
         notes: Vec::new(),
@@ -390,7 +393,9 @@ impl<'m> Ctx<'m> {
 
     pub(super) fn eph(&mut self) -> u16 {
         self.ports_used += 1;
-        ephemeral_port(&cat!(self.seed_key, '#', self.ports_used))
+        // The port of the seed `<seed_key>#<n>`, hashed on from the seed key's hash.
+        let n = cat!('#', self.ports_used);
+        ephemeral_port_of_hash(fnv64_continue(self.seed_hash, n.as_bytes()))
     }
 
     // ------------------------------------------------------------ name resolution
@@ -1049,6 +1054,10 @@ impl<'m> Ctx<'m> {
         local: String,
         remote: String,
     ) -> EnvoyLog {
+        if !self.full {
+            // A verdict keeps no log record (see `finish`).
+            return EnvoyLog::default();
+        }
         EnvoyLog {
             start_ms: start,
             method: msg.method.clone(),
@@ -1080,10 +1089,15 @@ impl<'m> Ctx<'m> {
     pub(super) fn finish_envoy(&mut self, hop: usize, mut log: EnvoyLog, resp: &Resp, start: u64) {
         let end = self.clock + 1;
         self.clock = end;
+        let decided_here = resp.decided.is_some() && !self.decided_below(hop);
+        if !self.full {
+            // A verdict keeps no log record; it needs only to know which hop answered.
+            self.hops[hop].replied = decided_here;
+            return;
+        }
         log.response_code = grpc_status(self.grpc, resp)
             .map(|_| 200)
             .unwrap_or(resp.status);
-        let decided_here = resp.decided.is_some() && !self.decided_below(hop);
         let (flags, details) = match (&resp.decided, decided_here) {
             (Some((f, d, _)), true) => (f.clone(), d.clone()),
             _ => (

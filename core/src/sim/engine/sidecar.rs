@@ -23,7 +23,7 @@ impl Ctx<'_> {
         let start = self.now();
         let pod_ip = w.pods[pi].ip;
         let client_remote = fmt_ip(pod_ip, self.eph());
-        let scope = Scope::for_workload(mesh, &w.namespace, &w.labels);
+        let scope = Scope::for_workload(mesh, &w.namespace, &w.labels, self.full);
         if let Some(s) = &scope.sidecar {
             step!(
                 self,
