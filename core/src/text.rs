@@ -37,17 +37,21 @@ impl<T: Piece + ?Sized> Piece for &T {
 
 /// Appends `n` in decimal.
 fn push_decimal(mut n: u64, out: &mut String) {
+    if n < 10 {
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut i = digits.len();
-    loop {
+    while n > 0 {
         i -= 1;
         digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
-        if n == 0 {
-            break;
-        }
     }
-    out.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+    out.reserve(digits.len() - i);
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
 }
 
 macro_rules! unsigned_pieces {
@@ -70,6 +74,20 @@ impl Piece for Ipv4Addr {
             push_decimal(*o as u64, out);
         }
     }
+}
+
+/// Appends `n` in decimal, zero-padded to at least `width` digits.
+pub fn push_padded(out: &mut String, n: u64, width: usize) {
+    let mut digits = 1;
+    let mut rest = n / 10;
+    while rest > 0 {
+        digits += 1;
+        rest /= 10;
+    }
+    for _ in digits..width {
+        out.push('0');
+    }
+    push_decimal(n, out);
 }
 
 /// Joins pieces (see [`Piece`]) into a new `String`.
@@ -99,6 +117,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn padded_numbers_read_as_format_writes_them(n: u64, width in 0usize..8) {
+            let mut s = String::new();
+            push_padded(&mut s, n, width);
+            prop_assert_eq!(s, format!("{n:0width$}"));
+        }
+
         #[test]
         fn numbers_and_addresses_read_as_display_writes_them(n: u64, a: u32, p: u16) {
             prop_assert_eq!(cat!(n), n.to_string());

@@ -2,20 +2,33 @@
 //! `EnvoyTextLogFormat` (or its JSON encoding) and ztunnel's "connection complete" line.
 
 use crate::sim::{EnvoyLog, ZtunnelLog};
+use crate::text::{push_padded, Piece};
 
 /// A fixed origin for simulated time, so every run prints the same lines.
 const BASE: (u32, u32, u32, u32) = (2026, 1, 5, 10);
 
 /// `2026-01-05T10:MM:SS.mmmZ` for `ms` milliseconds after 10:00.
 pub fn timestamp_ms(ms: u64) -> String {
+    let mut out = String::with_capacity(24);
+    push_timestamp_ms(&mut out, ms);
+    out
+}
+
+fn push_timestamp_ms(out: &mut String, ms: u64) {
     let (y, mo, d, h) = BASE;
     let ms = ms % 3_600_000;
-    format!(
-        "{y:04}-{mo:02}-{d:02}T{h:02}:{:02}:{:02}.{:03}Z",
-        ms / 60_000,
-        (ms / 1000) % 60,
-        ms % 1000
-    )
+    for (n, width, after) in [
+        (y as u64, 4, '-'),
+        (mo as u64, 2, '-'),
+        (d as u64, 2, 'T'),
+        (h as u64, 2, ':'),
+        (ms / 60_000, 2, ':'),
+        ((ms / 1000) % 60, 2, '.'),
+        (ms % 1000, 3, 'Z'),
+    ] {
+        push_padded(out, n, width);
+        out.push(after);
+    }
 }
 
 /// ztunnel prints microseconds.
@@ -34,57 +47,72 @@ fn dash(v: &Option<String>) -> &str {
     v.as_deref().unwrap_or("-")
 }
 
-pub fn envoy_line(l: &EnvoyLog, json: bool) -> String {
+pub fn envoy_line<'a>(l: &'a EnvoyLog, json: bool) -> String {
     if json {
         return envoy_json(l);
     }
     let (method, path, protocol) = if l.tcp {
-        ("-".to_string(), "-".to_string(), "-".to_string())
+        ("-", "-", "-")
     } else {
-        (l.method.clone(), l.path.clone(), l.protocol.clone())
+        (l.method.as_str(), l.path.as_str(), l.protocol.as_str())
     };
     let code = if l.tcp { 0 } else { l.response_code };
-    let ust = l
-        .upstream_service_time
-        .map(|v| v.to_string())
-        .unwrap_or_else(|| "-".into());
-    let (xff, ua, rid, auth) = if l.tcp {
-        (None, None, None, None)
-    } else {
-        (
-            l.x_forwarded_for.clone(),
-            l.user_agent.clone(),
-            l.request_id.clone(),
-            l.authority.clone(),
-        )
-    };
-    format!(
-        "[{}] \"{} {} {}\" {} {} {} {} \"{}\" {} {} {} {} \"{}\" \"{}\" \"{}\" \"{}\" \"{}\" {} {} {} {} {} {}",
-        timestamp_ms(l.start_ms),
-        method,
-        path,
-        protocol,
-        code,
-        if l.response_flags.is_empty() { "-" } else { &l.response_flags },
-        if l.response_code_details.is_empty() { "-" } else { &l.response_code_details },
+    let none = None;
+    let request = |v| if l.tcp { &none } else { v };
+    let or_dash = |s: &'a str| if s.is_empty() { "-" } else { s };
+    // Istio's default format, field by field (formats.md, section 1).
+    let mut out = String::with_capacity(320);
+    out.push('[');
+    push_timestamp_ms(&mut out, l.start_ms);
+    out.push_str("] \"");
+    for (i, part) in [method, path, protocol].into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out.push_str("\" ");
+    code.push_to(&mut out);
+    for part in [
+        or_dash(&l.response_flags),
+        or_dash(&l.response_code_details),
         dash(&l.connection_termination_details),
-        "-",
-        l.bytes_received,
-        l.bytes_sent,
-        l.duration,
-        ust,
-        dash(&xff),
-        dash(&ua),
-        dash(&rid),
-        dash(&auth),
-        dash(&l.upstream_host),
+    ] {
+        out.push(' ');
+        out.push_str(part);
+    }
+    out.push_str(" \"-\" ");
+    for n in [l.bytes_received, l.bytes_sent, l.duration] {
+        n.push_to(&mut out);
+        out.push(' ');
+    }
+    match l.upstream_service_time {
+        Some(v) => v.push_to(&mut out),
+        None => out.push('-'),
+    }
+    for part in [
+        request(&l.x_forwarded_for),
+        request(&l.user_agent),
+        request(&l.request_id),
+        request(&l.authority),
+        &l.upstream_host,
+    ] {
+        out.push_str(" \"");
+        out.push_str(dash(part));
+        out.push('"');
+    }
+    for part in [
         dash(&l.upstream_cluster),
         dash(&l.upstream_local_address),
-        l.downstream_local_address,
-        l.downstream_remote_address,
+        &l.downstream_local_address,
+        &l.downstream_remote_address,
         dash(&l.requested_server_name),
         dash(&l.route_name),
-    )
+    ] {
+        out.push(' ');
+        out.push_str(part);
+    }
+    out
 }
 
 fn envoy_json(l: &EnvoyLog) -> String {
@@ -146,6 +174,94 @@ pub fn ztunnel_line(l: &ZtunnelLog) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Istio's default text format written with `format!`, field by field: the reference the
+    /// line builder must match.
+    fn reference_line(l: &EnvoyLog) -> String {
+        let d = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let req = |v: &Option<String>| if l.tcp { "-".to_string() } else { d(v) };
+        let (m, p, pr) = if l.tcp {
+            ("-", "-", "-")
+        } else {
+            (l.method.as_str(), l.path.as_str(), l.protocol.as_str())
+        };
+        let or_dash = |s: &str| {
+            if s.is_empty() {
+                "-".to_string()
+            } else {
+                s.to_string()
+            }
+        };
+        format!(
+            "[{}] \"{m} {p} {pr}\" {} {} {} {} \"-\" {} {} {} {} \"{}\" \"{}\" \"{}\" \"{}\" \"{}\" {} {} {} {} {} {}",
+            timestamp_ms(l.start_ms),
+            if l.tcp { 0 } else { l.response_code },
+            or_dash(&l.response_flags),
+            or_dash(&l.response_code_details),
+            d(&l.connection_termination_details),
+            l.bytes_received,
+            l.bytes_sent,
+            l.duration,
+            l.upstream_service_time.map_or("-".to_string(), |v| v.to_string()),
+            req(&l.x_forwarded_for),
+            req(&l.user_agent),
+            req(&l.request_id),
+            req(&l.authority),
+            d(&l.upstream_host),
+            d(&l.upstream_cluster),
+            d(&l.upstream_local_address),
+            l.downstream_local_address,
+            l.downstream_remote_address,
+            d(&l.requested_server_name),
+            d(&l.route_name),
+        )
+    }
+
+    fn word() -> impl Strategy<Value = String> {
+        "[a-z0-9./:|-]{0,6}"
+    }
+
+    fn some_word() -> impl Strategy<Value = Option<String>> {
+        prop::option::of(word())
+    }
+
+    proptest! {
+        #[test]
+        fn text_lines_are_istios_default_format(
+            nums in (any::<u64>(), any::<u16>(), any::<u64>(), any::<u64>(), any::<u64>(), prop::option::of(any::<u64>()), any::<bool>()),
+            words in (word(), word(), word(), word(), word(), word(), word()),
+            opts in (some_word(), some_word(), some_word(), some_word(), some_word(), some_word(), some_word(), some_word(), some_word(), some_word()),
+        ) {
+            let l = EnvoyLog {
+                start_ms: nums.0,
+                response_code: nums.1,
+                bytes_received: nums.2,
+                bytes_sent: nums.3,
+                duration: nums.4,
+                upstream_service_time: nums.5,
+                tcp: nums.6,
+                method: words.0,
+                path: words.1,
+                protocol: words.2,
+                response_flags: words.3,
+                response_code_details: words.4,
+                downstream_local_address: words.5,
+                downstream_remote_address: words.6,
+                connection_termination_details: opts.0,
+                x_forwarded_for: opts.1,
+                user_agent: opts.2,
+                request_id: opts.3,
+                authority: opts.4,
+                upstream_host: opts.5,
+                upstream_cluster: opts.6,
+                upstream_local_address: opts.7,
+                requested_server_name: opts.8,
+                route_name: opts.9,
+            };
+            prop_assert_eq!(envoy_line(&l, false), reference_line(&l));
+        }
+    }
 
     #[test]
     fn timestamps_are_utc_with_millis() {
