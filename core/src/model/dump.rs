@@ -19,11 +19,12 @@
 //! running without a sidecar: then the pod wins, with a warning.
 
 use super::inject::Decision;
+use super::HashMap;
 use super::{ProxyKind, Workload};
 use crate::diag::{self, Diagnostic};
 use crate::parse::types::*;
 use crate::parse::{Body, Resource};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 /// One pod the input holds.
@@ -219,7 +220,7 @@ struct Member<'a> {
 /// Groups Pods and controllers into workloads. `resources` are the Pods and the objects of
 /// `Body::Workload`; anything else is ignored.
 pub fn group(resources: &[Resource]) -> Vec<PendingWorkload> {
-    let mut controllers: HashMap<Key, &Resource> = HashMap::new();
+    let mut controllers: HashMap<Key, &Resource> = HashMap::default();
     for r in resources {
         if matches!(*r.body, Body::Workload(_)) {
             controllers.insert(key(r.namespace(), &r.kind, r.name()), r);

@@ -18,7 +18,32 @@ use dump::PendingWorkload;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use protocol::Protocol;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasherDefault;
+
+/// The model's indexes: hash maps with FNV-1a, not SipHash. Their keys are names and
+/// addresses from the manifests, read on every trace; SipHash's resistance to chosen keys buys
+/// nothing offline and costs several times FNV's hashing of a short name.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<FnvHasher>>;
+
+/// FNV-1a as a `Hasher` (see [`addr::fnv64`]).
+#[derive(Clone, Copy)]
+pub struct FnvHasher(u64);
+
+impl Default for FnvHasher {
+    fn default() -> FnvHasher {
+        FnvHasher(addr::fnv64(""))
+    }
+}
+
+impl std::hash::Hasher for FnvHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = addr::fnv64_continue(self.0, bytes);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 use std::net::Ipv4Addr;
 
 pub const DOMAIN: &str = "svc.cluster.local";
@@ -713,43 +738,43 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         peer_authentications: Vec::new(),
         workload_entries: Vec::new(),
         responses: Vec::new(),
-        se_auto_vip: HashMap::new(),
-        se_by_auto_vip: HashMap::new(),
+        se_auto_vip: HashMap::default(),
+        se_by_auto_vip: HashMap::default(),
         other: Vec::new(),
         settings,
         control_plane,
         diagnostics: Vec::new(),
         topology: StableDiGraph::new(),
-        service_by_host: HashMap::new(),
-        service_by_ip: HashMap::new(),
-        service_by_external_ip: HashMap::new(),
-        service_by_external_hostname: HashMap::new(),
-        pod_by_ip: HashMap::new(),
-        pod_by_name: HashMap::new(),
-        se_by_host: HashMap::new(),
+        service_by_host: HashMap::default(),
+        service_by_ip: HashMap::default(),
+        service_by_external_ip: HashMap::default(),
+        service_by_external_hostname: HashMap::default(),
+        pod_by_ip: HashMap::default(),
+        pod_by_name: HashMap::default(),
+        se_by_host: HashMap::default(),
         se_wildcards: Vec::new(),
-        se_by_address: HashMap::new(),
-        dr_by_host: HashMap::new(),
-        vs_by_host: HashMap::new(),
+        se_by_address: HashMap::default(),
+        dr_by_host: HashMap::default(),
+        vs_by_host: HashMap::default(),
         vs_wildcards: Vec::new(),
-        gateway_workload_nodes: HashMap::new(),
-        http_services_by_port: HashMap::new(),
-        http_service_entries_by_port: HashMap::new(),
-        services_by_port: HashMap::new(),
-        service_entries_by_port: HashMap::new(),
+        gateway_workload_nodes: HashMap::default(),
+        http_services_by_port: HashMap::default(),
+        http_service_entries_by_port: HashMap::default(),
+        services_by_port: HashMap::default(),
+        service_entries_by_port: HashMap::default(),
         router_ip: Ipv4Addr::new(203, 0, 113, 2),
         gateway_api: gwapi::GatewayApi::default(),
         services_by_workload: Vec::new(),
-        istio_gateways_by_workload: HashMap::new(),
+        istio_gateways_by_workload: HashMap::default(),
         workloads_by_istio_gateway: Vec::new(),
-        istio_gateways_by_host: HashMap::new(),
+        istio_gateways_by_host: HashMap::default(),
         istio_gateway_wildcards: Vec::new(),
-        vs_by_gateway_host: HashMap::new(),
-        vs_wildcards_by_gateway: HashMap::new(),
-        vs_by_gateway: HashMap::new(),
-        workloads_by_name: HashMap::new(),
-        pods_by_bare_name: HashMap::new(),
-        workloads_by_app: HashMap::new(),
+        vs_by_gateway_host: HashMap::default(),
+        vs_wildcards_by_gateway: HashMap::default(),
+        vs_by_gateway: HashMap::default(),
+        workloads_by_name: HashMap::default(),
+        pods_by_bare_name: HashMap::default(),
+        workloads_by_app: HashMap::default(),
         regexes: Regexes::default(),
         routes: Default::default(),
     };
@@ -899,7 +924,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         }
     }
     // A Service selects pods of its own namespace only.
-    let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut workloads_by_namespace: HashMap<&str, Vec<usize>> = HashMap::default();
     for (wi, w) in mesh.workloads.iter().enumerate() {
         workloads_by_namespace
             .entry(w.namespace.as_str())
