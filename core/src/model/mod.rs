@@ -718,7 +718,6 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     let settings = mesh_settings(&loaded, opts, &mut diags);
     let control_plane = control_plane(&loaded, &mut diags);
     let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
-    let mut svc_specs: Vec<(Resource, ServiceSpec, ServiceStatus)> = Vec::new();
     let mut mesh = Mesh {
         namespaces: BTreeMap::new(),
         workloads: Vec::new(),
@@ -780,7 +779,15 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     };
     // Pods and their controllers are grouped into workloads by `dump::group`; EndpointSlices
     // become Service endpoints below.
-    let mut pod_objects: Vec<Resource> = Vec::new();
+    // Lists are sized by a count first: grown by doubling, they would hold up to twice their
+    // objects' room, and copy it on each growth, at loading's peak of memory.
+    let count = |f: fn(&Body) -> bool| loaded.resources.iter().filter(|r| f(&r.body)).count();
+    let mut pod_objects: Vec<Resource> =
+        Vec::with_capacity(count(|b| matches!(b, Body::Pod(..) | Body::Workload(_))));
+    let mut svc_specs: Vec<(Resource, ServiceSpec, ServiceStatus)> =
+        Vec::with_capacity(count(|b| matches!(b, Body::Service(..))));
+    mesh.virtual_services = Vec::with_capacity(count(|b| matches!(b, Body::VirtualService(_))));
+    mesh.destination_rules = Vec::with_capacity(count(|b| matches!(b, Body::DestinationRule(_))));
     let mut slices = dump::Slices::default();
     for mut r in loaded.resources {
         let ns = r.namespace().to_string();

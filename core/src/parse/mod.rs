@@ -295,39 +295,53 @@ pub struct Parsed {
     pieces: Vec<(usize, Loaded)>,
 }
 
-/// Joins per-file results (which may have been parsed in parallel) in input order.
+/// Joins per-file results (which may have been parsed in parallel) in input order. A later
+/// definition of the same object replaces the earlier one (as with `kubectl apply`), with a
+/// warning after the diagnostics of the part that holds it. Resources are moved once, into one
+/// list, and duplicates are found with keys borrowed from it: on a large mesh, copying the list
+/// or the names of every object would add to loading's peak memory.
 pub fn merge(parts: Vec<Loaded>) -> Loaded {
-    let mut out = Loaded::default();
-    let mut index: BTreeMap<(String, String, String, String), usize> = BTreeMap::new();
-    let mut all: Vec<Option<Resource>> =
-        Vec::with_capacity(parts.iter().map(|p| p.resources.len()).sum());
+    let mut all: Vec<Resource> = Vec::with_capacity(parts.iter().map(|p| p.resources.len()).sum());
+    let mut part_diagnostics = Vec::with_capacity(parts.len());
+    let mut part_ends = Vec::with_capacity(parts.len());
     for part in parts {
-        out.diagnostics.extend(part.diagnostics);
-        for r in part.resources {
-            let key = (
-                r.group().to_string(),
-                r.kind.clone(),
-                r.namespace().to_string(),
-                r.name().to_string(),
-            );
-            if let Some(&i) = index.get(&key) {
-                if let Some(prev) = all[i].take() {
-                    out.diagnostics.push(
-                        Diagnostic::new(
-                            diag::DUPLICATE,
-                            format!("replaces the definition at {}", prev.origin.pos()),
-                        )
-                        .at(&r.origin.file, r.origin.line)
-                        .object(r.display())
-                        .hint("keep one definition; the later one wins, as with kubectl apply"),
-                    );
-                }
+        part_diagnostics.push(part.diagnostics);
+        all.extend(part.resources);
+        part_ends.push(all.len());
+    }
+    let mut keep = vec![true; all.len()];
+    let mut duplicates: Vec<Vec<Diagnostic>> = part_ends.iter().map(|_| Vec::new()).collect();
+    {
+        let mut index: std::collections::HashMap<(&str, &str, &str, &str), usize> =
+            std::collections::HashMap::with_capacity(all.len());
+        let mut part = 0;
+        for (i, r) in all.iter().enumerate() {
+            while part_ends[part] <= i {
+                part += 1;
             }
-            index.insert(key, all.len());
-            all.push(Some(r));
+            let key = (r.group(), r.kind.as_str(), r.namespace(), r.name());
+            if let Some(prev) = index.insert(key, i) {
+                keep[prev] = false;
+                duplicates[part].push(
+                    Diagnostic::new(
+                        diag::DUPLICATE,
+                        format!("replaces the definition at {}", all[prev].origin.pos()),
+                    )
+                    .at(&r.origin.file, r.origin.line)
+                    .object(r.display())
+                    .hint("keep one definition; the later one wins, as with kubectl apply"),
+                );
+            }
         }
     }
-    out.resources = all.into_iter().flatten().collect();
+    let mut out = Loaded::default();
+    for (own, dups) in part_diagnostics.into_iter().zip(duplicates) {
+        out.diagnostics.extend(own);
+        out.diagnostics.extend(dups);
+    }
+    let mut kept = keep.into_iter();
+    all.retain(|_| kept.next().unwrap_or(true));
+    out.resources = all;
     if let Some(note) = set_aside_note(&out.resources) {
         out.diagnostics.push(note);
     }
