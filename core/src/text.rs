@@ -76,6 +76,41 @@ impl Piece for Ipv4Addr {
     }
 }
 
+/// `ip:port`, as `format!("{ip}:{port}")` writes it, written into a buffer on the stack: a
+/// trace writes a dozen addresses.
+pub fn socket_address(ip: Ipv4Addr, port: u16) -> String {
+    let mut buf = [0u8; 21];
+    let mut len = 0;
+    let mut put = |n: u32, after: u8| {
+        let mut digits = [0u8; 5];
+        let mut i = digits.len();
+        let mut n = n;
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[i..] {
+            buf[len] = d;
+            len += 1;
+        }
+        if after != 0 {
+            buf[len] = after;
+            len += 1;
+        }
+    };
+    let [a, b, c, d] = ip.octets();
+    put(a.into(), b'.');
+    put(b.into(), b'.');
+    put(c.into(), b'.');
+    put(d.into(), b':');
+    put(port.into(), 0);
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
 /// Appends `n` in decimal, zero-padded to at least `width` digits.
 pub fn push_padded(out: &mut String, n: u64, width: usize) {
     let mut digits = 1;
@@ -129,6 +164,7 @@ mod tests {
             prop_assert_eq!(cat!(n), n.to_string());
             let ip = Ipv4Addr::from(a);
             prop_assert_eq!(cat!(ip, ":", p), format!("{ip}:{p}"));
+            prop_assert_eq!(socket_address(ip, p), format!("{ip}:{p}"));
         }
     }
 }

@@ -382,7 +382,7 @@ fn public_name(host: &str) -> bool {
 }
 
 fn fmt_ip(ip: Ipv4Addr, port: u16) -> String {
-    cat!(ip, ':', port)
+    crate::text::socket_address(ip, port)
 }
 
 impl<'m> Ctx<'m> {
