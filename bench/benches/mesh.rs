@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use divan::{black_box, Bencher};
 use meshsim_bench::{cases, generate};
 use meshsim_core::parse::{self, LoadOptions, Loaded};
+use meshsim_core::sim::{trace_with, Detail};
 use meshsim_core::{Mesh, ModelOptions, Request, SourceFile};
 use serde::Deserialize;
 use std::sync::Mutex;
@@ -117,64 +118,53 @@ fn model_build(bencher: Bencher, services: usize) {
         .bench_values(|loaded| Mesh::build(loaded, &model()));
 }
 
-/// One trace, cycling through the generated cases (every shape: sidecar to sidecar by each
-/// kind of match, ingress through the gateway, a ServiceEntry).
-#[divan::bench(args = SIZES, max_time = 2)]
-fn trace(bencher: Bencher, services: usize) {
+/// Traces the generated cases in turn (every shape: sidecar to sidecar by each kind of match,
+/// ingress through the gateway, a ServiceEntry), one per iteration. Each VirtualService's
+/// routes are compiled the first time a trace needs them and kept in the mesh: with
+/// `repeated`, every case has been traced before (the steady state of the playground and of
+/// re-run cases); without, the trace runs on a mesh of its own, just built, and each of the
+/// (at most 600) cases is a first use, as in one `meshsim test` run.
+fn cycle(bencher: Bencher, services: usize, detail: Detail, repeated: bool) {
     let f = fixture(services);
+    let fresh;
+    let mesh = if repeated {
+        for r in &f.requests {
+            black_box(trace_with(&f.mesh, r, detail)).ok();
+        }
+        &f.mesh
+    } else {
+        fresh = meshsim_core::build_mesh(&f.files, &LoadOptions::default(), &model()).0;
+        &fresh
+    };
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % f.requests.len();
-        black_box(meshsim_core::sim::trace(&f.mesh, &f.requests[i]))
+        black_box(trace_with(mesh, &f.requests[i], detail))
     });
 }
 
-/// One trace, as `trace`, once every case has been traced before: each VirtualService's
-/// routes are compiled on first use and kept in the mesh, so this is the cost of a repeated
-/// trace (the playground's and `meshsim test`'s steady state).
+/// A full trace (steps, notes, explanation, access-log lines), first uses: divan takes 100
+/// samples of one iteration.
+#[divan::bench(args = SIZES, sample_count = 100, sample_size = 1)]
+fn trace(bencher: Bencher, services: usize) {
+    cycle(bencher, services, Detail::Full, false);
+}
+
+/// A full trace of a case traced before.
 #[divan::bench(args = SIZES, max_time = 2)]
 fn trace_warm(bencher: Bencher, services: usize) {
-    let f = fixture(services);
-    for r in &f.requests {
-        black_box(meshsim_core::sim::trace(&f.mesh, r)).ok();
-    }
-    let mut i = 0;
-    bencher.bench_local(|| {
-        i = (i + 1) % f.requests.len();
-        black_box(meshsim_core::sim::trace(&f.mesh, &f.requests[i]))
-    });
+    cycle(bencher, services, Detail::Full, true);
 }
 
 /// A verdict (`Detail::Verdict`: what `meshsim test` computes for a case that checks no
-/// access-log line), cycling through the generated cases as `trace` does.
-#[divan::bench(args = SIZES, max_time = 2)]
+/// access-log line), first uses.
+#[divan::bench(args = SIZES, sample_count = 100, sample_size = 1)]
 fn verdict(bencher: Bencher, services: usize) {
-    let f = fixture(services);
-    let mut i = 0;
-    bencher.bench_local(|| {
-        i = (i + 1) % f.requests.len();
-        black_box(meshsim_core::sim::trace_with(
-            &f.mesh,
-            &f.requests[i],
-            meshsim_core::sim::Detail::Verdict,
-        ))
-    });
+    cycle(bencher, services, Detail::Verdict, false);
 }
 
-/// A repeated verdict, as `trace_warm` is a repeated trace.
+/// A verdict of a case traced before.
 #[divan::bench(args = SIZES, max_time = 2)]
 fn verdict_warm(bencher: Bencher, services: usize) {
-    let f = fixture(services);
-    for r in &f.requests {
-        black_box(meshsim_core::sim::trace(&f.mesh, r)).ok();
-    }
-    let mut i = 0;
-    bencher.bench_local(|| {
-        i = (i + 1) % f.requests.len();
-        black_box(meshsim_core::sim::trace_with(
-            &f.mesh,
-            &f.requests[i],
-            meshsim_core::sim::Detail::Verdict,
-        ))
-    });
+    cycle(bencher, services, Detail::Verdict, true);
 }

@@ -167,8 +167,27 @@ impl Ctx<'_> {
                 0,
             );
         }
-        let vhs = vhosts::gateway_vhosts(mesh, &servers, number, &msg.authority);
+        self.route_at_gateway(hop, wi, &servers, number, log, pod_ip, msg, start)
+    }
+
+    /// HTTP routing at gateway workload `wi` with the route configuration of `servers` on
+    /// port `number`.
+    #[allow(clippy::too_many_arguments)]
+    fn route_at_gateway(
+        &mut self,
+        hop: usize,
+        wi: usize,
+        servers: &[ServerRef],
+        number: u16,
+        log: EnvoyLog,
+        pod_ip: Ipv4Addr,
+        msg: Msg,
+        start: u64,
+    ) -> Resp {
+        let mesh = self.mesh;
+        let vhs = vhosts::gateway_vhosts(mesh, servers, number, &msg.authority);
         let gws: Vec<String> = servers.iter().map(|s| s.qualified()).collect();
+        let w = &mesh.workloads[wi];
         self.route_http(
             hop,
             vhs,
@@ -376,22 +395,6 @@ impl Ctx<'_> {
         step!(self, hop, "listener", format!("{}:{port}: TLS {mode} terminated for SNI {sni} (certificate {cred}) → route configuration {route_config}", pod_ip), vec![]);
         log.requested_server_name = Some(sni);
         msg.sni = None;
-        let vhs = vhosts::gateway_vhosts(mesh, &matching, number, &msg.authority);
-        let gws: Vec<String> = matching.iter().map(|s| s.qualified()).collect();
-        let w = &mesh.workloads[wi];
-        self.route_http(
-            hop,
-            vhs,
-            number,
-            &gws,
-            log,
-            pod_ip,
-            None,
-            msg,
-            start,
-            &w.labels,
-            &w.namespace,
-            true,
-        )
+        self.route_at_gateway(hop, wi, &matching, number, log, pod_ip, msg, start)
     }
 }
