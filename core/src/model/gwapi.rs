@@ -704,9 +704,11 @@ fn http_match(m: &HttpRouteMatch) -> HttpMatchRequest {
     };
     HttpMatchRequest {
         uri: Some(uri),
-        method: m.method.as_ref().map(|x| StringMatch {
-            exact: Some(x.clone()),
-            ..Default::default()
+        method: m.method.as_ref().map(|x| {
+            Box::new(StringMatch {
+                exact: Some(x.clone()),
+                ..Default::default()
+            })
         }),
         headers: m
             .headers
@@ -1774,10 +1776,10 @@ mod tests {
             ..Default::default()
         };
         if method {
-            m.method = Some(StringMatch {
+            m.method = Some(Box::new(StringMatch {
                 exact: Some("GET".into()),
                 ..Default::default()
-            });
+            }));
         }
         for i in 0..headers {
             m.headers.insert(format!("h{i}"), StringMatch::default());

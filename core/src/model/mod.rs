@@ -1643,7 +1643,12 @@ fn build_trace_indexes(mesh: &mut Mesh) {
     for vs in &mesh.virtual_services {
         for route in &vs.spec.http {
             for m in &route.r#match {
-                let fields = [&m.uri, &m.scheme, &m.method, &m.authority];
+                let fields = [
+                    m.uri.as_ref(),
+                    m.scheme.as_deref(),
+                    m.method.as_deref(),
+                    m.authority.as_deref(),
+                ];
                 let maps = m
                     .headers
                     .values()

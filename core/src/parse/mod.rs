@@ -1204,14 +1204,14 @@ fn validate(r: &Resource, out: &mut Loaded) {
                 let i = i.to_string();
                 for (j, m) in route.r#match.iter().enumerate() {
                     let j = j.to_string();
-                    let mut check = |sm: &Option<StringMatch>, field: &str| {
-                        if let Some(re) = sm.as_ref().and_then(|s| s.regex.as_deref()) {
+                    let mut check = |sm: Option<&StringMatch>, field: &str| {
+                        if let Some(re) = sm.and_then(|s| s.regex.as_deref()) {
                             bad_regex(re, &["spec", "http", &i, "match", &j, field]);
                         }
                     };
-                    check(&m.uri, "uri");
-                    check(&m.authority, "authority");
-                    check(&m.method, "method");
+                    check(m.uri.as_ref(), "uri");
+                    check(m.authority.as_deref(), "authority");
+                    check(m.method.as_deref(), "method");
                     for (k, sm) in m
                         .headers
                         .iter()

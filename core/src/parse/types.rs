@@ -293,9 +293,9 @@ api_struct! {
     pub struct HttpMatchRequest {
         pub name: Option<String>,
         pub uri: Option<StringMatch>,
-        pub scheme: Option<StringMatch>,
-        pub method: Option<StringMatch>,
-        pub authority: Option<StringMatch>,
+        pub scheme: Option<Box<StringMatch>>,
+        pub method: Option<Box<StringMatch>>,
+        pub authority: Option<Box<StringMatch>>,
         pub headers: Map<StringMatch>,
         pub port: Option<u16>,
         pub source_labels: Labels,

@@ -525,7 +525,7 @@ pub fn strip_port(authority: &str) -> &str {
 }
 
 fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
-    let sm = |x: &Option<StringMatch>| x.as_ref().and_then(StrMatch::from_istio);
+    let sm = |x: Option<&StringMatch>| x.and_then(StrMatch::from_istio);
     let list = |x: &crate::parse::types::Map<StringMatch>| {
         x.iter()
             .map(|(k, v)| {
@@ -538,10 +538,10 @@ fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
     };
     RouteMatch {
         name: m.name.clone(),
-        path: sm(&m.uri),
-        method: sm(&m.method),
-        authority: sm(&m.authority),
-        scheme: sm(&m.scheme),
+        path: sm(m.uri.as_ref()),
+        method: sm(m.method.as_deref()),
+        authority: sm(m.authority.as_deref()),
+        scheme: sm(m.scheme.as_deref()),
         headers: list(&m.headers),
         without_headers: list(&m.without_headers),
         query: list(&m.query_params),
