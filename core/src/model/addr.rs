@@ -120,13 +120,8 @@ pub fn uuid(seed: &str) -> String {
     out
 }
 
-/// An ephemeral source port (32768-60999, Linux's default range) derived from `seed`.
-pub fn ephemeral_port(seed: &str) -> u16 {
-    ephemeral_port_of_hash(fnv64(seed))
-}
-
-/// `ephemeral_port` of a seed whose `fnv64` is `hash`.
-pub fn ephemeral_port_of_hash(hash: u64) -> u16 {
+/// An ephemeral source port (32768-60999, Linux's default range) derived from a seed's `fnv64` hash.
+pub fn ephemeral_port(hash: u64) -> u16 {
     32768 + (hash % 28232) as u16
 }
 

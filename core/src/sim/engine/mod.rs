@@ -52,7 +52,7 @@ mod tls;
 use super::request::{err, parse_url, Url};
 use super::vhosts::{self};
 use super::*;
-use crate::model::addr::{ephemeral_port_of_hash, fnv64, fnv64_continue, internet_ip, uuid};
+use crate::model::addr::{ephemeral_port, fnv64, fnv64_continue, internet_ip, uuid};
 use crate::model::protocol::Protocol;
 use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
 use crate::text::cat;
@@ -395,7 +395,7 @@ impl<'m> Ctx<'m> {
         self.ports_used += 1;
         // The port of the seed `<seed_key>#<n>`, hashed on from the seed key's hash.
         let n = cat!('#', self.ports_used);
-        ephemeral_port_of_hash(fnv64_continue(self.seed_hash, n.as_bytes()))
+        ephemeral_port(fnv64_continue(self.seed_hash, n.as_bytes()))
     }
 
     // ------------------------------------------------------------ name resolution
