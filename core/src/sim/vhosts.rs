@@ -540,64 +540,52 @@ fn registry_vhost(
     domain: &str,
 ) -> (Option<usize>, VirtualHost) {
     let claims = claiming_vs(mesh, scope, port, &reg.host);
+    // The virtual host `<host>:<port>`, with its routes and where they come from.
+    let vhost = |routes: Arc<[Route]>, source: String| VirtualHost {
+        name: cat!(reg.host, ':', port),
+        domains: vec![domain.to_string()],
+        routes,
+        require_tls: false,
+        source,
+    };
     // A mesh (GAMMA) route for the host may take precedence over the VirtualServices.
     let regular = claims.first().map(|(i, _)| &mesh.virtual_services[*i]);
     if let Some((gi, g)) = gamma_vs_for_host(mesh, scope, &reg.host, regular) {
         let routes = filter_routes(generated_routes(mesh, gi), port, "mesh");
         if !routes.is_empty() {
-            let parents =
-                g.vs.annotations
-                    .get(crate::model::gwapi::PARENTS)
-                    .cloned()
-                    .unwrap_or_default();
-            return (
-                Some(0),
-                VirtualHost {
-                    name: cat!(reg.host, ':', port),
-                    domains: vec![domain.to_string()],
-                    routes,
-                    require_tls: false,
-                    source: words(scope.words, || {
-                        format!(
-                            "{} — generated VirtualService {}/{} from {parents}",
-                            reg.what, g.vs.namespace, g.vs.name
-                        )
-                    }),
-                },
-            );
+            let source = words(scope.words, || {
+                let parents = g.vs.annotations.get(crate::model::gwapi::PARENTS);
+                format!(
+                    "{} — generated VirtualService {}/{} from {}",
+                    reg.what,
+                    g.vs.namespace,
+                    g.vs.name,
+                    parents.map(String::as_str).unwrap_or_default()
+                )
+            });
+            return (Some(0), vhost(routes, source));
         }
     }
     match claims.into_iter().next() {
         Some((i, routes)) => {
             let vs = &mesh.virtual_services[i];
-            (
-                Some(i),
-                VirtualHost {
-                    name: cat!(reg.host, ':', port),
-                    domains: vec![domain.to_string()],
-                    routes,
-                    require_tls: false,
-                    source: words(scope.words, || {
-                        format!(
-                            "{} — VirtualService {}/{} ({})",
-                            reg.what,
-                            vs.namespace,
-                            vs.name,
-                            vs.origin.pos()
-                        )
-                    }),
-                },
-            )
+            let source = words(scope.words, || {
+                format!(
+                    "{} — VirtualService {}/{} ({})",
+                    reg.what,
+                    vs.namespace,
+                    vs.name,
+                    vs.origin.pos()
+                )
+            });
+            (Some(i), vhost(routes, source))
         }
         None => (
             None,
-            VirtualHost {
-                name: cat!(reg.host, ':', port),
-                domains: vec![domain.to_string()],
-                routes: Arc::new([Route::default_for(&reg.host, port)]),
-                require_tls: false,
-                source: words(scope.words, || format!("{} — default route", reg.what)),
-            },
+            vhost(
+                Arc::new([Route::default_for(&reg.host, port)]),
+                words(scope.words, || format!("{} — default route", reg.what)),
+            ),
         ),
     }
 }
