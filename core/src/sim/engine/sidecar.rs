@@ -77,20 +77,7 @@ impl Ctx<'_> {
                     vec![],
                 );
                 let vhs = vhosts::sniffed_vhosts(mesh, &scope, port, &reg);
-                return self.route_http(
-                    hop,
-                    vhs,
-                    port,
-                    &["mesh".to_string()],
-                    log,
-                    pod_ip,
-                    Some((ip, port)),
-                    msg,
-                    start,
-                    &w.labels,
-                    &w.namespace,
-                    false,
-                );
+                return self.route_outbound(hop, wi, pod_ip, vhs, (ip, port), log, msg, start);
             }
         }
         let http = match vip_proto {
@@ -134,14 +121,32 @@ impl Ctx<'_> {
             vec![],
         );
         let vhs = vhosts::sidecar_vhosts(mesh, &scope, port, &msg.authority);
+        self.route_outbound(hop, wi, pod_ip, vhs, (ip, port), log, msg, start)
+    }
+
+    /// HTTP routing at the sidecar of workload `wi`'s pod at `pod_ip` for a connection to
+    /// `dst`, with the virtual hosts of the route configuration its listener chose.
+    #[allow(clippy::too_many_arguments)]
+    fn route_outbound(
+        &mut self,
+        hop: usize,
+        wi: usize,
+        pod_ip: Ipv4Addr,
+        vhs: Vec<crate::sim::route::VirtualHost>,
+        dst: (Ipv4Addr, u16),
+        log: EnvoyLog,
+        msg: Msg,
+        start: u64,
+    ) -> Resp {
+        let w = &self.mesh.workloads[wi];
         self.route_http(
             hop,
             vhs,
-            port,
+            dst.1,
             &["mesh".to_string()],
             log,
             pod_ip,
-            Some((ip, port)),
+            Some(dst),
             msg,
             start,
             &w.labels,
