@@ -84,22 +84,23 @@ fn key(ns: &str, kind: &str, name: &str) -> Key {
 
 /// The owner that controls an object: the reference with `controller: true`, else the first.
 fn controller_ref(meta: &ObjectMeta) -> Option<&OwnerReference> {
-    meta.owner_references
+    let owners = &meta.live().owner_references;
+    owners
         .iter()
         .find(|o| o.controller == Some(true))
-        .or_else(|| meta.owner_references.first())
+        .or_else(|| owners.first())
 }
 
 /// True for an object as the API server returns it (it has been admitted: a webhook had its
 /// chance to mutate it), false for a manifest still to be applied.
 fn is_live(r: &Resource, status: Option<&PodStatus>) -> bool {
-    r.meta.uid.is_some()
-        || r.meta.creation_timestamp.is_some()
+    r.meta.live().uid.is_some()
+        || r.meta.live().creation_timestamp.is_some()
         || status.is_some_and(|s| s.phase.is_some())
 }
 
 fn pod_ready(meta: &ObjectMeta, status: &PodStatus) -> bool {
-    meta.deletion_timestamp.is_none()
+    meta.live().deletion_timestamp.is_none()
         && status.phase.as_deref().is_none_or(|p| p == "Running")
         && status
             .conditions
@@ -301,7 +302,7 @@ fn rs_order(r: &Resource) -> (u64, String) {
             .get("deployment.kubernetes.io/revision")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
-        r.meta.creation_timestamp.clone().unwrap_or_default(),
+        r.meta.live().creation_timestamp.clone().unwrap_or_default(),
     )
 }
 
@@ -369,6 +370,7 @@ fn build_group((ns, kind, name): Key, members: Vec<Member>) -> PendingWorkload {
     let origin_member = template_member.or(rep).or(members.first());
     let generated_by = template_member.and_then(|t| {
         t.r.meta
+            .live()
             .owner_references
             .iter()
             .find(|o| o.kind == "Gateway")

@@ -427,7 +427,7 @@ pub fn hosts_intersect(a: &str, b: &str) -> bool {
 }
 
 fn creation(meta: &ObjectMeta) -> String {
-    meta.creation_timestamp.clone().unwrap_or_default()
+    meta.live().creation_timestamp.clone().unwrap_or_default()
 }
 
 /// The configuration object a resource is, its spec moved out of the resource.
@@ -438,7 +438,11 @@ fn config<S>(r: Resource, spec: S) -> Config<S> {
         name: r.meta.name.unwrap_or_default(),
         labels: r.meta.labels,
         annotations: r.meta.annotations,
-        created: r.meta.creation_timestamp.unwrap_or_default(),
+        created: r
+            .meta
+            .live
+            .and_then(|l| l.creation_timestamp)
+            .unwrap_or_default(),
         origin: r.origin,
         spec,
     }

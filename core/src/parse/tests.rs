@@ -395,9 +395,30 @@ fn a_dump_list_with_server_fields_loads_cleanly() {
     assert_eq!(l.resources.len(), 2);
     assert!(matches!(*l.resources[1].body, Body::EndpointSlice(_)));
     assert_eq!(
-        l.resources[0].meta.creation_timestamp.as_deref(),
+        l.resources[0].meta.live().creation_timestamp.as_deref(),
         Some("2026-01-05T10:00:00Z")
     );
+}
+
+#[test]
+fn metadata_keeps_the_server_fields_apart_and_writes_them_back() {
+    let live: ObjectMeta = serde_yaml::from_str(
+        "{name: web-1, generateName: web-, namespace: shop, labels: {app: web}, uid: 0b6e, creationTimestamp: \"2026-01-05T10:00:00Z\", deletionTimestamp: \"2026-01-06T10:00:00Z\", ownerReferences: [{kind: ReplicaSet, name: web, controller: true}]}",
+    )
+    .unwrap();
+    let l = live.live();
+    assert_eq!(l.generate_name.as_deref(), Some("web-"));
+    assert_eq!(l.uid.as_deref(), Some("0b6e"));
+    assert_eq!(
+        l.deletion_timestamp.as_deref(),
+        Some("2026-01-06T10:00:00Z")
+    );
+    assert_eq!(l.owner_references[0].name, "web");
+    let again: ObjectMeta = serde_yaml::from_str(&serde_yaml::to_string(&live).unwrap()).unwrap();
+    assert_eq!(again, live);
+    let plain: ObjectMeta = serde_yaml::from_str("{name: web, labels: {app: web}}").unwrap();
+    assert!(plain.live.is_none(), "a manifest's metadata boxes nothing");
+    assert!(plain.live().owner_references.is_empty());
 }
 
 #[test]

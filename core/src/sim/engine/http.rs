@@ -755,9 +755,9 @@ impl<'m> Ctx<'m> {
             .subsets
             .iter()
             .find(|s| s.name == subset)
-            .and_then(|s| s.traffic_policy.as_ref())
+            .and_then(|s| s.traffic_policy.as_deref())
             .and_then(from_policy);
-        sub.or_else(|| dr.spec.traffic_policy.as_ref().and_then(from_policy))
+        sub.or_else(|| dr.spec.traffic_policy.as_deref().and_then(from_policy))
     }
 }
 
