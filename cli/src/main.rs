@@ -212,6 +212,7 @@ never will be and meshsim prints the error oc wait prints at its timeout (exit 1
 }
 
 fn main() -> ExitCode {
+    meshsim_cli::inputs::small_pages();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
