@@ -76,10 +76,11 @@ impl PendingWorkload {
     }
 }
 
-type Key = (String, String, String);
+/// A controller or pod: namespace, kind, name, borrowed from the resources being grouped.
+type Key<'a> = (&'a str, &'a str, &'a str);
 
-fn key(ns: &str, kind: &str, name: &str) -> Key {
-    (ns.to_string(), kind.to_string(), name.to_string())
+fn key<'a>(ns: &'a str, kind: &'a str, name: &'a str) -> Key<'a> {
+    (ns, kind, name)
 }
 
 /// The owner that controls an object: the reference with `controller: true`, else the first.
@@ -220,8 +221,8 @@ struct Member<'a> {
 
 /// Groups Pods and controllers into workloads. `resources` are the Pods and the objects of
 /// `Body::Workload`; anything else is ignored.
-pub fn group(resources: &[Resource]) -> Vec<PendingWorkload> {
-    let mut controllers: HashMap<Key, &Resource> = HashMap::default();
+pub fn group<'a>(resources: &'a [Resource]) -> Vec<PendingWorkload> {
+    let mut controllers: HashMap<Key<'a>, &'a Resource> = HashMap::default();
     for r in resources {
         if matches!(*r.body, Body::Workload(_)) {
             controllers.insert(key(r.namespace(), &r.kind, r.name()), r);
@@ -230,24 +231,24 @@ pub fn group(resources: &[Resource]) -> Vec<PendingWorkload> {
     // The top of an ownership chain, following controllers present in the input. A
     // ReplicaSet whose Deployment is absent still stands for that Deployment, named by the
     // `pod-template-hash` suffix Kubernetes appends.
-    let top_of = |start: Key, hash: Option<&str>| -> Key {
+    let top_of = |start: Key<'a>, hash: Option<&'a str>| -> Key<'a> {
         let mut k = start;
         for _ in 0..8 {
             let Some(r) = controllers.get(&k) else {
                 break;
             };
             match controller_ref(&r.meta) {
-                Some(o) if controllers.contains_key(&key(&k.0, &o.kind, &o.name)) => {
-                    k = key(&k.0, &o.kind, &o.name);
+                Some(o) if controllers.contains_key(&key(k.0, &o.kind, &o.name)) => {
+                    k = key(k.0, &o.kind, &o.name);
                 }
-                Some(o) if o.kind == "Deployment" => return key(&k.0, "Deployment", &o.name),
+                Some(o) if o.kind == "Deployment" => return key(k.0, "Deployment", &o.name),
                 _ => break,
             }
         }
         if k.1 == "ReplicaSet" && !controllers.contains_key(&k) {
             if let Some(h) = hash {
                 if let Some(d) = k.2.strip_suffix(&format!("-{h}")) {
-                    return key(&k.0, "Deployment", d);
+                    return key(k.0, "Deployment", d);
                 }
             }
         }
@@ -307,6 +308,7 @@ fn rs_order(r: &Resource) -> (u64, String) {
 }
 
 fn build_group((ns, kind, name): Key, members: Vec<Member>) -> PendingWorkload {
+    let (ns, kind, name) = (ns.to_string(), kind.to_string(), name.to_string());
     // The template: the top controller's own, else the newest ReplicaSet's.
     let top = members
         .iter()
@@ -381,7 +383,8 @@ fn build_group((ns, kind, name): Key, members: Vec<Member>) -> PendingWorkload {
         .clone()
         .or_else(|| spec.service_account.clone())
         .unwrap_or_else(|| "default".into());
-    let mut ports = Vec::new();
+    // Sized exactly: a list grown by pushing keeps room for four, and there is one per workload.
+    let mut ports = Vec::with_capacity(spec.containers.iter().map(|c| c.ports.len()).sum());
     for c in &spec.containers {
         ports.extend(c.ports.iter().cloned());
     }

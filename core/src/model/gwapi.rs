@@ -1592,7 +1592,7 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
             origins,
         });
     }
-    merged.sort_by_key(|g| g.vs.precedence_key());
+    merged.sort_by(|a, b| a.vs.precedence_key().cmp(&b.vs.precedence_key()));
     for (i, g) in merged.iter().enumerate() {
         let gwname = g.vs.spec.gateways.first().cloned().unwrap_or_default();
         if gwname == "mesh" {

@@ -209,12 +209,8 @@ impl<S> Config<S> {
         format!("{kind} {}/{}", self.namespace, self.name)
     }
     /// Istio orders conflicting configuration by creation time, then namespace and name.
-    pub fn precedence_key(&self) -> (String, String, String) {
-        (
-            self.created.clone(),
-            self.namespace.clone(),
-            self.name.clone(),
-        )
+    pub fn precedence_key(&self) -> (&str, &str, &str) {
+        (&self.created, &self.namespace, &self.name)
     }
 }
 
@@ -432,9 +428,8 @@ fn creation(meta: &ObjectMeta) -> String {
 
 /// The configuration object a resource is, its spec moved out of the resource.
 fn config<S>(r: Resource, spec: S) -> Config<S> {
-    let namespace = r.namespace().to_string();
     Config {
-        namespace,
+        namespace: r.meta.namespace.unwrap_or_default(),
         name: r.meta.name.unwrap_or_default(),
         labels: r.meta.labels,
         annotations: r.meta.annotations,
@@ -874,6 +869,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             pod_pool.reserve(ip);
         }
     }
+    mesh.workloads.reserve_exact(pending.len());
     for mut p in pending {
         let ns_labels = mesh
             .namespaces
@@ -1104,7 +1100,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             mesh.se_by_auto_vip.insert(ip, i);
         }
     }
-    mesh.virtual_services.sort_by_key(|c| c.precedence_key());
+    mesh.virtual_services
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
     for (i, vs) in mesh.virtual_services.iter().enumerate() {
         for h in &vs.spec.hosts {
             let h = fqdn(h, &vs.namespace);
@@ -1117,20 +1114,26 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             }
         }
     }
-    mesh.destination_rules.sort_by_key(|c| c.precedence_key());
+    mesh.destination_rules
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
     for (i, dr) in mesh.destination_rules.iter().enumerate() {
         mesh.dr_by_host
             .entry(fqdn(&dr.spec.host, &dr.namespace))
             .or_default()
             .push(i);
     }
-    mesh.istio_gateways.sort_by_key(|c| c.precedence_key());
-    mesh.sidecars.sort_by_key(|c| c.precedence_key());
+    mesh.istio_gateways
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    mesh.sidecars
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
     mesh.gateways
-        .sort_by_key(|c| (c.namespace.clone(), c.name.clone()));
-    mesh.http_routes.sort_by_key(|c| c.precedence_key());
-    mesh.grpc_routes.sort_by_key(|c| c.precedence_key());
-    mesh.openshift_routes.sort_by_key(|c| c.precedence_key());
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    mesh.http_routes
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    mesh.grpc_routes
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    mesh.openshift_routes
+        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
 
     for (si, s) in mesh.services.iter().enumerate() {
         for p in &s.ports {
