@@ -702,26 +702,29 @@ fn http_match(m: &HttpRouteMatch) -> HttpMatchRequest {
             }
         }
     };
-    HttpMatchRequest {
+    let mut out = HttpMatchRequest {
         uri: Some(uri),
-        method: m.method.as_ref().map(|x| {
-            Box::new(StringMatch {
-                exact: Some(x.clone()),
-                ..Default::default()
-            })
-        }),
         headers: m
             .headers
             .iter()
             .map(|h| (h.name.clone(), string_match(h.type_.as_deref(), &h.value)))
             .collect(),
-        query_params: m
+        ..Default::default()
+    };
+    if let Some(method) = &m.method {
+        out.more_mut().method = Some(StringMatch {
+            exact: Some(method.clone()),
+            ..Default::default()
+        });
+    }
+    if !m.query_params.is_empty() {
+        out.more_mut().query_params = m
             .query_params
             .iter()
             .map(|h| (h.name.clone(), string_match(h.type_.as_deref(), &h.value)))
-            .collect(),
-        ..Default::default()
+            .collect();
     }
+    out
 }
 
 /// `createGRPCURIMatch`: gRPC paths are `/<service>/<method>`.
@@ -891,9 +894,14 @@ pub fn sort_http_routes<T>(routes: &mut [(HttpRoute, T)]) {
         let (r2, l2) = uri_rank(m2);
         r2.cmp(&r1)
             .then(l2.cmp(&l1))
-            .then(m2.method.is_some().cmp(&m1.method.is_some()))
+            .then(m2.more().method.is_some().cmp(&m1.more().method.is_some()))
             .then(m2.headers.len().cmp(&m1.headers.len()))
-            .then(m2.query_params.len().cmp(&m1.query_params.len()))
+            .then(
+                m2.more()
+                    .query_params
+                    .len()
+                    .cmp(&m1.more().query_params.len()),
+            )
     });
 }
 
@@ -1776,10 +1784,10 @@ mod tests {
             ..Default::default()
         };
         if method {
-            m.method = Some(Box::new(StringMatch {
+            m.more_mut().method = Some(StringMatch {
                 exact: Some("GET".into()),
                 ..Default::default()
-            }));
+            });
         }
         for i in 0..headers {
             m.headers.insert(format!("h{i}"), StringMatch::default());

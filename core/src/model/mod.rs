@@ -1652,15 +1652,15 @@ fn build_trace_indexes(mesh: &mut Mesh) {
             for m in &route.r#match {
                 let fields = [
                     m.uri.as_ref(),
-                    m.scheme.as_deref(),
-                    m.method.as_deref(),
-                    m.authority.as_deref(),
+                    m.more().scheme.as_ref(),
+                    m.more().method.as_ref(),
+                    m.more().authority.as_ref(),
                 ];
                 let maps = m
                     .headers
                     .values()
-                    .chain(m.query_params.values())
-                    .chain(m.without_headers.values());
+                    .chain(m.more().query_params.values())
+                    .chain(m.more().without_headers.values());
                 for sm in fields.into_iter().flatten().chain(maps) {
                     if let Some(re) = sm.regex.as_deref() {
                         regexes.add(re);

@@ -1210,13 +1210,13 @@ fn validate(r: &Resource, out: &mut Loaded) {
                         }
                     };
                     check(m.uri.as_ref(), "uri");
-                    check(m.authority.as_deref(), "authority");
-                    check(m.method.as_deref(), "method");
+                    check(m.more().authority.as_ref(), "authority");
+                    check(m.more().method.as_ref(), "method");
                     for (k, sm) in m
                         .headers
                         .iter()
-                        .chain(&m.query_params)
-                        .chain(&m.without_headers)
+                        .chain(&m.more().query_params)
+                        .chain(&m.more().without_headers)
                     {
                         if let Some(re) = sm.regex.as_deref() {
                             bad_regex(re, &["spec", "http", &i, "match", &j, k]);

@@ -422,6 +422,29 @@ fn metadata_keeps_the_server_fields_apart_and_writes_them_back() {
 }
 
 #[test]
+fn a_match_keeps_its_rarer_conditions_apart_and_writes_them_back() {
+    let full: HttpMatchRequest = serde_yaml::from_str(
+        "{name: m, uri: {prefix: /a}, scheme: {exact: https}, method: {exact: GET}, authority: {regex: 'a.*'}, headers: {x: {exact: '1'}}, port: 8080, sourceLabels: {app: c}, gateways: [mesh], queryParams: {q: {exact: v}}, ignoreUriCase: true, withoutHeaders: {y: {}}, sourceNamespace: ns}",
+    )
+    .unwrap();
+    let more = full.more();
+    assert_eq!(
+        more.method.as_ref().and_then(|m| m.exact.as_deref()),
+        Some("GET")
+    );
+    assert_eq!(more.gateways, ["mesh"]);
+    assert_eq!(more.source_namespace.as_deref(), Some("ns"));
+    assert!(more.without_headers.contains_key("y"));
+    let again: HttpMatchRequest =
+        serde_yaml::from_str(&serde_yaml::to_string(&full).unwrap()).unwrap();
+    assert_eq!(again, full);
+    let plain: HttpMatchRequest =
+        serde_yaml::from_str("{uri: {prefix: /}, headers: {x: {exact: '1'}}}").unwrap();
+    assert!(plain.more.is_none(), "a path and headers box nothing");
+    assert!(plain.more().query_params.is_empty());
+}
+
+#[test]
 fn list_items_point_at_their_own_lines_and_fields() {
     let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a, namespace: x}\n  spec:\n    selector: {app: a}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n    namespace: x\n  spec:\n    ports: [{port: 80}]\n    selector: {app: b}\nkind: List\nmetadata: {resourceVersion: \"\"}\n";
     let l = load_one(text);

@@ -363,22 +363,115 @@ api_struct! {
     }
 }
 
-api_struct! {
-    pub struct HttpMatchRequest {
-        pub name: Option<String>,
-        pub uri: Option<StringMatch>,
-        pub scheme: Option<Box<StringMatch>>,
-        pub method: Option<Box<StringMatch>>,
-        pub authority: Option<Box<StringMatch>>,
-        pub headers: Map<StringMatch>,
-        pub port: Option<u16>,
-        pub source_labels: Labels,
-        #[serde(deserialize_with = "compact")]
-        pub gateways: Vec<String>,
-        pub query_params: Map<StringMatch>,
-        pub ignore_uri_case: bool,
-        pub without_headers: Map<StringMatch>,
-        pub source_namespace: Option<String>,
+/// Istio's `HTTPMatchRequest`. The conditions most matches leave out (scheme, method,
+/// authority, source labels and namespace, gateways, query parameters, absent headers) are kept
+/// apart, boxed: a match is 136 bytes instead of 272, and a VirtualService holds many.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(from = "HttpMatchFields", into = "HttpMatchFields")]
+pub struct HttpMatchRequest {
+    pub name: Option<String>,
+    pub uri: Option<StringMatch>,
+    pub headers: Map<StringMatch>,
+    pub port: Option<u16>,
+    pub ignore_uri_case: bool,
+    pub more: Option<Box<MoreMatch>>,
+}
+
+/// The rarer conditions of an [`HttpMatchRequest`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MoreMatch {
+    pub scheme: Option<StringMatch>,
+    pub method: Option<StringMatch>,
+    pub authority: Option<StringMatch>,
+    pub source_labels: Labels,
+    pub gateways: Vec<String>,
+    pub query_params: Map<StringMatch>,
+    pub without_headers: Map<StringMatch>,
+    pub source_namespace: Option<String>,
+}
+
+impl HttpMatchRequest {
+    /// The rarer conditions, empty when the match has none.
+    pub fn more(&self) -> &MoreMatch {
+        static NONE: MoreMatch = MoreMatch {
+            scheme: None,
+            method: None,
+            authority: None,
+            source_labels: Map::new(),
+            gateways: Vec::new(),
+            query_params: Map::new(),
+            without_headers: Map::new(),
+            source_namespace: None,
+        };
+        self.more.as_deref().unwrap_or(&NONE)
+    }
+    /// The rarer conditions, to set one.
+    pub fn more_mut(&mut self) -> &mut MoreMatch {
+        self.more.get_or_insert_with(Default::default)
+    }
+}
+
+/// `HTTPMatchRequest` as written: what [`HttpMatchRequest`] is read from and written as.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+struct HttpMatchFields {
+    name: Option<String>,
+    uri: Option<StringMatch>,
+    scheme: Option<StringMatch>,
+    method: Option<StringMatch>,
+    authority: Option<StringMatch>,
+    headers: Map<StringMatch>,
+    port: Option<u16>,
+    source_labels: Labels,
+    #[serde(deserialize_with = "compact")]
+    gateways: Vec<String>,
+    query_params: Map<StringMatch>,
+    ignore_uri_case: bool,
+    without_headers: Map<StringMatch>,
+    source_namespace: Option<String>,
+}
+
+impl From<HttpMatchFields> for HttpMatchRequest {
+    fn from(f: HttpMatchFields) -> Self {
+        let more = MoreMatch {
+            scheme: f.scheme,
+            method: f.method,
+            authority: f.authority,
+            source_labels: f.source_labels,
+            gateways: f.gateways,
+            query_params: f.query_params,
+            without_headers: f.without_headers,
+            source_namespace: f.source_namespace,
+        };
+        HttpMatchRequest {
+            name: f.name,
+            uri: f.uri,
+            headers: f.headers,
+            port: f.port,
+            ignore_uri_case: f.ignore_uri_case,
+            more: (more != MoreMatch::default()).then(|| Box::new(more)),
+        }
+    }
+}
+
+impl From<HttpMatchRequest> for HttpMatchFields {
+    fn from(m: HttpMatchRequest) -> Self {
+        let more = m.more.map(|b| *b).unwrap_or_default();
+        HttpMatchFields {
+            name: m.name,
+            uri: m.uri,
+            scheme: more.scheme,
+            method: more.method,
+            authority: more.authority,
+            headers: m.headers,
+            port: m.port,
+            source_labels: more.source_labels,
+            gateways: more.gateways,
+            query_params: more.query_params,
+            ignore_uri_case: m.ignore_uri_case,
+            without_headers: more.without_headers,
+            source_namespace: more.source_namespace,
+        }
     }
 }
 

@@ -536,19 +536,20 @@ fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
             })
             .collect::<Vec<_>>()
     };
+    let more = m.more();
     RouteMatch {
         name: m.name.clone(),
         path: sm(m.uri.as_ref()),
-        method: sm(m.method.as_deref()),
-        authority: sm(m.authority.as_deref()),
-        scheme: sm(m.scheme.as_deref()),
+        method: sm(more.method.as_ref()),
+        authority: sm(more.authority.as_ref()),
+        scheme: sm(more.scheme.as_ref()),
         headers: list(&m.headers),
-        without_headers: list(&m.without_headers),
-        query: list(&m.query_params),
+        without_headers: list(&more.without_headers),
+        query: list(&more.query_params),
         port: m.port,
-        source_labels: m.source_labels.clone(),
-        source_namespace: m.source_namespace.clone(),
-        gateways: m.gateways.clone(),
+        source_labels: more.source_labels.clone(),
+        source_namespace: more.source_namespace.clone(),
+        gateways: more.gateways.clone(),
         ignore_case: m.ignore_uri_case,
     }
 }
