@@ -6,7 +6,8 @@
 //! The whole-mesh benchmarks take few samples (a 10,000-service mesh is 24 MB of YAML) so that
 //! a run stays short on a shared machine.
 
-/// The allocator the `meshsim` binary uses, so that the figures are the CLI's.
+/// The allocator the `meshsim` binary uses, set up as it sets it up (`main`), so that the
+/// figures are the CLI's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -21,6 +22,7 @@ use std::sync::Mutex;
 const SIZES: &[usize] = &[100, 1000, 10_000];
 
 fn main() {
+    meshsim_cli::inputs::small_pages();
     divan::main();
 }
 

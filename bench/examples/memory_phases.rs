@@ -2,7 +2,7 @@
 //! does (read, parse on every core, model build), to find which phase sets the peak:
 //!
 //! ```sh
-//! cargo run --release -p meshsim-gen -- 10000 target/mesh-10000
+//! cargo run --release -p meshsim-bench --bin meshsim-gen -- --services 10000 --out target/mesh-10000
 //! cargo run --release -p meshsim-bench --example memory_phases -- target/mesh-10000
 //! ```
 //!

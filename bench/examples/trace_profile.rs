@@ -20,6 +20,7 @@ use meshsim_core::{Mesh, ModelOptions, Request};
 use std::hint::black_box;
 
 fn main() {
+    meshsim_cli::inputs::small_pages();
     let mut args = std::env::args().skip(1);
     let services = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let count = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
