@@ -31,8 +31,9 @@ fn objects(mesh: &Mesh, what: &str, ns: Option<&str>) -> Option<Vec<Value>> {
                     .iter()
                     .filter(|g| in_ns(ns, &g.namespace))
                     .map(|g| {
-                        let doc = &g.origin.text[g.origin.range.0..g.origin.range.1];
-                        serde_yaml::from_str::<Value>(doc).unwrap_or(Value::Null)
+                        g.origin
+                            .with_document(|doc| serde_yaml::from_str::<Value>(doc))
+                            .unwrap_or(Value::Null)
                     }),
             );
             items

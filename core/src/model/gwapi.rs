@@ -1640,8 +1640,10 @@ fn transition_time<S>(c: &Config<S>) -> String {
 
 /// The object as read from its manifest, with its namespace filled in and `status` set.
 fn object_with_status<S>(c: &Config<S>, status: serde_json::Value) -> serde_json::Value {
-    let doc = &c.origin.text[c.origin.range.0..c.origin.range.1];
-    let mut v: serde_json::Value = serde_yaml::from_str(doc).unwrap_or(serde_json::Value::Null);
+    let mut v: serde_json::Value = c
+        .origin
+        .with_document(|doc| serde_yaml::from_str(doc))
+        .unwrap_or(serde_json::Value::Null);
     if let Some(obj) = v.as_object_mut() {
         if let Some(meta) = obj
             .entry("metadata")

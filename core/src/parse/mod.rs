@@ -5,6 +5,7 @@
 mod labels;
 pub mod locate;
 mod onepass;
+mod source;
 pub mod types;
 
 use crate::diag::{self, Diagnostic};
@@ -13,6 +14,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use types::*;
+
+pub use source::SourceText;
 
 /// One input file as bytes; the loader decides whether it is text.
 #[derive(Debug, Clone)]
@@ -30,13 +33,13 @@ impl SourceFile {
     }
 }
 
-/// Where an object came from: file, first line of its document, and the document's text so
-/// that later stages can point at a field's line.
+/// Where an object came from: file, first line of its document, and the file's text so that
+/// later stages can point at a field's line.
 #[derive(Debug, Clone)]
 pub struct Origin {
     pub file: Arc<str>,
     pub line: usize,
-    pub text: Arc<str>,
+    pub text: Arc<SourceText>,
     /// Byte range of the object's document within `text`.
     pub range: (usize, usize),
 }
@@ -48,11 +51,16 @@ impl Origin {
     }
     /// The line of a field inside the object (`["spec", "http", "1"]`), or the object's line.
     pub fn line_of(&self, path: &[&str]) -> usize {
-        let doc = &self.text[self.range.0..self.range.1];
-        match locate::locate(doc, path) {
+        match self.with_document(|doc| locate::locate(doc, path)) {
             Some(l) => self.line + l,
             None => self.line,
         }
+    }
+    /// Runs `f` on the object's document (empty if the text is shorter than the range,
+    /// which loading never makes).
+    pub fn with_document<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        self.text
+            .with(|text| f(text.get(self.range.0..self.range.1).unwrap_or("")))
     }
     pub fn pos_of(&self, path: &[&str]) -> String {
         format!("{}:{}", self.file, self.line_of(path))
@@ -60,8 +68,7 @@ impl Origin {
     /// `pos_of(list + [i])` for each of the first `n` items of the list at `list`, reading
     /// the document once.
     pub fn item_positions(&self, list: &[&str], n: usize) -> Vec<String> {
-        let doc = &self.text[self.range.0..self.range.1];
-        let lines = locate::locate_items(doc, list);
+        let lines = self.with_document(|doc| locate::locate_items(doc, list));
         (0..n)
             .map(|i| {
                 let line = lines.get(i).map_or(self.line, |l| self.line + l);
@@ -204,7 +211,8 @@ pub struct Split {
 #[derive(Debug)]
 struct SplitFile {
     path: Arc<str>,
-    text: Arc<str>,
+    /// Plain while documents are parsed; [`Split::assemble`] packs it.
+    text: Arc<SourceText>,
     /// Documents that hold more than comments: (first line, byte start, byte end).
     documents: Vec<(usize, usize, usize)>,
     /// Why the file could not be read as text, if it could not.
@@ -259,22 +267,26 @@ impl Split {
                 text: f.text.clone(),
                 range: (start, end),
             };
-            parse_document(&f.text[start..end], origin, opts, out);
+            f.text
+                .with(|text| parse_document(&text[start..end], origin, opts, out));
         }
         Parsed { pieces }
     }
 
     /// Joins the results of [`Split::parse`] over consecutive ranges covering `0..len()`, in
     /// order, into what [`load`] returns.
+    /// Each file's text is packed (see [`SourceText`]) and its resources' origins point at
+    /// the packed text; the plain one is freed.
     pub fn assemble(self, parsed: impl IntoIterator<Item = Parsed>) -> Loaded {
-        let mut per_file: Vec<Loaded> = self
-            .files
-            .into_iter()
-            .map(|f| Loaded {
+        let mut packed = Vec::with_capacity(self.files.len());
+        let mut per_file: Vec<Loaded> = Vec::with_capacity(self.files.len());
+        for f in self.files {
+            packed.push(Arc::new(f.text.packed()));
+            per_file.push(Loaded {
                 resources: f.pre,
                 diagnostics: f.diagnostics,
-            })
-            .collect();
+            });
+        }
         for (fi, piece) in parsed.into_iter().flat_map(|p| p.pieces) {
             let out = &mut per_file[fi];
             out.diagnostics.extend(piece.diagnostics);
@@ -282,6 +294,11 @@ impl Split {
                 out.resources = piece.resources;
             } else {
                 out.resources.extend(piece.resources);
+            }
+        }
+        for (out, text) in per_file.iter_mut().zip(&packed) {
+            for r in &mut out.resources {
+                r.origin.text = text.clone();
             }
         }
         merge(per_file)
@@ -499,7 +516,7 @@ fn split_file(file: &SourceFile) -> SplitFile {
     let path = file.path.as_str();
     let mut out = SplitFile {
         path: Arc::from(path),
-        text: Arc::from(""),
+        text: Arc::new(SourceText::plain("")),
         documents: Vec::new(),
         diagnostics: Vec::new(),
         pre: Vec::new(),
@@ -537,12 +554,20 @@ fn split_file(file: &SourceFile) -> SplitFile {
         }
     };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    out.text = if text.contains('\r') {
-        Arc::from(text.replace("\r\n", "\n").replace('\r', "\n"))
+    let text: Box<str> = if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n").into()
     } else {
-        Arc::from(text)
+        text.into()
     };
-    if let Some((api_version, kind)) = install_file_kind(path) {
+    let install = install_file_kind(path);
+    if install.is_none() {
+        out.documents = split_documents(&text)
+            .into_iter()
+            .filter(|&(_, start, end)| !is_blank_document(&text[start..end]))
+            .collect();
+    }
+    out.text = Arc::new(SourceText::plain(text));
+    if let Some((api_version, kind)) = install {
         // An install folder's build file, not an object: set aside.
         out.pre.push(Resource {
             api_version: api_version.into(),
@@ -559,12 +584,7 @@ fn split_file(file: &SourceFile) -> SplitFile {
             },
             body: Box::new(Body::Kept(serde_yaml::Value::Null)),
         });
-        return out;
     }
-    out.documents = split_documents(&out.text)
-        .into_iter()
-        .filter(|&(_, start, end)| !is_blank_document(&out.text[start..end]))
-        .collect();
     out
 }
 

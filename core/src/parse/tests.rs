@@ -204,7 +204,7 @@ fn both_paths(doc: &str) -> (Vec<String>, Vec<String>) {
     let origin = Origin {
         file: Arc::from("d.yaml"),
         line: 3,
-        text: Arc::from(doc),
+        text: Arc::new(SourceText::plain(doc)),
         range: (0, doc.len()),
     };
     let opts = LoadOptions::default();
@@ -334,7 +334,7 @@ fn ordinary_objects_take_the_one_pass_path() {
             let origin = Origin {
                 file: Arc::from("d.yaml"),
                 line: 1,
-                text: Arc::from(*doc),
+                text: Arc::new(SourceText::plain(*doc)),
                 range: (0, doc.len()),
             };
             onepass::parse(
