@@ -426,6 +426,12 @@ fn creation(meta: &ObjectMeta) -> String {
     meta.live().creation_timestamp.clone().unwrap_or_default()
 }
 
+/// A new list of an index, room for one: most keys of the model's indexes (a name, a host, a
+/// port) have a single entry, and a list grown by pushing would keep room for four.
+fn list<T>() -> Vec<T> {
+    Vec::with_capacity(1)
+}
+
 /// The configuration object a resource is, its spec moved out of the resource.
 fn config<S>(r: Resource, spec: S) -> Config<S> {
     Config {
@@ -935,7 +941,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     for (wi, w) in mesh.workloads.iter().enumerate() {
         workloads_by_namespace
             .entry(w.namespace.as_str())
-            .or_default()
+            .or_insert_with(list)
             .push(wi);
     }
     let mut services: Vec<Service> = Vec::with_capacity(svc_specs.len());
@@ -1083,7 +1089,10 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         if se.host.starts_with('*') {
             mesh.se_wildcards.push(i);
         } else {
-            mesh.se_by_host.entry(se.host.clone()).or_default().push(i);
+            mesh.se_by_host
+                .entry(se.host.clone())
+                .or_insert_with(list)
+                .push(i);
         }
         for a in &se.spec.addresses {
             mesh.se_by_address.entry(a.clone()).or_insert(i);
@@ -1110,7 +1119,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     mesh.vs_wildcards.push(i);
                 }
             } else {
-                mesh.vs_by_host.entry(h).or_default().push(i);
+                mesh.vs_by_host.entry(h).or_insert_with(list).push(i);
             }
         }
     }
@@ -1119,7 +1128,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     for (i, dr) in mesh.destination_rules.iter().enumerate() {
         mesh.dr_by_host
             .entry(fqdn(&dr.spec.host, &dr.namespace))
-            .or_default()
+            .or_insert_with(list)
             .push(i);
     }
     mesh.istio_gateways
@@ -1137,11 +1146,14 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
 
     for (si, s) in mesh.services.iter().enumerate() {
         for p in &s.ports {
-            mesh.services_by_port.entry(p.port).or_default().push(si);
+            mesh.services_by_port
+                .entry(p.port)
+                .or_insert_with(list)
+                .push(si);
             if p.protocol.is_http() || (p.protocol == Protocol::Unknown && s.cluster_ip.is_none()) {
                 mesh.http_services_by_port
                     .entry(p.port)
-                    .or_default()
+                    .or_insert_with(list)
                     .push(si);
             }
         }
@@ -1150,13 +1162,13 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         for p in &se.spec.ports {
             mesh.service_entries_by_port
                 .entry(p.number)
-                .or_default()
+                .or_insert_with(list)
                 .push(i);
             let proto = Protocol::from_name(p.protocol.as_deref().unwrap_or(""), p.name.as_deref());
             if proto.is_http() || (proto == Protocol::Unknown && se.spec.addresses.is_empty()) {
                 mesh.http_service_entries_by_port
                     .entry(p.number)
-                    .or_default()
+                    .or_insert_with(list)
                     .push(i);
             }
         }
@@ -1571,7 +1583,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
                 mesh.workloads_by_istio_gateway[gi].push(wi);
                 mesh.istio_gateways_by_workload
                     .entry(wi)
-                    .or_default()
+                    .or_insert_with(list)
                     .push(gi);
             }
         }
@@ -1588,7 +1600,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
                 } else {
                     mesh.istio_gateways_by_host
                         .entry(h.to_ascii_lowercase())
-                        .or_default()
+                        .or_insert_with(list)
                 };
                 if list.last() != Some(&gi) {
                     list.push(gi);
@@ -1606,7 +1618,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
             } else {
                 format!("{}/{g}", vs.namespace)
             };
-            let all = mesh.vs_by_gateway.entry(gname.clone()).or_default();
+            let all = mesh.vs_by_gateway.entry(gname.clone()).or_insert_with(list);
             if all.last() == Some(&vi) {
                 continue;
             }
@@ -1616,11 +1628,11 @@ fn build_trace_indexes(mesh: &mut Mesh) {
                 let list = if h.contains('*') {
                     mesh.vs_wildcards_by_gateway
                         .entry(gname.clone())
-                        .or_default()
+                        .or_insert_with(list)
                 } else {
                     mesh.vs_by_gateway_host
                         .entry((gname.clone(), h))
-                        .or_default()
+                        .or_insert_with(list)
                 };
                 if list.last() != Some(&vi) {
                     list.push(vi);
@@ -1631,18 +1643,18 @@ fn build_trace_indexes(mesh: &mut Mesh) {
     for (wi, w) in mesh.workloads.iter().enumerate() {
         mesh.workloads_by_name
             .entry(w.name.clone())
-            .or_default()
+            .or_insert_with(list)
             .push(wi);
         for (pi, p) in w.pods.iter().enumerate() {
             mesh.pods_by_bare_name
                 .entry(p.name.clone())
-                .or_default()
+                .or_insert_with(list)
                 .push((wi, pi));
         }
         if let Some(app) = w.labels.get("app") {
             mesh.workloads_by_app
                 .entry(app.clone())
-                .or_default()
+                .or_insert_with(list)
                 .push(wi);
         }
     }

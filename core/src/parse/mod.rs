@@ -211,8 +211,9 @@ pub struct Split {
 #[derive(Debug)]
 struct SplitFile {
     path: Arc<str>,
-    /// Plain while documents are parsed; [`Split::assemble`] packs it.
-    text: Arc<SourceText>,
+    /// The plain text, while documents are parsed. Whoever parses the file's last document
+    /// packs it and lets it go (see [`Split::parse`]).
+    plain: std::sync::Mutex<Option<Arc<SourceText>>>,
     /// Documents that hold more than comments: (first line, byte start, byte end).
     documents: Vec<(usize, usize, usize)>,
     /// Why the file could not be read as text, if it could not.
@@ -232,6 +233,15 @@ pub fn split(files: &[SourceFile]) -> Split {
     Split { files, documents }
 }
 
+impl SplitFile {
+    fn plain(&self) -> Option<Arc<SourceText>> {
+        self.plain.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    fn release_plain(&self) {
+        self.plain.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
 impl Split {
     /// The number of documents.
     pub fn len(&self) -> usize {
@@ -249,56 +259,78 @@ impl Split {
         end - start
     }
 
-    /// Parses documents `range` (of `0..len()`), in order.
+    /// Parses documents `range` (of `0..len()`), in order. A file whose documents all lie in
+    /// the range is packed as soon as they are parsed (its resources then point at the packed
+    /// text, and the plain one is freed), so that loading never holds every plain text and
+    /// every parsed object at once.
     pub fn parse(&self, range: std::ops::Range<usize>, opts: &LoadOptions) -> Parsed {
-        let mut pieces: Vec<(usize, Loaded)> = Vec::new();
-        for &(fi, di) in &self.documents[range] {
-            if pieces.last().is_none_or(|(f, _)| *f != fi) {
-                pieces.push((fi, Loaded::default()));
-            }
-            let Some((_, out)) = pieces.last_mut() else {
-                continue;
-            };
+        let mut parsed = Parsed::default();
+        let documents = &self.documents[range];
+        let mut k = 0;
+        while let Some(&(fi, _)) = documents.get(k) {
             let f = &self.files[fi];
-            let (line, start, end) = f.documents[di];
-            let origin = Origin {
-                file: f.path.clone(),
-                line,
-                text: f.text.clone(),
-                range: (start, end),
+            let in_file = documents[k..].iter().take_while(|(f, _)| *f == fi).count();
+            // A document is one object (a List, several): sized so, the list keeps no growth
+            // slack until it is merged.
+            let mut out = Loaded {
+                resources: Vec::with_capacity(in_file),
+                diagnostics: Vec::new(),
             };
-            f.text
-                .with(|text| parse_document(&text[start..end], origin, opts, out));
+            if let Some(text) = f.plain() {
+                for &(_, di) in &documents[k..k + in_file] {
+                    let (line, start, end) = f.documents[di];
+                    let origin = Origin {
+                        file: f.path.clone(),
+                        line,
+                        text: text.clone(),
+                        range: (start, end),
+                    };
+                    text.with(|t| parse_document(&t[start..end], origin, opts, &mut out));
+                }
+                if in_file == f.documents.len() {
+                    let packed = Arc::new(text.packed());
+                    for r in &mut out.resources {
+                        r.origin.text = packed.clone();
+                    }
+                    f.release_plain();
+                }
+            }
+            parsed.pieces.push((fi, out));
+            k += in_file;
         }
-        Parsed { pieces }
+        parsed
     }
 
     /// Joins the results of [`Split::parse`] over consecutive ranges covering `0..len()`, in
-    /// order, into what [`load`] returns.
-    /// Each file's text is packed (see [`SourceText`]) and its resources' origins point at
-    /// the packed text; the plain one is freed.
+    /// order, into what [`load`] returns. The texts of files whose documents were parsed in
+    /// two ranges are packed here.
     pub fn assemble(self, parsed: impl IntoIterator<Item = Parsed>) -> Loaded {
-        let mut packed = Vec::with_capacity(self.files.len());
         let mut per_file: Vec<Loaded> = Vec::with_capacity(self.files.len());
+        let mut plain = Vec::with_capacity(self.files.len());
         for f in self.files {
-            packed.push(Arc::new(f.text.packed()));
+            plain.push(f.plain.into_inner().unwrap_or_else(|e| e.into_inner()));
             per_file.push(Loaded {
                 resources: f.pre,
                 diagnostics: f.diagnostics,
             });
         }
-        for (fi, piece) in parsed.into_iter().flat_map(|p| p.pieces) {
-            let out = &mut per_file[fi];
-            out.diagnostics.extend(piece.diagnostics);
-            if out.resources.is_empty() {
-                out.resources = piece.resources;
-            } else {
-                out.resources.extend(piece.resources);
+        for parsed in parsed {
+            for (fi, piece) in parsed.pieces {
+                let out = &mut per_file[fi];
+                out.diagnostics.extend(piece.diagnostics);
+                if out.resources.is_empty() {
+                    out.resources = piece.resources;
+                } else {
+                    out.resources.extend(piece.resources);
+                }
             }
         }
-        for (out, text) in per_file.iter_mut().zip(&packed) {
-            for r in &mut out.resources {
-                r.origin.text = text.clone();
+        for (out, text) in per_file.iter_mut().zip(plain) {
+            if let Some(text) = text {
+                let packed = Arc::new(text.packed());
+                for r in &mut out.resources {
+                    r.origin.text = packed.clone();
+                }
             }
         }
         merge(per_file)
@@ -516,7 +548,7 @@ fn split_file(file: &SourceFile) -> SplitFile {
     let path = file.path.as_str();
     let mut out = SplitFile {
         path: Arc::from(path),
-        text: Arc::new(SourceText::plain("")),
+        plain: std::sync::Mutex::new(None),
         documents: Vec::new(),
         diagnostics: Vec::new(),
         pre: Vec::new(),
@@ -566,7 +598,7 @@ fn split_file(file: &SourceFile) -> SplitFile {
             .filter(|&(_, start, end)| !is_blank_document(&text[start..end]))
             .collect();
     }
-    out.text = Arc::new(SourceText::plain(text));
+    let text = Arc::new(SourceText::plain(text));
     if let Some((api_version, kind)) = install {
         // An install folder's build file, not an object: set aside.
         out.pre.push(Resource {
@@ -579,12 +611,13 @@ fn split_file(file: &SourceFile) -> SplitFile {
             origin: Origin {
                 file: out.path.clone(),
                 line: 1,
-                text: out.text.clone(),
-                range: (0, out.text.len()),
+                range: (0, text.len()),
+                text: text.clone(),
             },
             body: Box::new(Body::Kept(serde_yaml::Value::Null)),
         });
     }
+    out.plain = std::sync::Mutex::new(Some(text));
     out
 }
 

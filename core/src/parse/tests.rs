@@ -445,6 +445,53 @@ fn a_match_keeps_its_rarer_conditions_apart_and_writes_them_back() {
 }
 
 #[test]
+fn loaded_objects_find_their_fields_lines_in_the_packed_text() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec:\n  selector: {app: a}\n  ports:\n  - port: 80\n---\napiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec:\n  ports:\n  - port: 81\n";
+    let files = [
+        SourceFile::new("one.yaml", text),
+        SourceFile::new(
+            "two.yaml",
+            text.replace("name: a", "name: c")
+                .replace("name: b", "name: d"),
+        ),
+    ];
+    let split = split(&files);
+    // Two ranges, the second starting inside the second file: the first file is packed while
+    // parsing, the second when the ranges are joined.
+    let parsed = [
+        split.parse(0..3, &LoadOptions::default()),
+        split.parse(3..4, &LoadOptions::default()),
+    ];
+    let l = split.assemble(parsed);
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+    let lines: Vec<(String, usize, usize)> = l
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                r.name().to_string(),
+                r.origin.line_of(&["spec", "ports"]),
+                r.origin.text.len(),
+            )
+        })
+        .collect();
+    let n = text.len();
+    assert_eq!(
+        lines,
+        [
+            ("a".into(), 6, n),
+            ("b".into(), 13, n),
+            ("c".into(), 6, n),
+            ("d".into(), 13, n)
+        ]
+    );
+    assert!(l
+        .resources
+        .iter()
+        .all(|r| format!("{:?}", r.origin.text).contains("packed")));
+}
+
+#[test]
 fn list_items_point_at_their_own_lines_and_fields() {
     let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a, namespace: x}\n  spec:\n    selector: {app: a}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n    namespace: x\n  spec:\n    ports: [{port: 80}]\n    selector: {app: b}\nkind: List\nmetadata: {resourceVersion: \"\"}\n";
     let l = load_one(text);
