@@ -506,28 +506,34 @@ fn convert_rule(
         match f.type_.as_str() {
             "RequestHeaderModifier" => {
                 if let Some(h) = header_ops(&f.request_header_modifier) {
-                    r.headers.get_or_insert_with(Default::default).request = Some(h);
+                    r.more_mut()
+                        .headers
+                        .get_or_insert_with(Default::default)
+                        .request = Some(h);
                 }
             }
             "ResponseHeaderModifier" => {
                 if let Some(h) = header_ops(&f.response_header_modifier) {
-                    r.headers.get_or_insert_with(Default::default).response = Some(h);
+                    r.more_mut()
+                        .headers
+                        .get_or_insert_with(Default::default)
+                        .response = Some(h);
                 }
             }
             "RequestRedirect" if kind == RouteKind::Http => {
                 if let Some(rd) = &f.request_redirect {
-                    r.redirect = Some(Box::new(redirect(rd)));
+                    r.more_mut().redirect = Some(redirect(rd));
                 }
             }
             "URLRewrite" if kind == RouteKind::Http => {
                 if let Some(rw) = &f.url_rewrite {
-                    r.rewrite = rewrite(rw).map(Box::new);
+                    r.more_mut().rewrite = rewrite(rw);
                 }
             }
             "RequestMirror" => {
                 if let Some(m) = &f.request_mirror {
                     match resolve_backend(mesh, &m.backend_ref, route_ns, kind, enforce_grant) {
-                        Ok(b) if b.error.is_none() => r.mirror = Some(Box::new(destination(&b))),
+                        Ok(b) if b.error.is_none() => r.more_mut().mirror = Some(destination(&b)),
                         Ok(b) => soft = b.error,
                         Err(e) if kind == RouteKind::Grpc => return Err(e),
                         Err(e) => soft = Some(e),
@@ -544,12 +550,12 @@ fn convert_rule(
         }
     }
     let weight_sum: u32 = backend_refs.iter().map(|b| b.weight.unwrap_or(1)).sum();
-    if weight_sum == 0 && r.redirect.is_none() {
+    if weight_sum == 0 && r.more().redirect.is_none() {
         // "When there are no >0 weight backends, return 500" (Gateway API spec).
-        r.direct_response = Some(Box::new(HttpDirectResponse {
+        r.more_mut().direct_response = Some(HttpDirectResponse {
             status: 500,
             body: None,
-        }));
+        });
         return Ok((r, soft));
     }
     let used: Vec<&HttpBackendRef> = backend_refs

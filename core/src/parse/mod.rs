@@ -59,8 +59,7 @@ impl Origin {
     /// Runs `f` on the object's document (empty if the text is shorter than the range,
     /// which loading never makes).
     pub fn with_document<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        self.text
-            .with(|text| f(text.get(self.range.0..self.range.1).unwrap_or("")))
+        self.text.with_range(self.range.0..self.range.1, f)
     }
     pub fn pos_of(&self, path: &[&str]) -> String {
         format!("{}:{}", self.file, self.line_of(path))

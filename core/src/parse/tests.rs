@@ -492,6 +492,25 @@ fn loaded_objects_find_their_fields_lines_in_the_packed_text() {
 }
 
 #[test]
+fn a_route_keeps_its_rarer_parts_apart_and_writes_them_back() {
+    let full: HttpRoute = serde_yaml::from_str(
+        "{name: r, match: [{uri: {prefix: /a}}], route: [{destination: {host: a}}], redirect: {uri: /b}, directResponse: {status: 418}, delegate: {name: d}, rewrite: {uri: /c}, timeout: 5s, retries: {attempts: 3}, fault: {abort: {httpStatus: 503}}, mirror: {host: m}, headers: {request: {set: {x: '1'}}}}",
+    )
+    .unwrap();
+    let more = full.more();
+    assert_eq!(more.timeout.as_deref(), Some("5s"));
+    assert_eq!(more.direct_response.as_ref().map(|d| d.status), Some(418));
+    assert_eq!(more.mirror.as_ref().map(|m| m.host.as_str()), Some("m"));
+    let again: HttpRoute = serde_yaml::from_str(&serde_yaml::to_string(&full).unwrap()).unwrap();
+    assert_eq!(again, full);
+    let plain: HttpRoute =
+        serde_yaml::from_str("{match: [{uri: {prefix: /}}], route: [{destination: {host: a}}]}")
+            .unwrap();
+    assert!(plain.more.is_none(), "matches and destinations box nothing");
+    assert!(plain.more().redirect.is_none());
+}
+
+#[test]
 fn list_items_point_at_their_own_lines_and_fields() {
     let text = "apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: a, namespace: x}\n  spec:\n    selector: {app: a}\n- apiVersion: v1\n  kind: Service\n  metadata:\n    name: b\n    namespace: x\n  spec:\n    ports: [{port: 80}]\n    selector: {app: b}\nkind: List\nmetadata: {resourceVersion: \"\"}\n";
     let l = load_one(text);

@@ -596,22 +596,113 @@ api_struct! {
     }
 }
 
-api_struct! {
-    pub struct HttpRoute {
-        pub name: Option<String>,
-        #[serde(deserialize_with = "compact")]
-        pub r#match: Vec<HttpMatchRequest>,
-        #[serde(deserialize_with = "compact")]
-        pub route: Vec<HttpRouteDestination>,
-        pub redirect: Option<Box<HttpRedirect>>,
-        pub direct_response: Option<Box<HttpDirectResponse>>,
-        pub delegate: Option<Box<Delegate>>,
-        pub rewrite: Option<Box<HttpRewrite>>,
-        pub timeout: Option<String>,
-        pub retries: Option<Box<HttpRetry>>,
-        pub fault: Option<Box<HttpFault>>,
-        pub mirror: Option<Box<Destination>>,
-        pub headers: Option<Box<Headers>>,
+/// Istio's `HTTPRoute`. What most routes leave out (redirect, direct response, delegation,
+/// rewrite, timeout, retries, fault, mirror, header changes) is kept apart, boxed: a route is
+/// 80 bytes instead of 160.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(from = "HttpRouteFields", into = "HttpRouteFields")]
+pub struct HttpRoute {
+    pub name: Option<String>,
+    pub r#match: Vec<HttpMatchRequest>,
+    pub route: Vec<HttpRouteDestination>,
+    pub more: Option<Box<MoreRoute>>,
+}
+
+/// The rarer parts of an [`HttpRoute`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MoreRoute {
+    pub redirect: Option<HttpRedirect>,
+    pub direct_response: Option<HttpDirectResponse>,
+    pub delegate: Option<Delegate>,
+    pub rewrite: Option<HttpRewrite>,
+    pub timeout: Option<String>,
+    pub retries: Option<HttpRetry>,
+    pub fault: Option<HttpFault>,
+    pub mirror: Option<Destination>,
+    pub headers: Option<Headers>,
+}
+
+impl HttpRoute {
+    /// The rarer parts, empty when the route has none.
+    pub fn more(&self) -> &MoreRoute {
+        static NONE: MoreRoute = MoreRoute {
+            redirect: None,
+            direct_response: None,
+            delegate: None,
+            rewrite: None,
+            timeout: None,
+            retries: None,
+            fault: None,
+            mirror: None,
+            headers: None,
+        };
+        self.more.as_deref().unwrap_or(&NONE)
+    }
+    /// The rarer parts, to set one.
+    pub fn more_mut(&mut self) -> &mut MoreRoute {
+        self.more.get_or_insert_with(Default::default)
+    }
+}
+
+/// `HTTPRoute` as written: what [`HttpRoute`] is read from and written as.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", default)]
+struct HttpRouteFields {
+    name: Option<String>,
+    #[serde(deserialize_with = "compact")]
+    r#match: Vec<HttpMatchRequest>,
+    #[serde(deserialize_with = "compact")]
+    route: Vec<HttpRouteDestination>,
+    redirect: Option<HttpRedirect>,
+    direct_response: Option<HttpDirectResponse>,
+    delegate: Option<Delegate>,
+    rewrite: Option<HttpRewrite>,
+    timeout: Option<String>,
+    retries: Option<HttpRetry>,
+    fault: Option<HttpFault>,
+    mirror: Option<Destination>,
+    headers: Option<Headers>,
+}
+
+impl From<HttpRouteFields> for HttpRoute {
+    fn from(f: HttpRouteFields) -> Self {
+        let more = MoreRoute {
+            redirect: f.redirect,
+            direct_response: f.direct_response,
+            delegate: f.delegate,
+            rewrite: f.rewrite,
+            timeout: f.timeout,
+            retries: f.retries,
+            fault: f.fault,
+            mirror: f.mirror,
+            headers: f.headers,
+        };
+        HttpRoute {
+            name: f.name,
+            r#match: f.r#match,
+            route: f.route,
+            more: (more != MoreRoute::default()).then(|| Box::new(more)),
+        }
+    }
+}
+
+impl From<HttpRoute> for HttpRouteFields {
+    fn from(r: HttpRoute) -> Self {
+        let more = r.more.map(|b| *b).unwrap_or_default();
+        HttpRouteFields {
+            name: r.name,
+            r#match: r.r#match,
+            route: r.route,
+            redirect: more.redirect,
+            direct_response: more.direct_response,
+            delegate: more.delegate,
+            rewrite: more.rewrite,
+            timeout: more.timeout,
+            retries: more.retries,
+            fault: more.fault,
+            mirror: more.mirror,
+            headers: more.headers,
+        }
     }
 }
 

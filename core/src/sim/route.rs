@@ -598,7 +598,8 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
             }
         }
         let prefix = matched_prefix(matches.first());
-        let action = if let Some(rd) = &r.redirect {
+        let more = r.more();
+        let action = if let Some(rd) = &more.redirect {
             // Istio 1.27 marks a Gateway API ReplacePrefixMatch as `%PREFIX()%<replacement>`.
             let prefix_rewrite = rd
                 .uri
@@ -620,7 +621,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 derive_port: rd.derive_port.clone(),
                 gateway_api: gw,
             })
-        } else if let Some(dr) = &r.direct_response {
+        } else if let Some(dr) = &more.direct_response {
             Action::Direct {
                 status: dr.status,
                 body: dr
@@ -669,7 +670,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                     .collect(),
             )
         };
-        let rewrite = r.rewrite.as_ref().map(|rw| {
+        let rewrite = more.rewrite.as_ref().map(|rw| {
             let mut out = Rewrite {
                 uri: rw.uri.clone(),
                 prefix: None,
@@ -694,7 +695,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
             }
             out
         });
-        let headers = r.headers.clone().unwrap_or_default();
+        let headers = more.headers.clone().unwrap_or_default();
         out.push(Route {
             name: r.name.clone(),
             matches,
@@ -702,13 +703,13 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
             rewrite,
             request_headers: HeaderOps::from_istio(&headers.request),
             response_headers: HeaderOps::from_istio(&headers.response),
-            fault_abort: r
+            fault_abort: more
                 .fault
                 .as_ref()
                 .and_then(|f| f.abort.as_ref())
                 .filter(|a| a.percentage.as_ref().is_none_or(|p| p.value >= 100.0))
                 .and_then(|a| a.http_status),
-            mirror: r.mirror.as_ref().map(|m| {
+            mirror: more.mirror.as_ref().map(|m| {
                 let host = fqdn(&m.host, &vs.namespace);
                 match m.port.as_ref().and_then(|p| p.number) {
                     Some(p) => format!("outbound|{p}||{host}"),
@@ -730,8 +731,8 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 count: vs.spec.http.len(),
                 all: lines.clone(),
             },
-            timeout: r.timeout.clone(),
-            retries: r
+            timeout: more.timeout.clone(),
+            retries: more
                 .retries
                 .as_ref()
                 .and_then(|x| x.attempts)
@@ -767,12 +768,12 @@ pub fn qualify_gateway(g: &str, ns: &str) -> String {
 /// match and its own hold, named `<root>-<delegate>` (Istio's mergeHTTPRoutes).
 pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     let compiled = compile_virtual_service(vs);
-    if vs.spec.http.iter().all(|r| r.delegate.is_none()) {
+    if vs.spec.http.iter().all(|r| r.more().delegate.is_none()) {
         return compiled;
     }
     let mut out = Vec::new();
     for (root, spec) in compiled.into_iter().zip(&vs.spec.http) {
-        let Some(d) = &spec.delegate else {
+        let Some(d) = &spec.more().delegate else {
             out.push(root);
             continue;
         };
