@@ -9,7 +9,7 @@
 /// The allocator the `meshsim` binary uses, set up as it sets it up (`main`), so that the
 /// figures are the CLI's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: meshsim_cli::alloc::Allocator = meshsim_cli::alloc::Allocator;
 
 use divan::{black_box, Bencher};
 use meshsim_bench::{cases, generate};

@@ -29,7 +29,7 @@ unsafe impl GlobalAlloc for Counting {
         PEAK.fetch_max(live, Relaxed);
         BLOCKS.fetch_add(1, Relaxed);
         // SAFETY: the caller's contract is GlobalAlloc's.
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+        unsafe { meshsim_cli::alloc::Allocator.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Relaxed);
@@ -37,14 +37,14 @@ unsafe impl GlobalAlloc for Counting {
         FREED.fetch_add(layout.size(), Relaxed);
         FREES.fetch_add(1, Relaxed);
         // SAFETY: as above.
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        unsafe { meshsim_cli::alloc::Allocator.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
         let live = LIVE.fetch_add(new, Relaxed) + new;
         LIVE.fetch_sub(layout.size(), Relaxed);
         PEAK.fetch_max(live, Relaxed);
         // SAFETY: as above.
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new) }
+        unsafe { meshsim_cli::alloc::Allocator.realloc(ptr, layout, new) }
     }
 }
 

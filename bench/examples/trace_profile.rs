@@ -12,7 +12,7 @@
 
 /// The allocator the `meshsim` binary uses, so that the figures are the CLI's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: meshsim_cli::alloc::Allocator = meshsim_cli::alloc::Allocator;
 
 use meshsim_core::parse::LoadOptions;
 use meshsim_core::sim::{trace_with, Detail};

@@ -5,7 +5,7 @@
 /// A trace allocates hundreds of small strings and lists; mimalloc serves them in a fraction of
 /// the instructions the system allocator takes.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: meshsim_cli::alloc::Allocator = meshsim_cli::alloc::Allocator;
 
 /// Writes to stdout; a closed pipe (`meshsim ... | head`) ends the program quietly instead of
 /// panicking, as Unix tools do.

@@ -1890,8 +1890,12 @@ impl Mesh {
 
     /// The node a pod runs on (simulated: three workers) and that node's ztunnel pod.
     /// The simulated cluster's worker nodes and their addresses.
-    pub fn nodes(&self) -> [(String, Ipv4Addr); 3] {
-        [0u8, 1, 2].map(|i| (format!("worker-{i}"), Ipv4Addr::new(10, 0, 1, 10 + i)))
+    pub fn nodes(&self) -> [(&'static str, Ipv4Addr); 3] {
+        [
+            ("worker-0", Ipv4Addr::new(10, 0, 1, 10)),
+            ("worker-1", Ipv4Addr::new(10, 0, 1, 11)),
+            ("worker-2", Ipv4Addr::new(10, 0, 1, 12)),
+        ]
     }
 
     pub fn node_of(&self, pod: &str) -> (String, String) {

@@ -739,7 +739,7 @@ pub struct ServerRef<'m> {
 
 impl ServerRef<'_> {
     pub fn qualified(&self) -> String {
-        format!("{}/{}", self.gateway.namespace, self.gateway.name)
+        cat!(self.gateway.namespace, '/', self.gateway.name)
     }
 }
 

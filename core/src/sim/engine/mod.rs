@@ -223,10 +223,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
     } else {
         req.method.to_ascii_uppercase()
     };
-    let seed_key = format!(
-        "{}|{}|{}|{}|{:?}",
-        req.from, method, req.url, authority, req.headers
-    );
+    let seed_key = seed_key(&req.from, &method, &req.url, &authority, &req.headers);
     let mut ctx = Ctx {
         mesh,
         full: detail == Detail::Full,
@@ -302,6 +299,39 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         },
     };
     Ok(ctx.finish(req, &method, &authority, resp))
+}
+
+/// The text a trace's pseudo-random choices (clock, request id, ports, weighted picks) are
+/// hashed from: `from|method|url|authority|headers`, the headers as Rust's `Debug` writes the
+/// list. Joined directly where `Debug` would write the strings as they are (printable ASCII
+/// other than `"` and `\`), which is nearly always; through `format!` otherwise.
+fn seed_key(
+    from: &str,
+    method: &str,
+    url: &str,
+    authority: &str,
+    headers: &[(String, String)],
+) -> String {
+    let as_is = |s: &str| {
+        s.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    };
+    if !headers.iter().all(|(k, v)| as_is(k) && as_is(v)) {
+        return format!("{from}|{method}|{url}|{authority}|{headers:?}");
+    }
+    let mut out = cat!(from, '|', method, '|', url, '|', authority, "|[");
+    for (i, (k, v)) in headers.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str("(\"");
+        out.push_str(k);
+        out.push_str("\", \"");
+        out.push_str(v);
+        out.push_str("\")");
+    }
+    out.push(']');
+    out
 }
 
 fn resolve_source(mesh: &Mesh, from: &str) -> Result<Client, RequestError> {
@@ -489,7 +519,7 @@ impl<'m> Ctx<'m> {
                 return Some(ip);
             }
         }
-        if let Some((n, ip)) = mesh.nodes().into_iter().find(|(n, _)| n == host) {
+        if let Some((n, ip)) = mesh.nodes().into_iter().find(|(n, _)| *n == host) {
             note!(self, format!("{host} is node {n} at {ip}"));
             return Some(ip);
         }
@@ -1267,5 +1297,23 @@ fn target_port(w: &Workload, t: TargetPort, service_port: u16) -> u16 {
             .find(|p| p.name.as_deref() == Some(name.as_str()))
             .map(|p| p.container_port)
             .unwrap_or(service_port),
+    }
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::seed_key;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_seed_key_is_what_format_writes(
+            from in "[a-z/]{0,12}",
+            url in "\\PC{0,20}",
+            headers in proptest::collection::vec(("[ -~]{0,8}", "(\\PC|[\"\\\\\t]){0,8}"), 0..4),
+        ) {
+            let want = format!("{}|{}|{}|{}|{:?}", from, "GET", url, "a:1", headers);
+            prop_assert_eq!(seed_key(&from, "GET", &url, "a:1", &headers), want);
+        }
     }
 }
