@@ -108,7 +108,8 @@ pub fn socket_address(ip: Ipv4Addr, port: u16) -> String {
     put(c.into(), b'.');
     put(d.into(), b':');
     put(port.into(), 0);
-    String::from_utf8_lossy(&buf[..len]).into_owned()
+    // Digits, dots and a colon: always ASCII, so the check cannot fail.
+    std::str::from_utf8(&buf[..len]).map_or_else(|_| String::new(), String::from)
 }
 
 /// Appends `n` in decimal, zero-padded to at least `width` digits.
