@@ -548,7 +548,7 @@ impl Ctx<'_> {
         let w = &mesh.workloads[wi];
         let pod_ip = w.pods[pi].ip;
         let log = EnvoyLog {
-            ..self.request_log(&msg, start, fmt_ip(vip, port), conn.remote.clone())
+            ..self.request_log(&msg, start, (vip, port), || conn.remote.clone())
         };
         if let Some(Target::Pod(dwi, dpi)) = target {
             // Workload-addressed traffic: the waypoint's direct pod chain, cluster `encap`,

@@ -33,7 +33,7 @@ impl Ctx<'_> {
         });
         let log = EnvoyLog {
             x_forwarded_for: msg.xff.clone(),
-            ..self.request_log(&msg, start, fmt_ip(pod_ip, port), conn.remote.clone())
+            ..self.request_log(&msg, start, (pod_ip, port), || conn.remote.clone())
         };
         // Servers of Istio Gateways selecting this workload, bound to this pod port.
         let services = &mesh.services_by_workload[wi];

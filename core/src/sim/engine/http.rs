@@ -414,8 +414,13 @@ impl<'m> Ctx<'m> {
                     vec![],
                 );
                 let ip = internet_ip(en);
-                log.upstream_host = Some(fmt_ip(ip, port));
-                log.upstream_local_address = Some(fmt_ip(pod_ip, self.eph()));
+                if self.full {
+                    log.upstream_host = Some(fmt_ip(ip, port));
+                }
+                let local_port = self.eph();
+                if self.full {
+                    log.upstream_local_address = Some(fmt_ip(pod_ip, local_port));
+                }
                 self.routed_service = Some(Backend {
                     kind: "Service".into(),
                     namespace: s.namespace.clone(),
@@ -494,9 +499,13 @@ impl<'m> Ctx<'m> {
                 vec![],
             );
             decide!(self, hop, format!("routed to {cluster}"));
-            log.upstream_host = Some(fmt_ip(dip, tp));
+            if self.full {
+                log.upstream_host = Some(fmt_ip(dip, tp));
+            }
             let local = fmt_ip(pod_ip, self.eph());
-            log.upstream_local_address = Some(local.clone());
+            if self.full {
+                log.upstream_local_address = Some(local.clone());
+            }
             let mut next = msg;
             next.protocol = if sp.protocol.is_h2() {
                 "HTTP/2"
@@ -635,9 +644,13 @@ impl<'m> Ctx<'m> {
                 vec![],
             );
             decide!(self, hop, format!("routed to {cluster}"));
-            log.upstream_host = Some(fmt_ip(ip, port));
+            if self.full {
+                log.upstream_host = Some(fmt_ip(ip, port));
+            }
             let local = fmt_ip(pod_ip, self.eph());
-            log.upstream_local_address = Some(local.clone());
+            if self.full {
+                log.upstream_local_address = Some(local.clone());
+            }
             if let Some(&(dwi, dpi)) = mesh.pod_by_ip.get(&ip) {
                 return self.deliver(
                     dwi,

@@ -1081,13 +1081,14 @@ impl<'m> Ctx<'m> {
         &self,
         msg: &Msg,
         start: u64,
-        local: String,
-        remote: String,
+        local: (Ipv4Addr, u16),
+        remote: impl FnOnce() -> String,
     ) -> EnvoyLog {
         if !self.full {
-            // A verdict keeps no log record (see `finish`).
+            // A verdict keeps no log record (see `finish`): the addresses are not written.
             return EnvoyLog::default();
         }
+        let (local, remote) = (fmt_ip(local.0, local.1), remote());
         EnvoyLog {
             start_ms: start,
             method: msg.method.clone(),

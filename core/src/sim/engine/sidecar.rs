@@ -22,7 +22,7 @@ impl Ctx<'_> {
         let hop = self.push_hop(HopKind::Sidecar, wi, pi, "outbound");
         let start = self.now();
         let pod_ip = w.pods[pi].ip;
-        let client_remote = fmt_ip(pod_ip, self.eph());
+        let client_port = self.eph();
         let scope = Scope::for_workload(mesh, &w.namespace, &w.labels, self.full);
         if let Some(s) = &scope.sidecar {
             step!(
@@ -35,7 +35,7 @@ impl Ctx<'_> {
         }
         let dst_local = fmt_ip(ip, port);
         let mut log = EnvoyLog {
-            ..self.request_log(&msg, start, dst_local.clone(), client_remote.clone())
+            ..self.request_log(&msg, start, (ip, port), || fmt_ip(pod_ip, client_port))
         };
         if msg.sni.is_some() {
             return self.sidecar_tls_outbound(hop, wi, pi, ip, port, msg, log, &scope, start);
@@ -198,9 +198,13 @@ impl Ctx<'_> {
             .map(|p| target_port(&mesh.workloads[dwi], p.target.clone(), port))
             .unwrap_or(port);
         let dip = mesh.workloads[dwi].pods[dpi].ip;
-        log.upstream_host = Some(fmt_ip(dip, tp));
+        if self.full {
+            log.upstream_host = Some(fmt_ip(dip, tp));
+        }
         let local = fmt_ip(pod_ip, self.eph());
-        log.upstream_local_address = Some(local.clone());
+        if self.full {
+            log.upstream_local_address = Some(local.clone());
+        }
         decide!(
             self,
             hop,
@@ -238,17 +242,18 @@ impl Ctx<'_> {
         let start = self.now();
         let pod_ip = w.pods[pi].ip;
         let tcp = proto.is_some_and(|p| !(p.is_http() || p == Protocol::Unknown));
-        let cluster = format!("inbound|{port}||");
-        let local = format!("127.0.0.6:{}", self.eph());
+        let cluster = cat!("inbound|", port, "||");
+        let local_port = self.eph();
+        let full = self.full;
         let log = EnvoyLog {
             upstream_cluster: Some(cluster.clone()),
-            upstream_host: Some(fmt_ip(pod_ip, port)),
-            upstream_local_address: Some(local),
+            upstream_host: full.then(|| fmt_ip(pod_ip, port)),
+            upstream_local_address: full.then(|| cat!("127.0.0.6:", local_port)),
             requested_server_name: conn.sni.clone(),
             route_name: if tcp { None } else { Some("default".into()) },
             x_forwarded_for: msg.xff.clone(),
             tcp,
-            ..self.request_log(&msg, start, fmt_ip(pod_ip, port), conn.remote.clone())
+            ..self.request_log(&msg, start, (pod_ip, port), || conn.remote.clone())
         };
         step!(
             self,
@@ -294,9 +299,13 @@ impl Ctx<'_> {
     ) -> Resp {
         self.cluster = Some("PassthroughCluster".into());
         log.upstream_cluster = Some("PassthroughCluster".into());
-        log.upstream_host = Some(fmt_ip(ip, port));
+        if self.full {
+            log.upstream_host = Some(fmt_ip(ip, port));
+        }
         let local = fmt_ip(pod_ip, self.eph());
-        log.upstream_local_address = Some(local.clone());
+        if self.full {
+            log.upstream_local_address = Some(local.clone());
+        }
         self.connect(ip, port, Conn::plain(local), msg)
     }
 

@@ -206,8 +206,13 @@ impl Ctx<'_> {
             return resp;
         };
         log.upstream_cluster = Some(cluster.clone());
-        log.upstream_host = Some(fmt_ip(ip, port));
-        log.upstream_local_address = Some(fmt_ip(pod_ip, self.eph()));
+        if self.full {
+            log.upstream_host = Some(fmt_ip(ip, port));
+        }
+        let local_port = self.eph();
+        if self.full {
+            log.upstream_local_address = Some(fmt_ip(pod_ip, local_port));
+        }
         decide!(
             self,
             hop,
