@@ -97,7 +97,11 @@ pub fn internet_ip(host: &str) -> Ipv4Addr {
 
 /// A request id shaped like the UUIDs Envoy generates, derived from `seed`.
 pub fn uuid(seed: &str) -> String {
-    let a = fnv64(seed);
+    uuid_of_hash(fnv64(seed))
+}
+
+/// [`uuid`] of a seed whose hash (`fnv64(seed)`) is known.
+pub fn uuid_of_hash(a: u64) -> String {
     let b = fnv64_continue(a, b"#");
     // Groups of hex digits, most significant first: 8-4-4-4-12, version 4, variant 10.
     let groups: [(u64, usize); 5] = [

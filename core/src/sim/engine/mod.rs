@@ -52,7 +52,7 @@ mod tls;
 use super::request::{err, parse_url, Url};
 use super::vhosts::{self};
 use super::*;
-use crate::model::addr::{ephemeral_port, fnv64, fnv64_continue, internet_ip, uuid};
+use crate::model::addr::{ephemeral_port, fnv64, fnv64_continue, internet_ip, uuid_of_hash};
 use crate::model::protocol::Protocol;
 use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
 use crate::text::cat;
@@ -224,14 +224,15 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         req.method.to_ascii_uppercase()
     };
     let seed_key = seed_key(&req.from, &method, &req.url, &authority, &req.headers);
+    let seed_hash = fnv64(&seed_key);
     let mut ctx = Ctx {
         mesh,
         full: detail == Detail::Full,
         // Most paths cross two to four proxies; a hop is large, so growing costs copies.
         hops: Vec::with_capacity(4),
-        clock: fnv64(&seed_key) % 3_600_000,
-        request_id: uuid(&seed_key),
-        seed_hash: fnv64(&seed_key),
+        clock: seed_hash % 3_600_000,
+        request_id: uuid_of_hash(seed_hash),
+        seed_hash,
         seed_key: seed_key.clone(),
         ports_used: 0,
         notes: Vec::new(),
