@@ -518,9 +518,7 @@ impl Mesh {
     pub fn endpoints(&self, svc: &Service, subset_labels: &Labels) -> Vec<(usize, usize)> {
         let carries = |wi: usize| {
             let w: &Workload = &self.workloads[wi];
-            subset_labels
-                .iter()
-                .all(|(k, v)| w.labels.get(k) == Some(v))
+            subset_labels.is_subset_of(&w.labels)
         };
         if let Some(eps) = &svc.endpoint_pods {
             return eps
@@ -532,10 +530,7 @@ impl Mesh {
         let mut out = Vec::new();
         for &wi in &svc.endpoints {
             let w = &self.workloads[wi];
-            if subset_labels
-                .iter()
-                .all(|(k, v)| w.labels.get(k) == Some(v))
-            {
+            if subset_labels.is_subset_of(&w.labels) {
                 for (pi, p) in w.pods.iter().enumerate() {
                     if p.ready {
                         out.push((wi, pi));
@@ -1051,7 +1046,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 .copied()
                 .filter(|&wi| {
                     let w = &mesh.workloads[wi];
-                    sel.iter().all(|(k, v)| w.labels.get(k) == Some(v))
+                    sel.is_subset_of(&w.labels)
                 })
                 .collect(),
             _ => Vec::new(),
@@ -1403,11 +1398,7 @@ fn validate_config(mesh: &mut Mesh) {
         let served = mesh.workloads.iter().any(|w| {
             w.proxy == ProxyKind::Gateway
                 && !gw.spec.selector.is_empty()
-                && gw
-                    .spec
-                    .selector
-                    .iter()
-                    .all(|(k, v)| w.labels.get(k) == Some(v))
+                && gw.spec.selector.is_subset_of(&w.labels)
         });
         if !served {
             out.push(
@@ -1524,11 +1515,7 @@ fn build_topology(mesh: &mut Mesh) {
         for (wi, w) in mesh.workloads.iter().enumerate() {
             if w.proxy == ProxyKind::Gateway
                 && !gw.spec.selector.is_empty()
-                && gw
-                    .spec
-                    .selector
-                    .iter()
-                    .all(|(k, v)| w.labels.get(k) == Some(v))
+                && gw.spec.selector.is_subset_of(&w.labels)
             {
                 g.add_edge(gnodes[gi], wnodes[wi], TopoEdge::ServedBy);
                 mesh.gateway_workload_nodes.insert(wi, wnodes[wi]);
@@ -1606,13 +1593,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
             continue;
         }
         for (gi, gw) in mesh.istio_gateways.iter().enumerate() {
-            if !gw.spec.selector.is_empty()
-                && gw
-                    .spec
-                    .selector
-                    .iter()
-                    .all(|(k, v)| w.labels.get(k) == Some(v))
-            {
+            if !gw.spec.selector.is_empty() && gw.spec.selector.is_subset_of(&w.labels) {
                 mesh.workloads_by_istio_gateway[gi].push(wi);
                 mesh.istio_gateways_by_workload
                     .entry(wi)

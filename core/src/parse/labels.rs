@@ -164,11 +164,33 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
     }
 }
 
+impl<V: PartialEq> Map<V> {
+    /// Whether every entry is in `other` with the same value: how a label selector (matchLabels,
+    /// a Gateway's or a subset's labels) tests a workload's labels.
+    pub fn is_subset_of(&self, other: &Map<V>) -> bool {
+        self.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
+
+    proptest! {
+        /// A selector selects labels exactly when each of its pairs is among them.
+        #[test]
+        fn a_subset_is_what_a_selector_selects(
+            sel in prop::collection::vec(("[a-c]", "[x-y]"), 0..4),
+            labels in prop::collection::vec(("[a-d]", "[x-z]"), 0..6),
+        ) {
+            let s: Labels = sel.iter().cloned().collect();
+            let l: Labels = labels.iter().cloned().collect();
+            let want = s.iter().all(|(k, v)| labels.iter().rev().find(|(lk, _)| lk == k).map(|(_, lv)| lv) == Some(v));
+            prop_assert_eq!(s.is_subset_of(&l), want);
+        }
+    }
 
     proptest! {
         /// Built from the same entries, a `Labels` and a `BTreeMap` agree on every lookup, on

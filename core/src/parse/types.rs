@@ -167,9 +167,7 @@ api_struct! {
 impl LabelSelector {
     /// Kubernetes label-selector semantics: every `matchLabels` pair and every expression must hold.
     pub fn matches(&self, labels: &Labels) -> bool {
-        self.match_labels
-            .iter()
-            .all(|(k, v)| labels.get(k) == Some(v))
+        self.match_labels.is_subset_of(labels)
             && self.match_expressions.iter().all(|e| {
                 let have = labels.get(&e.key);
                 match e.operator.as_str() {

@@ -239,7 +239,7 @@ impl RouteMatch {
         if !self.source_labels.is_empty() {
             let ok = r
                 .source_labels
-                .is_some_and(|l| self.source_labels.iter().all(|(k, v)| l.get(k) == Some(v)));
+                .is_some_and(|l| self.source_labels.is_subset_of(l));
             if !ok {
                 return Some(why(format_args!(
                     "source labels {:?} not carried by the client",

@@ -43,8 +43,7 @@ impl Scope {
             .find(|s| {
                 s.namespace == ns
                     && s.spec.workload_selector.as_ref().is_some_and(|w| {
-                        !w.match_labels.is_empty()
-                            && w.match_labels.iter().all(|(k, v)| labels.get(k) == Some(v))
+                        !w.match_labels.is_empty() && w.match_labels.is_subset_of(labels)
                     })
             })
             .or_else(|| {
@@ -1019,9 +1018,5 @@ pub fn gateway_selects(gw: &Config<IstioGatewaySpec>, mesh: &Mesh, wi: usize) ->
     let w = &mesh.workloads[wi];
     w.proxy == crate::model::ProxyKind::Gateway
         && !gw.spec.selector.is_empty()
-        && gw
-            .spec
-            .selector
-            .iter()
-            .all(|(k, v)| w.labels.get(k) == Some(v))
+        && gw.spec.selector.is_subset_of(&w.labels)
 }

@@ -496,11 +496,7 @@ impl Ctx<'_> {
         for ap in &mesh.authorization_policies {
             let selects = ap.namespace == w.namespace
                 && ap.spec.selector.as_ref().is_some_and(|sel| {
-                    !sel.match_labels.is_empty()
-                        && sel
-                            .match_labels
-                            .iter()
-                            .all(|(k, v)| w.labels.get(k) == Some(v))
+                    !sel.match_labels.is_empty() && sel.match_labels.is_subset_of(&w.labels)
                 });
             let l7 = ap.spec.rules.iter().any(|r| {
                 let t = serde_yaml::to_string(r).unwrap_or_default();
