@@ -237,6 +237,16 @@ pub struct Config<S> {
     pub spec: S,
 }
 
+impl Config<IstioGatewaySpec> {
+    /// Whether the Gateway's selector picks gateway workload `w` (in any namespace, as Istio
+    /// does by default); an empty selector picks none.
+    pub fn selects(&self, w: &Workload) -> bool {
+        w.proxy == ProxyKind::Gateway
+            && !self.spec.selector.is_empty()
+            && self.spec.selector.is_subset_of(&w.labels)
+    }
+}
+
 impl<S> Config<S> {
     pub fn display(&self, kind: &str) -> String {
         format!("{kind} {}/{}", self.namespace, self.name)
@@ -245,6 +255,11 @@ impl<S> Config<S> {
     pub fn precedence_key(&self) -> (&str, &str, &str) {
         (&self.created, &self.namespace, &self.name)
     }
+}
+
+/// Sorts configuration in Istio's precedence order ([`Config::precedence_key`]), stably.
+fn sort_by_precedence<S>(list: &mut [Config<S>]) {
+    list.sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1137,8 +1152,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             mesh.se_by_auto_vip.insert(ip, i);
         }
     }
-    mesh.virtual_services
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    sort_by_precedence(&mut mesh.virtual_services);
     for (i, vs) in mesh.virtual_services.iter().enumerate() {
         for h in &vs.spec.hosts {
             let h = fqdn(h, &vs.namespace);
@@ -1151,26 +1165,20 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             }
         }
     }
-    mesh.destination_rules
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    sort_by_precedence(&mut mesh.destination_rules);
     for (i, dr) in mesh.destination_rules.iter().enumerate() {
         mesh.dr_by_host
             .entry(fqdn(&dr.spec.host, &dr.namespace))
             .or_insert_with(list)
             .push(i);
     }
-    mesh.istio_gateways
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
-    mesh.sidecars
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    sort_by_precedence(&mut mesh.istio_gateways);
+    sort_by_precedence(&mut mesh.sidecars);
     mesh.gateways
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    mesh.http_routes
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
-    mesh.grpc_routes
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
-    mesh.openshift_routes
-        .sort_by(|a, b| a.precedence_key().cmp(&b.precedence_key()));
+    sort_by_precedence(&mut mesh.http_routes);
+    sort_by_precedence(&mut mesh.grpc_routes);
+    sort_by_precedence(&mut mesh.openshift_routes);
 
     for (si, s) in mesh.services.iter().enumerate() {
         for p in &s.ports {
@@ -1395,11 +1403,7 @@ fn gateway_deployments(
 fn validate_config(mesh: &mut Mesh) {
     let mut out = Vec::new();
     for gw in &mesh.istio_gateways {
-        let served = mesh.workloads.iter().any(|w| {
-            w.proxy == ProxyKind::Gateway
-                && !gw.spec.selector.is_empty()
-                && gw.spec.selector.is_subset_of(&w.labels)
-        });
+        let served = mesh.workloads.iter().any(|w| gw.selects(w));
         if !served {
             out.push(
                 Diagnostic::new(diag::GATEWAY_NO_WORKLOAD, format!("selector {:?} matches no gateway proxy", gw.spec.selector))
@@ -1513,10 +1517,7 @@ fn build_topology(mesh: &mut Mesh) {
         .collect();
     for (gi, gw) in mesh.istio_gateways.iter().enumerate() {
         for (wi, w) in mesh.workloads.iter().enumerate() {
-            if w.proxy == ProxyKind::Gateway
-                && !gw.spec.selector.is_empty()
-                && gw.spec.selector.is_subset_of(&w.labels)
-            {
+            if gw.selects(w) {
                 g.add_edge(gnodes[gi], wnodes[wi], TopoEdge::ServedBy);
                 mesh.gateway_workload_nodes.insert(wi, wnodes[wi]);
             }
@@ -1593,7 +1594,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
             continue;
         }
         for (gi, gw) in mesh.istio_gateways.iter().enumerate() {
-            if !gw.spec.selector.is_empty() && gw.spec.selector.is_subset_of(&w.labels) {
+            if gw.selects(w) {
                 mesh.workloads_by_istio_gateway[gi].push(wi);
                 mesh.istio_gateways_by_workload
                     .entry(wi)

@@ -1011,12 +1011,3 @@ pub fn sort_vhost_routes(routes: &Arc<[Route]>) -> Arc<[Route]> {
     rest.extend(last);
     rest.into()
 }
-
-/// Gateway workloads that an Istio Gateway's selector picks (in any namespace, as Istio does
-/// by default).
-pub fn gateway_selects(gw: &Config<IstioGatewaySpec>, mesh: &Mesh, wi: usize) -> bool {
-    let w = &mesh.workloads[wi];
-    w.proxy == crate::model::ProxyKind::Gateway
-        && !gw.spec.selector.is_empty()
-        && gw.spec.selector.is_subset_of(&w.labels)
-}

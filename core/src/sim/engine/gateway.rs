@@ -54,7 +54,7 @@ impl Ctx<'_> {
             .iter()
             .filter(|(g, _)| g.namespace == w.namespace)
             .map(|(g, _)| g)
-            .filter(|g| vhosts::gateway_selects(g, mesh, wi));
+            .filter(|g| g.selects(w));
         for gw in indexed.chain(generated) {
             for (i, s) in gw.spec.servers.iter().enumerate() {
                 let pod_port = server_pod_port(mesh, services, w, s.port.number);
