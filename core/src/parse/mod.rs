@@ -287,10 +287,7 @@ impl Split {
                     text.with(|t| parse_document(&t[start..end], origin, opts, &mut out));
                 }
                 if in_file == f.documents.len() {
-                    let packed = Arc::new(text.packed());
-                    for r in &mut out.resources {
-                        r.origin.text = packed.clone();
-                    }
+                    pack(&text, &mut out.resources);
                     f.release_plain();
                 }
             }
@@ -326,13 +323,18 @@ impl Split {
         }
         for (out, text) in per_file.iter_mut().zip(plain) {
             if let Some(text) = text {
-                let packed = Arc::new(text.packed());
-                for r in &mut out.resources {
-                    r.origin.text = packed.clone();
-                }
+                pack(&text, &mut out.resources);
             }
         }
         merge(per_file)
+    }
+}
+
+/// Packs a file's text and points its resources' origins at the packed text.
+fn pack(text: &SourceText, resources: &mut [Resource]) {
+    let packed = Arc::new(text.packed());
+    for r in resources {
+        r.origin.text = packed.clone();
     }
 }
 
