@@ -414,13 +414,7 @@ impl<'m> Ctx<'m> {
                     vec![],
                 );
                 let ip = internet_ip(en);
-                if self.full {
-                    log.upstream_host = Some(fmt_ip(ip, port));
-                }
-                let local_port = self.eph();
-                if self.full {
-                    log.upstream_local_address = Some(fmt_ip(pod_ip, local_port));
-                }
+                self.upstream_from(log, pod_ip, (ip, port));
                 self.routed_service = Some(Backend {
                     kind: "Service".into(),
                     namespace: s.namespace.clone(),
@@ -499,13 +493,7 @@ impl<'m> Ctx<'m> {
                 vec![],
             );
             decide!(self, hop, format!("routed to {cluster}"));
-            if self.full {
-                log.upstream_host = Some(fmt_ip(dip, tp));
-            }
-            let local = fmt_ip(pod_ip, self.eph());
-            if self.full {
-                log.upstream_local_address = Some(local.clone());
-            }
+            let local = self.upstream_from(log, pod_ip, (dip, tp));
             let mut next = msg;
             next.protocol = if sp.protocol.is_h2() {
                 "HTTP/2"
@@ -644,13 +632,7 @@ impl<'m> Ctx<'m> {
                 vec![],
             );
             decide!(self, hop, format!("routed to {cluster}"));
-            if self.full {
-                log.upstream_host = Some(fmt_ip(ip, port));
-            }
-            let local = fmt_ip(pod_ip, self.eph());
-            if self.full {
-                log.upstream_local_address = Some(local.clone());
-            }
+            let local = self.upstream_from(log, pod_ip, (ip, port));
             if let Some(&(dwi, dpi)) = mesh.pod_by_ip.get(&ip) {
                 return self.deliver(
                     dwi,

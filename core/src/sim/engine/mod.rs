@@ -1076,6 +1076,23 @@ impl<'m> Ctx<'m> {
         self.hops.len() - 1
     }
 
+    /// The local end of a connection the proxy of the pod at `pod_ip` opens to `upstream`:
+    /// the pod's address and a fresh ephemeral port. A full trace writes both ends into the
+    /// proxy's access-log record.
+    pub(super) fn upstream_from(
+        &mut self,
+        log: &mut EnvoyLog,
+        pod_ip: Ipv4Addr,
+        upstream: (Ipv4Addr, u16),
+    ) -> String {
+        let local = fmt_ip(pod_ip, self.eph());
+        if self.full {
+            log.upstream_host = Some(fmt_ip(upstream.0, upstream.1));
+            log.upstream_local_address = Some(local.clone());
+        }
+        local
+    }
+
     /// The request fields every HTTP access-log line shares, for a hop that started at `start`
     /// on a connection from `remote` to `local`.
     pub(super) fn request_log(

@@ -198,13 +198,7 @@ impl Ctx<'_> {
             .map(|p| target_port(&mesh.workloads[dwi], p.target.clone(), port))
             .unwrap_or(port);
         let dip = mesh.workloads[dwi].pods[dpi].ip;
-        if self.full {
-            log.upstream_host = Some(fmt_ip(dip, tp));
-        }
-        let local = fmt_ip(pod_ip, self.eph());
-        if self.full {
-            log.upstream_local_address = Some(local.clone());
-        }
+        let local = self.upstream_from(&mut log, pod_ip, (dip, tp));
         decide!(
             self,
             hop,
@@ -299,13 +293,7 @@ impl Ctx<'_> {
     ) -> Resp {
         self.cluster = Some("PassthroughCluster".into());
         log.upstream_cluster = Some("PassthroughCluster".into());
-        if self.full {
-            log.upstream_host = Some(fmt_ip(ip, port));
-        }
-        let local = fmt_ip(pod_ip, self.eph());
-        if self.full {
-            log.upstream_local_address = Some(local.clone());
-        }
+        let local = self.upstream_from(log, pod_ip, (ip, port));
         self.connect(ip, port, Conn::plain(local), msg)
     }
 

@@ -206,13 +206,7 @@ impl Ctx<'_> {
             return resp;
         };
         log.upstream_cluster = Some(cluster.clone());
-        if self.full {
-            log.upstream_host = Some(fmt_ip(ip, port));
-        }
-        let local_port = self.eph();
-        if self.full {
-            log.upstream_local_address = Some(fmt_ip(pod_ip, local_port));
-        }
+        self.upstream_from(&mut log, pod_ip, (ip, port));
         decide!(
             self,
             hop,
