@@ -1903,7 +1903,6 @@ impl Mesh {
         }
     }
 
-    /// The node a pod runs on (simulated: three workers) and that node's ztunnel pod.
     /// The simulated cluster's worker nodes and their addresses.
     pub fn nodes(&self) -> [(&'static str, Ipv4Addr); 3] {
         [
@@ -1913,8 +1912,11 @@ impl Mesh {
         ]
     }
 
+    /// The node a pod runs on (one of [`Mesh::nodes`], by the pod's name) and that node's
+    /// ztunnel pod.
     pub fn node_of(&self, pod: &str) -> (String, String) {
-        let node = format!("worker-{}", addr::fnv64(pod) % 3);
+        let (node, _) = self.nodes()[(addr::fnv64(pod) % 3) as usize];
+        let node = node.to_string();
         let zt = format!("ztunnel-{}", addr::name_suffix(&node, 5));
         (node, zt)
     }
