@@ -1612,7 +1612,7 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
         if gwname == "mesh" {
             for h in &g.vs.spec.hosts {
                 api.mesh_vs_by_host
-                    .entry(fqdn(h, &g.vs.namespace))
+                    .entry(fqdn(h, &g.vs.namespace).into_owned())
                     .or_default()
                     .push(i);
             }

@@ -446,11 +446,12 @@ fn full_match(pattern: &str) -> String {
 
 /// Makes a host fully qualified the way Istio does for a config in namespace `ns`: a short
 /// name `reviews` becomes `reviews.ns.svc.cluster.local`; names with dots stay as written.
-pub fn fqdn(host: &str, ns: &str) -> String {
-    if host.contains('.') || host == "*" || host.contains('*') {
-        host.to_string()
+/// Borrowed when the name stays as written, which it nearly always does.
+pub fn fqdn<'h>(host: &'h str, ns: &str) -> std::borrow::Cow<'h, str> {
+    if host.contains('.') || host.contains('*') {
+        host.into()
     } else {
-        cat!(host, ".", ns, ".", DOMAIN)
+        cat!(host, ".", ns, ".", DOMAIN).into()
     }
 }
 
@@ -1164,14 +1165,17 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     mesh.vs_wildcards.push(i);
                 }
             } else {
-                mesh.vs_by_host.entry(h).or_insert_with(list).push(i);
+                mesh.vs_by_host
+                    .entry(h.into_owned())
+                    .or_insert_with(list)
+                    .push(i);
             }
         }
     }
     sort_by_precedence(&mut mesh.destination_rules);
     for (i, dr) in mesh.destination_rules.iter().enumerate() {
         mesh.dr_by_host
-            .entry(fqdn(&dr.spec.host, &dr.namespace))
+            .entry(fqdn(&dr.spec.host, &dr.namespace).into_owned())
             .or_insert_with(list)
             .push(i);
     }
@@ -1544,7 +1548,7 @@ fn build_topology(mesh: &mut Mesh) {
         for r in &vs.spec.http {
             for d in &r.route {
                 let h = fqdn(&d.destination.host, &vs.namespace);
-                if let Some(&si) = mesh.service_by_host.get(&h) {
+                if let Some(&si) = mesh.service_by_host.get(&*h) {
                     g.add_edge(vn, snodes[si], TopoEdge::RoutesTo);
                 }
             }

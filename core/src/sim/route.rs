@@ -639,7 +639,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                         host: if gw && d.destination.host.is_empty() {
                             "UnknownService".to_string()
                         } else {
-                            fqdn(&d.destination.host, &vs.namespace)
+                            fqdn(&d.destination.host, &vs.namespace).into_owned()
                         },
                         subset: d.destination.subset.clone(),
                         port: d.destination.port.as_ref().and_then(|p| p.number),
@@ -710,7 +710,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .filter(|a| a.percentage.as_ref().is_none_or(|p| p.value >= 100.0))
                 .and_then(|a| a.http_status),
             mirror: more.mirror.as_ref().map(|m| {
-                let host = fqdn(&m.host, &vs.namespace);
+                let host = fqdn(&m.host, &vs.namespace).into_owned();
                 match m.port.as_ref().and_then(|p| p.number) {
                     Some(p) => format!("outbound|{p}||{host}"),
                     None => host,

@@ -167,7 +167,7 @@ pub fn service_exported(mesh: &Mesh, host: &str, client_ns: &str) -> bool {
 
 /// The names a proxy in `client_ns` may use for a host: Kubernetes DNS search paths.
 pub fn service_candidates(host: &str, client_ns: &str) -> Vec<String> {
-    let parts = host.split('.').count();
+    let parts = host.bytes().filter(|&b| b == b'.').count() + 1;
     let mut v = Vec::new();
     if host.ends_with(".svc.cluster.local") {
         v.push(host.to_string());
@@ -670,7 +670,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
             if in_registry {
                 claims_registry = true;
             } else if host_matches(&h, &host) {
-                own.push(h);
+                own.push(h.into_owned());
             }
         }
         if own.is_empty() || !(port == 80 || claims_registry) {

@@ -49,7 +49,7 @@ mod router;
 mod sidecar;
 mod tls;
 
-use super::request::{err, parse_url, Url};
+use super::request::{err, parse_url};
 use super::vhosts::{self};
 use super::*;
 use crate::model::addr::{ephemeral_port, fnv64, fnv64_continue, internet_ip, uuid_of_hash};
@@ -84,17 +84,13 @@ struct Msg {
 
 impl Msg {
     /// The request as the backend receives it.
-    pub(super) fn upstream(&self) -> UpstreamRequest {
+    pub(super) fn into_upstream(self) -> UpstreamRequest {
         UpstreamRequest {
-            method: self.method.clone(),
-            scheme: self.scheme.clone(),
-            authority: self.authority.clone(),
-            path: self.path.clone(),
-            headers: self
-                .headers
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            method: self.method,
+            scheme: self.scheme,
+            authority: self.authority,
+            path: self.path,
+            headers: self.headers.into_iter().collect(),
         }
     }
 
@@ -233,7 +229,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         clock: seed_hash % 3_600_000,
         request_id: uuid_of_hash(seed_hash),
         seed_hash,
-        seed_key: seed_key.clone(),
+        seed_key,
         ports_used: 0,
         notes: Vec::new(),
         explanation: Vec::new(),
@@ -253,16 +249,6 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
     ctx.grpc = headers
         .iter()
         .any(|(k, v)| k == "content-type" && v.starts_with("application/grpc"));
-    let msg = Msg {
-        method: method.clone(),
-        scheme: url.scheme.clone(),
-        authority: authority.clone(),
-        path: url.path.clone(),
-        headers,
-        protocol: if ctx.grpc { "HTTP/2" } else { "HTTP/1.1" },
-        xff: None,
-        sni: (url.scheme == "https").then(|| url.host.clone()),
-    };
     // Where the client connects: the URL's host, or --connect-to's.
     let (dial_host, dial_port) = match &req.connect_to {
         Some(ct) => {
@@ -282,6 +268,16 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         }
         None => (url.host.clone(), url.port),
     };
+    let msg = Msg {
+        method: method.clone(),
+        sni: (url.scheme == "https").then_some(url.host),
+        scheme: url.scheme,
+        authority: authority.clone(),
+        path: url.path,
+        headers,
+        protocol: if ctx.grpc { "HTTP/2" } else { "HTTP/1.1" },
+        xff: None,
+    };
     let client_ns = match client {
         Client::Pod(wi, _) => mesh.workloads[wi].namespace.clone(),
         Client::External => String::new(),
@@ -296,7 +292,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         }
         Some(ip) => match client {
             Client::External => ctx.client_outside(ip, dial_port, msg),
-            Client::Pod(wi, pi) => ctx.client_pod(wi, pi, ip, dial_port, &url, msg),
+            Client::Pod(wi, pi) => ctx.client_pod(wi, pi, ip, dial_port, msg),
         },
     };
     Ok(ctx.finish(req, &method, &authority, resp))
@@ -773,11 +769,9 @@ impl<'m> Ctx<'m> {
         pi: usize,
         ip: Ipv4Addr,
         port: u16,
-        url: &Url,
         msg: Msg,
     ) -> Resp {
         let w = &self.mesh.workloads[wi];
-        let _ = url;
         match w.proxy {
             ProxyKind::Sidecar => self.sidecar_outbound(wi, pi, ip, port, msg),
             ProxyKind::Ambient => self.ztunnel_outbound(wi, pi, ip, port, msg),
@@ -958,7 +952,7 @@ impl<'m> Ctx<'m> {
         });
         backend.workload = Some(w.pods[pi].name.clone());
         self.backend = Some(backend);
-        self.upstream = Some(msg.upstream());
+        self.upstream = Some(msg.into_upstream());
         note!(
             self,
             format!(
@@ -1028,7 +1022,7 @@ impl<'m> Ctx<'m> {
                 workload: None,
             }));
         }
-        self.upstream = Some(msg.upstream());
+        self.upstream = Some(msg.into_upstream());
         Resp {
             status,
             headers,
@@ -1218,8 +1212,8 @@ impl<'m> Ctx<'m> {
                 .push(("content-type".into(), "application/grpc".into()));
             resp.headers.push(("grpc-status".into(), code.to_string()));
         }
-        let (flags, details, outcome) = match &resp.decided {
-            Some((f, d, o)) => (f.clone(), d.clone(), o.clone()),
+        let (flags, details, outcome) = match resp.decided.take() {
+            Some(decided) => decided,
             None => ("-".to_string(), "via_upstream".to_string(), Outcome::Served),
         };
         if outcome != Outcome::Served {
@@ -1227,8 +1221,11 @@ impl<'m> Ctx<'m> {
         }
         let mut response_headers: std::collections::BTreeMap<String, String> = resp
             .headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+            .into_iter()
+            .map(|(mut k, v)| {
+                k.make_ascii_lowercase();
+                (k, v)
+            })
             .collect();
         if !self.hops.is_empty() && resp.status != 0 {
             response_headers.insert("server".into(), "istio-envoy".into());
