@@ -456,7 +456,7 @@ impl Route {
             response_headers: HeaderOps::default(),
             fault_abort: None,
             mirror: None,
-            source: format!("default route to {host}"),
+            source: cat!("default route to ", host),
             pos: RoutePos::Nowhere,
             timeout: None,
             retries: None,

@@ -587,15 +587,26 @@ impl<'m> Ctx<'m> {
         Some(ip)
     }
 
+    /// `text()` for a full trace; nothing for a verdict, which keeps no words.
+    pub(super) fn words(&self, text: impl FnOnce() -> String) -> String {
+        if self.full {
+            text()
+        } else {
+            String::new()
+        }
+    }
+
     /// The address of an ingress (Istio Gateway server host, Gateway API listener or route
-    /// hostname, OpenShift Route host) that exposes `host`.
+    /// hostname, OpenShift Route host) that exposes `host`, and what it is (in a full trace).
     pub(super) fn ingress_address(&self, host: &str, external: bool) -> Option<(Ipv4Addr, String)> {
         let mesh = self.mesh;
         for r in &mesh.openshift_routes {
             if r.spec.host.as_deref() == Some(host) {
                 return Some((
                     mesh.router_ip,
-                    format!("OpenShift Route {}/{} (the router)", r.namespace, r.name),
+                    self.words(|| {
+                        format!("OpenShift Route {}/{} (the router)", r.namespace, r.name)
+                    }),
                 ));
             }
         }
@@ -629,12 +640,14 @@ impl<'m> Ctx<'m> {
                     if let Some(ip) = svc_addr(&mesh.services[si]) {
                         return Some((
                             ip,
-                            format!(
-                                "Gateway {}/{} on Service {}",
-                                gw.namespace,
-                                gw.name,
-                                mesh.services[si].display()
-                            ),
+                            self.words(|| {
+                                format!(
+                                    "Gateway {}/{} on Service {}",
+                                    gw.namespace,
+                                    gw.name,
+                                    mesh.services[si].display()
+                                )
+                            }),
                         ));
                     }
                 }
@@ -664,21 +677,24 @@ impl<'m> Ctx<'m> {
                     .is_some_and(|h| crate::model::host_matches(h, host))
             }) || attached_hosts(gi).any(|h| crate::model::host_matches(h, host));
             if exposes {
-                if let Some(s) = mesh.service(&format!(
-                    "{}-istio.{}.{}",
+                if let Some(s) = mesh.service(&cat!(
                     gw.name,
+                    "-istio.",
                     gw.namespace,
+                    '.',
                     crate::model::DOMAIN
                 )) {
                     if let Some(ip) = svc_addr(s) {
                         return Some((
                             ip,
-                            format!(
-                                "Gateway {}/{} (Service {})",
-                                gw.namespace,
-                                gw.name,
-                                s.display()
-                            ),
+                            self.words(|| {
+                                format!(
+                                    "Gateway {}/{} (Service {})",
+                                    gw.namespace,
+                                    gw.name,
+                                    s.display()
+                                )
+                            }),
                         ));
                     }
                 }
@@ -694,13 +710,9 @@ impl<'m> Ctx<'m> {
         let remote = cat!("198.51.100.7:", self.eph());
         if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
             let s = &mesh.services[si];
-            return self.via_service_vip(
-                si,
-                port,
-                Conn::plain(remote),
-                msg,
-                &format!("LoadBalancer Service {}", s.display()),
-            );
+            return self.via_service_vip(si, port, Conn::plain(remote), msg, || {
+                format!("LoadBalancer Service {}", s.display())
+            });
         }
         if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
             return self.router(port, Conn::plain(remote), msg);
@@ -726,13 +738,9 @@ impl<'m> Ctx<'m> {
                         s.display()
                     )
                 );
-                return self.via_service_vip(
-                    si,
-                    sp,
-                    Conn::plain(remote),
-                    msg,
-                    &format!("{} Service {} (node port {port})", s.type_, s.display()),
-                );
+                return self.via_service_vip(si, sp, Conn::plain(remote), msg, || {
+                    format!("{} Service {} (node port {port})", s.type_, s.display())
+                });
             }
             explain!(
                 self,
@@ -797,17 +805,14 @@ impl<'m> Ctx<'m> {
         }
         if let Some(&si) = mesh.service_by_ip.get(&ip) {
             let s = &mesh.services[si];
-            return self.via_service_vip(si, port, conn, msg, &format!("Service {}", s.display()));
+            return self
+                .via_service_vip(si, port, conn, msg, || format!("Service {}", s.display()));
         }
         if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
             let s = &mesh.services[si];
-            return self.via_service_vip(
-                si,
-                port,
-                conn,
-                msg,
-                &format!("LoadBalancer Service {}", s.display()),
-            );
+            return self.via_service_vip(si, port, conn, msg, || {
+                format!("LoadBalancer Service {}", s.display())
+            });
         }
         if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
             return self.router(port, conn, msg);
@@ -815,14 +820,15 @@ impl<'m> Ctx<'m> {
         self.internet(ip, port, None, msg)
     }
 
-    /// kube-proxy: a Service address and port to one ready pod and its target port.
+    /// kube-proxy: a Service address and port to one ready pod and its target port. `what`
+    /// names the address for the trace's words.
     pub(super) fn via_service_vip(
         &mut self,
         si: usize,
         port: u16,
         conn: Conn,
         msg: Msg,
-        what: &str,
+        what: impl Fn() -> String,
     ) -> Resp {
         let mesh = self.mesh;
         let s = &mesh.services[si];
@@ -835,7 +841,8 @@ impl<'m> Ctx<'m> {
             explain!(
                 self,
                 format!(
-                    "{what} has no port {port} (ports: {}): the connection is refused",
+                    "{} has no port {port} (ports: {}): the connection is refused",
+                    what(),
                     ports.join(", ")
                 )
             );
@@ -845,7 +852,10 @@ impl<'m> Ctx<'m> {
         let Some(&(wi, pi)) = eps.first() else {
             explain!(
                 self,
-                format!("{what} has no ready endpoints: the connection is refused")
+                format!(
+                    "{} has no ready endpoints: the connection is refused",
+                    what()
+                )
             );
             return Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
         };
@@ -853,7 +863,8 @@ impl<'m> Ctx<'m> {
         note!(
             self,
             format!(
-                "{what} port {port} → pod {} port {tp}",
+                "{} port {port} → pod {} port {tp}",
+                what(),
                 mesh.workloads[wi].pods[pi].name
             )
         );
