@@ -762,15 +762,19 @@ fn narrower<'a>(a: &'a str, b: &'a str) -> &'a str {
 /// Virtual hosts of a gateway's route configuration for the HTTP servers on one port that
 /// could match `authority`: VirtualServices bound to each server's Gateway (those Istio
 /// generates from Gateway API routes first, then the others, found through the model's
-/// indexes by gateway and host), merged per host in precedence order.
+/// indexes by gateway and host), merged per host in precedence order. With `describe`, each
+/// virtual host says where it comes from (a full trace's words).
 pub fn gateway_vhosts(
     mesh: &Mesh,
     servers: &[ServerRef],
     port_number: u16,
     authority: &str,
+    describe: bool,
 ) -> Vec<VirtualHost> {
     let host = strip_port(authority).to_ascii_lowercase();
     let mut out: Vec<VirtualHost> = Vec::new();
+    // For each virtual host of `out`, the VirtualServices merged into it: (generated, index).
+    let mut merged: Vec<Vec<(bool, usize)>> = Vec::new();
     for s in servers {
         let gname = s.qualified();
         if s.server.tls.as_ref().is_some_and(|t| t.https_redirect) {
@@ -785,14 +789,17 @@ pub fn gateway_vhosts(
                     domains: vec![host.to_string()],
                     routes: Arc::new([]),
                     require_tls: true,
-                    source: format!(
-                        "Gateway {gname} server {} with httpsRedirect ({})",
-                        s.index,
-                        s.gateway
-                            .origin
-                            .pos_of(&["spec", "servers", &s.index.to_string()])
-                    ),
+                    source: words(describe, || {
+                        format!(
+                            "Gateway {gname} server {} with httpsRedirect ({})",
+                            s.index,
+                            s.gateway
+                                .origin
+                                .pos_of(&["spec", "servers", &s.index.to_string()])
+                        )
+                    }),
                 });
+                merged.push(Vec::new());
             }
         }
         // Istio's order (`VirtualServicesForGateway`): VirtualServices generated from Gateway
@@ -852,35 +859,41 @@ pub fn gateway_vhosts(
             };
             let routes = filter_routes(compiled, port_number, &gname);
             for domain in domains {
-                match out.iter_mut().find(|v| v.domains.contains(&domain)) {
-                    Some(v) => {
+                match out.iter().position(|v| v.domains.contains(&domain)) {
+                    Some(at) => {
                         // Istio merges VirtualServices for one host on a gateway; routes keep
                         // the precedence order of their VirtualServices.
-                        if !v
-                            .source
-                            .contains(&format!("{kind} {}/{}", vs.namespace, vs.name))
-                        {
+                        if !merged[at].contains(&(is_generated, i)) {
+                            merged[at].push((is_generated, i));
+                            let v = &mut out[at];
                             v.routes = v.routes.iter().chain(routes.iter()).cloned().collect();
-                            v.source.push_str(&format!(
-                                " + {kind} {}/{} ({})",
-                                vs.namespace,
-                                vs.name,
-                                vs.origin.pos()
-                            ));
+                            if describe {
+                                v.source.push_str(&format!(
+                                    " + {kind} {}/{} ({})",
+                                    vs.namespace,
+                                    vs.name,
+                                    vs.origin.pos()
+                                ));
+                            }
                         }
                     }
-                    None => out.push(VirtualHost {
-                        name: cat!(domain, ':', port_number),
-                        domains: vec![domain.clone()],
-                        routes: routes.clone(),
-                        require_tls: false,
-                        source: format!(
-                            "{kind} {}/{} ({}) on Gateway {gname}",
-                            vs.namespace,
-                            vs.name,
-                            vs.origin.pos()
-                        ),
-                    }),
+                    None => {
+                        out.push(VirtualHost {
+                            name: cat!(domain, ':', port_number),
+                            domains: vec![domain.clone()],
+                            routes: routes.clone(),
+                            require_tls: false,
+                            source: words(describe, || {
+                                format!(
+                                    "{kind} {}/{} ({}) on Gateway {gname}",
+                                    vs.namespace,
+                                    vs.name,
+                                    vs.origin.pos()
+                                )
+                            }),
+                        });
+                        merged.push(vec![(is_generated, i)]);
+                    }
                 }
             }
         }

@@ -185,7 +185,7 @@ impl Ctx<'_> {
         start: u64,
     ) -> Resp {
         let mesh = self.mesh;
-        let vhs = vhosts::gateway_vhosts(mesh, servers, number, &msg.authority);
+        let vhs = vhosts::gateway_vhosts(mesh, servers, number, &msg.authority, self.full);
         let gws: Vec<String> = servers.iter().map(|s| s.qualified()).collect();
         let w = &mesh.workloads[wi];
         self.route_http(
