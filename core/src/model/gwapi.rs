@@ -162,6 +162,8 @@ pub struct RouteInfo {
 #[derive(Debug, Clone)]
 pub struct GeneratedVs {
     pub vs: Config<VirtualServiceSpec>,
+    /// The VirtualService's hosts, fully qualified (as `Mesh::vs_hosts`).
+    pub hosts: Box<[String]>,
     /// Parallel to `vs.spec.http`: `HTTPRoute ns/name rule[i] match[j]` and its position.
     pub origins: Vec<(String, String)>,
 }
@@ -1603,6 +1605,7 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
                     ..Default::default()
                 },
             },
+            hosts: Box::new([fqdn(&first.host, &first.ns).into_owned()]),
             origins,
         });
     }
@@ -1610,11 +1613,8 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
     for (i, g) in merged.iter().enumerate() {
         let gwname = g.vs.spec.gateways.first().cloned().unwrap_or_default();
         if gwname == "mesh" {
-            for h in &g.vs.spec.hosts {
-                api.mesh_vs_by_host
-                    .entry(fqdn(h, &g.vs.namespace).into_owned())
-                    .or_default()
-                    .push(i);
+            for h in g.hosts.iter() {
+                api.mesh_vs_by_host.entry(h.clone()).or_default().push(i);
             }
         }
         api.vs_by_gateway.entry(gwname).or_default().push(i);

@@ -375,6 +375,9 @@ pub struct Mesh {
     pub se_wildcards: Vec<usize>,
     pub se_by_address: HashMap<String, usize>,
     pub dr_by_host: HashMap<String, Vec<usize>>,
+    /// Parallel to `virtual_services`: each one's hosts, fully qualified (Istio resolves a
+    /// VirtualService's short host names once, when it builds its push context).
+    pub vs_hosts: Vec<Box<[String]>>,
     /// VirtualServices by fully qualified host; wildcard hosts in `vs_wildcards`.
     pub vs_by_host: HashMap<String, Vec<usize>>,
     pub vs_wildcards: Vec<usize>,
@@ -806,6 +809,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         se_wildcards: Vec::new(),
         se_by_address: HashMap::default(),
         dr_by_host: HashMap::default(),
+        vs_hosts: Vec::new(),
         vs_by_host: HashMap::default(),
         vs_wildcards: Vec::new(),
         gateway_workload_nodes: HashMap::default(),
@@ -1157,16 +1161,26 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         }
     }
     sort_by_precedence(&mut mesh.virtual_services);
-    for (i, vs) in mesh.virtual_services.iter().enumerate() {
-        for h in &vs.spec.hosts {
-            let h = fqdn(h, &vs.namespace);
+    mesh.vs_hosts = mesh
+        .virtual_services
+        .iter()
+        .map(|vs| {
+            vs.spec
+                .hosts
+                .iter()
+                .map(|h| fqdn(h, &vs.namespace).into_owned())
+                .collect()
+        })
+        .collect();
+    for (i, hosts) in mesh.vs_hosts.iter().enumerate() {
+        for h in hosts.iter() {
             if h.contains('*') {
                 if !mesh.vs_wildcards.contains(&i) {
                     mesh.vs_wildcards.push(i);
                 }
             } else {
                 mesh.vs_by_host
-                    .entry(h.into_owned())
+                    .entry(h.clone())
                     .or_insert_with(list)
                     .push(i);
             }

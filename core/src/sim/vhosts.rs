@@ -2,7 +2,7 @@
 //! the one host asked about (never the whole mesh), in the order and shape Istio generates them.
 
 use super::route::*;
-use crate::model::{fqdn, host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
+use crate::model::{host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
 use crate::parse::types::*;
 use crate::text::cat;
 use std::sync::Arc;
@@ -130,16 +130,12 @@ impl Scope {
             .any(|(pn, ph)| self.ns_matches(pn, ns) && host_matches(ph, host))
     }
 
-    /// A VirtualService is imported when an egress host of its namespace intersects its hosts.
-    pub fn sees_vs(&self, port: u16, vs: &Config<VirtualServiceSpec>) -> bool {
+    /// A VirtualService is imported when an egress host of its namespace intersects its
+    /// hosts (`hosts`: fully qualified, `Mesh::vs_hosts`).
+    pub fn sees_vs(&self, port: u16, vs: &Config<VirtualServiceSpec>, hosts: &[String]) -> bool {
         exported_to(&vs.spec.export_to, &vs.namespace, &self.namespace)
             && self.listeners(port).any(|(pn, ph)| {
-                self.ns_matches(pn, &vs.namespace)
-                    && vs
-                        .spec
-                        .hosts
-                        .iter()
-                        .any(|h| hosts_intersect(ph, &fqdn(h, &vs.namespace)))
+                self.ns_matches(pn, &vs.namespace) && hosts.iter().any(|h| hosts_intersect(ph, h))
             })
     }
 }
@@ -448,21 +444,21 @@ pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Optio
 /// Whether this sidecar imports a VirtualService for `port`: Istio's egress-listener selection
 /// (exportTo, egress hosts), then, on ports other than 80, only VirtualServices with a host in
 /// the registry (`selectVirtualServices` in pilot/pkg/networking/core/httproute.go).
-fn imported_vs(mesh: &Mesh, scope: &Scope, port: u16, vs: &Config<VirtualServiceSpec>) -> bool {
-    if !mesh_bound(vs) || !scope.sees_vs(port, vs) {
+fn imported_vs(mesh: &Mesh, scope: &Scope, port: u16, vi: usize) -> bool {
+    let (vs, hosts) = (&mesh.virtual_services[vi], &mesh.vs_hosts[vi]);
+    if !mesh_bound(vs) || !scope.sees_vs(port, vs, hosts) {
         return false;
     }
     if port == 80 {
         return true;
     }
-    vs.spec.hosts.iter().any(|h| {
-        let h = fqdn(h, &vs.namespace);
+    hosts.iter().any(|h| {
         if h.contains('*') {
-            registry_matching(mesh, scope, port, &h)
+            registry_matching(mesh, scope, port, h)
         } else {
-            registry_host(mesh, scope, port, &h).is_some()
+            registry_host(mesh, scope, port, h).is_some()
                 || mesh.se_wildcards.iter().any(|&i| {
-                    host_matches(&mesh.service_entries[i].host, &h)
+                    host_matches(&mesh.service_entries[i].host, h)
                         && mesh.service_entries[i].protocol(port).is_some()
                 })
         }
@@ -478,21 +474,17 @@ fn most_specific_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option
         .get(host)
         .into_iter()
         .flatten()
-        .find(|&&i| imported_vs(mesh, scope, port, &mesh.virtual_services[i]))
+        .find(|&&i| imported_vs(mesh, scope, port, i))
     {
         return Some(i);
     }
     let mut best: Option<(usize, usize)> = None;
     for &i in &mesh.vs_wildcards {
-        let vs = &mesh.virtual_services[i];
-        if !imported_vs(mesh, scope, port, vs) {
+        if !imported_vs(mesh, scope, port, i) {
             continue;
         }
-        for h in &vs.spec.hosts {
-            let h = fqdn(h, &vs.namespace);
-            if h.contains('*')
-                && host_matches(&h, host)
-                && best.is_none_or(|(len, _)| h.len() > len)
+        for h in mesh.vs_hosts[i].iter() {
+            if h.contains('*') && host_matches(h, host) && best.is_none_or(|(len, _)| h.len() > len)
             {
                 best = Some((h.len(), i));
             }
@@ -511,7 +503,7 @@ fn claiming_vs(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Vec<(usize,
         .into_iter()
         .flatten()
         .copied()
-        .filter(|&i| imported_vs(mesh, scope, port, &mesh.virtual_services[i]))
+        .filter(|&i| imported_vs(mesh, scope, port, i))
         .collect();
     let list: Vec<usize> = if exact.is_empty() {
         most_specific_vs(mesh, scope, port, host)
@@ -655,22 +647,21 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
     vs_candidates.dedup();
     for i in vs_candidates {
         let vs = &mesh.virtual_services[i];
-        if !imported_vs(mesh, scope, port, vs) {
+        if !imported_vs(mesh, scope, port, i) {
             continue;
         }
         let mut claims_registry = false;
-        let mut own: Vec<String> = Vec::new();
-        for h in &vs.spec.hosts {
-            let h = fqdn(h, &vs.namespace);
+        let mut own: Vec<&str> = Vec::new();
+        for h in mesh.vs_hosts[i].iter() {
             let in_registry = if h.contains('*') {
-                registry_matching(mesh, scope, port, &h)
+                registry_matching(mesh, scope, port, h)
             } else {
-                registry_host(mesh, scope, port, &h).is_some()
+                registry_host(mesh, scope, port, h).is_some()
             };
             if in_registry {
                 claims_registry = true;
-            } else if host_matches(&h, &host) {
-                own.push(h.into_owned());
+            } else if host_matches(h, &host) {
+                own.push(h);
             }
         }
         if own.is_empty() || !(port == 80 || claims_registry) {
@@ -686,7 +677,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
                 0,
                 VirtualHost {
                     name: cat!(h, ':', port),
-                    domains: vec![h.clone()],
+                    domains: vec![h.to_string()],
                     routes: routes.clone(),
                     require_tls: false,
                     source: words(scope.words, || {
@@ -843,7 +834,12 @@ pub fn gateway_vhosts(
                     .map(|&vi| (&mesh.virtual_services[vi], false, vi)),
             );
         for (vs, is_generated, i) in bound {
-            let domains = server_domains(vs, s);
+            let hosts = if is_generated {
+                &mesh.gateway_api.virtual_services[i].hosts
+            } else {
+                &mesh.vs_hosts[i]
+            };
+            let domains = server_domains(vs, hosts, s);
             if domains.is_empty() {
                 continue;
             }
@@ -917,8 +913,9 @@ pub fn gateway_vhosts(
 }
 
 /// The domains a VirtualService bound to a server's Gateway gives that server: each of its
-/// hosts that intersects a server host open to its namespace, narrowed to the more specific.
-fn server_domains(vs: &Config<VirtualServiceSpec>, s: &ServerRef) -> Vec<String> {
+/// hosts (`hosts`, fully qualified) that intersects a server host open to its namespace,
+/// narrowed to the more specific.
+fn server_domains(vs: &Config<VirtualServiceSpec>, hosts: &[String], s: &ServerRef) -> Vec<String> {
     let mut out = Vec::new();
     for sh in &s.server.hosts {
         let (sns, shost) = server_host(sh);
@@ -928,10 +925,9 @@ fn server_domains(vs: &Config<VirtualServiceSpec>, s: &ServerRef) -> Vec<String>
         if !ns_ok {
             continue;
         }
-        for vh in &vs.spec.hosts {
-            let vh = fqdn(vh, &vs.namespace);
-            if hosts_intersect(&vh, shost) {
-                let d = narrower(&vh, shost).to_string();
+        for vh in hosts {
+            if hosts_intersect(vh, shost) {
+                let d = narrower(vh, shost).to_string();
                 if !out.contains(&d) {
                     out.push(d);
                 }
@@ -952,7 +948,7 @@ fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> boo
             .into_iter()
             .flatten()
             .any(|&vi| {
-                !server_domains(&mesh.virtual_services[vi], s).is_empty()
+                !server_domains(&mesh.virtual_services[vi], &mesh.vs_hosts[vi], s).is_empty()
                     && any_route_applies(vs_routes(mesh, vi), port_number, &gname)
             });
         written
@@ -963,7 +959,8 @@ fn any_bound_routes(mesh: &Mesh, servers: &[ServerRef], port_number: u16) -> boo
                 .into_iter()
                 .flatten()
                 .any(|&i| {
-                    !server_domains(&mesh.gateway_api.virtual_services[i].vs, s).is_empty()
+                    let g = &mesh.gateway_api.virtual_services[i];
+                    !server_domains(&g.vs, &g.hosts, s).is_empty()
                         && any_route_applies(generated_routes(mesh, i), port_number, &gname)
                 })
     })
