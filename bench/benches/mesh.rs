@@ -21,6 +21,10 @@ use std::sync::Mutex;
 
 const SIZES: &[usize] = &[100, 1000, 10_000];
 
+/// Generated cases per mesh size; each trace benchmark takes one sample per case, so that its
+/// median is over every case, each traced once (a sample is one trace).
+const CASES: usize = 600;
+
 fn main() {
     meshsim_cli::inputs::small_pages();
     divan::main();
@@ -47,7 +51,7 @@ fn fixture(services: usize) -> &'static Fixture {
         !diags.iter().any(|d| d.is_error()),
         "the generated mesh has errors"
     );
-    let requests = cases(services, 600).iter().map(|c| c.request()).collect();
+    let requests = cases(services, CASES).iter().map(|c| c.request()).collect();
     let f: &'static Fixture = Box::leak(Box::new(Fixture {
         files,
         loaded,
@@ -125,7 +129,7 @@ fn model_build(bencher: Bencher, services: usize) {
 /// routes are compiled the first time a trace needs them and kept in the mesh: with
 /// `repeated`, every case has been traced before (the steady state of the playground and of
 /// re-run cases); without, the trace runs on a mesh of its own, just built, and each of the
-/// (at most 600) cases is a first use, as in one `meshsim test` run.
+/// cases is a first use, as in one `meshsim test` run.
 fn cycle(bencher: Bencher, services: usize, detail: Detail, repeated: bool) {
     let f = fixture(services);
     let fresh;
@@ -145,28 +149,27 @@ fn cycle(bencher: Bencher, services: usize, detail: Detail, repeated: bool) {
     });
 }
 
-/// A full trace (steps, notes, explanation, access-log lines), first uses: divan takes 100
-/// samples of one iteration.
-#[divan::bench(args = SIZES, sample_count = 100, sample_size = 1)]
+/// A full trace (steps, notes, explanation, access-log lines), first uses.
+#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
 fn trace(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Full, false);
 }
 
 /// A full trace of a case traced before.
-#[divan::bench(args = SIZES, max_time = 2)]
+#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
 fn trace_warm(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Full, true);
 }
 
 /// A verdict (`Detail::Verdict`: what `meshsim test` computes for a case that checks no
 /// access-log line), first uses.
-#[divan::bench(args = SIZES, sample_count = 100, sample_size = 1)]
+#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
 fn verdict(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Verdict, false);
 }
 
 /// A verdict of a case traced before.
-#[divan::bench(args = SIZES, max_time = 2)]
+#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
 fn verdict_warm(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Verdict, true);
 }
