@@ -381,6 +381,12 @@ pub struct Mesh {
     /// VirtualServices by fully qualified host; wildcard hosts in `vs_wildcards`.
     pub vs_by_host: HashMap<String, Vec<usize>>,
     pub vs_wildcards: Vec<usize>,
+    /// VirtualServices with `tls` routes, in precedence order.
+    pub vs_with_tls: Vec<usize>,
+    /// VirtualServices by `namespace/name` (delegates name theirs).
+    pub vs_by_name: HashMap<String, usize>,
+    /// The first Service (in model order) declaring each node port.
+    pub service_by_node_port: HashMap<u16, usize>,
     pub gateway_workload_nodes: HashMap<usize, NodeIndex>,
     /// Services declaring a port with an HTTP protocol (or sniffed, without a VIP): a sidecar
     /// has a wildcard HTTP listener on each such port.
@@ -812,6 +818,9 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         vs_hosts: Vec::new(),
         vs_by_host: HashMap::default(),
         vs_wildcards: Vec::new(),
+        vs_with_tls: Vec::new(),
+        vs_by_name: HashMap::default(),
+        service_by_node_port: HashMap::default(),
         gateway_workload_nodes: HashMap::default(),
         http_services_by_port: HashMap::default(),
         http_service_entries_by_port: HashMap::default(),
@@ -1027,7 +1036,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         } else {
             None
         };
-        let ports = spec
+        let ports: Vec<ServicePortInfo> = spec
             .ports
             .iter()
             .map(|p| ServicePortInfo {
@@ -1098,6 +1107,9 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             }
         }
         mesh.service_by_host.insert(hostname.clone(), si);
+        for np in ports.iter().filter_map(|p| p.node_port) {
+            mesh.service_by_node_port.entry(np).or_insert(si);
+        }
         let generated_by = r.meta.annotations.get("meshsim.io/generated-by").cloned();
         services.push(Service {
             namespace: ns,
@@ -1172,6 +1184,14 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 .collect()
         })
         .collect();
+    for (i, vs) in mesh.virtual_services.iter().enumerate() {
+        if !vs.spec.tls.is_empty() {
+            mesh.vs_with_tls.push(i);
+        }
+        mesh.vs_by_name
+            .entry(cat!(vs.namespace, '/', vs.name))
+            .or_insert(i);
+    }
     for (i, hosts) in mesh.vs_hosts.iter().enumerate() {
         for h in hosts.iter() {
             if h.contains('*') {

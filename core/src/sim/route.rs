@@ -777,11 +777,11 @@ pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
             out.push(root);
             continue;
         };
-        let ns = d.namespace.clone().unwrap_or_else(|| vs.namespace.clone());
+        let ns = d.namespace.as_deref().unwrap_or(&vs.namespace);
         let Some(dvs) = mesh
-            .virtual_services
-            .iter()
-            .find(|x| x.namespace == ns && x.name == d.name)
+            .vs_by_name
+            .get(&cat!(ns, '/', d.name))
+            .map(|&i| &mesh.virtual_services[i])
         else {
             // A missing delegate contributes no routes.
             continue;

@@ -311,7 +311,11 @@ impl Ctx<'_> {
             );
             log.tcp = true;
             log.requested_server_name = Some(sni.clone());
-            for vs in &mesh.virtual_services {
+            for vs in mesh
+                .vs_with_tls
+                .iter()
+                .map(|&vi| &mesh.virtual_services[vi])
+            {
                 if !vs
                     .spec
                     .gateways

@@ -512,14 +512,11 @@ impl<'m> Ctx<'m> {
             if dw.proxy == ProxyKind::Ambient {
                 // An ambient pod is reached over HBONE through its node's ztunnel; a waypoint
                 // does so through its internal `connect_originate` listener.
-                let id = self
-                    .mesh
-                    .workloads
-                    .iter()
-                    .position(|x| {
-                        x.name == self.hops[hop].name && x.namespace == self.hops[hop].namespace
-                    })
-                    .map(|i| self.mesh.workloads[i].identity(&self.mesh.settings.trust_domain));
+                // The identity of this hop's proxy: the workload of the pod it runs in.
+                let id = mesh
+                    .pod_by_ip
+                    .get(&pod_ip)
+                    .map(|&(wi, _)| mesh.workloads[wi].identity(&mesh.settings.trust_domain));
                 if self.in_waypoint {
                     log.upstream_host =
                         Some(format!("envoy://connect_originate/{}", fmt_ip(dip, tp)));

@@ -719,11 +719,7 @@ impl<'m> Ctx<'m> {
         }
         // A node's address and a node port: the NodePort (or LoadBalancer) Service behind it.
         if mesh.nodes().iter().any(|(_, n)| *n == ip) {
-            if let Some(si) = mesh
-                .services
-                .iter()
-                .position(|s| s.ports.iter().any(|p| p.node_port == Some(port)))
-            {
+            if let Some(&si) = mesh.service_by_node_port.get(&port) {
                 let s = &mesh.services[si];
                 let sp = s
                     .ports
