@@ -5,6 +5,7 @@ use meshsim_core::cases::{check, parse_case_file, Case, CaseFile};
 use meshsim_core::sim::{trace_with, Detail};
 use meshsim_core::{LoadOptions, Mesh, ModelOptions, Severity};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct CaseResult {
@@ -17,6 +18,40 @@ pub struct CaseResult {
 #[derive(Debug, Default)]
 pub struct Report {
     pub results: Vec<CaseResult>,
+    /// Where the time went, per case file read.
+    pub timings: Vec<FileTimings>,
+}
+
+/// Wall-clock time of the stages of one case file (`meshsim test --timings`).
+#[derive(Debug, Clone)]
+pub struct FileTimings {
+    pub file: String,
+    /// Reading and parsing the case file.
+    pub case_file: Duration,
+    /// Reading the manifests and building the model.
+    pub model: Duration,
+    /// Tracing every case and checking its expectations.
+    pub cases: Duration,
+    pub count: usize,
+}
+
+impl FileTimings {
+    /// `FILE: case file 0.41 s, manifests to model 1.62 s, 20000 cases 0.31 s (15.5 µs a case)`.
+    pub fn line(&self) -> String {
+        let per_case = if self.count == 0 {
+            0.0
+        } else {
+            self.cases.as_secs_f64() * 1e6 / self.count as f64
+        };
+        format!(
+            "{}: case file {:.2} s, manifests to model {:.2} s, {} cases {:.2} s ({per_case:.1} µs a case)",
+            self.file,
+            self.case_file.as_secs_f64(),
+            self.model.as_secs_f64(),
+            self.count,
+            self.cases.as_secs_f64()
+        )
+    }
 }
 
 impl Report {
@@ -78,9 +113,17 @@ pub struct LoadedCases {
 /// Reads a case file and builds the model of its manifests; the error says what is wrong with
 /// the file itself.
 pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
+    load_file_timed(path).map(|(l, _)| l)
+}
+
+/// `load_file`, and how long the case file and the model took.
+fn load_file_timed(path: &Path) -> Result<(LoadedCases, [Duration; 2]), String> {
+    let start = Instant::now();
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let cf = parse_case_file(&file, &text).map_err(|d| d.to_string())?;
+    drop(text);
+    let case_file = start.elapsed();
     let base = path.parent().unwrap_or(Path::new("."));
     let paths: Vec<String> = cf
         .manifests
@@ -101,11 +144,14 @@ pub fn load_file(path: &Path) -> Result<LoadedCases, String> {
     if !errors.is_empty() {
         return Err(format!("the manifests have errors:\n{}", errors.join("\n")));
     }
-    Ok(LoadedCases {
-        file,
-        mesh,
-        cases: cf,
-    })
+    Ok((
+        LoadedCases {
+            file,
+            mesh,
+            cases: cf,
+        },
+        [case_file, start.elapsed() - case_file],
+    ))
 }
 
 /// The detail a case needs: a verdict, unless it checks access-log lines.
@@ -120,17 +166,24 @@ pub fn detail_for(case: &Case) -> Detail {
 /// Runs one case file; problems with the file itself fail each of its cases (or one
 /// pseudo-case when it cannot be read).
 pub fn run_file(path: &Path) -> Vec<CaseResult> {
-    let l = match load_file(path) {
+    run_file_timed(path).0
+}
+
+fn run_file_timed(path: &Path) -> (Vec<CaseResult>, Option<FileTimings>) {
+    let (l, [case_file, model]) = match load_file_timed(path) {
         Ok(l) => l,
         Err(why) => {
-            return vec![CaseResult {
+            let failed = CaseResult {
                 file: path.display().to_string(),
                 name: "(file)".into(),
                 failures: vec![why],
-            }]
+            };
+            return (vec![failed], None);
         }
     };
-    l.cases
+    let start = Instant::now();
+    let results: Vec<CaseResult> = l
+        .cases
         .cases
         .iter()
         .map(|c| {
@@ -144,13 +197,23 @@ pub fn run_file(path: &Path) -> Vec<CaseResult> {
                 failures,
             }
         })
-        .collect()
+        .collect();
+    let timings = FileTimings {
+        file: l.file.clone(),
+        case_file,
+        model,
+        cases: start.elapsed(),
+        count: results.len(),
+    };
+    (results, Some(timings))
 }
 
 pub fn run(paths: &[PathBuf]) -> Report {
     let mut r = Report::default();
     for p in paths {
-        r.results.extend(run_file(p));
+        let (results, timings) = run_file_timed(p);
+        r.results.extend(results);
+        r.timings.extend(timings);
     }
     r
 }

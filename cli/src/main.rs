@@ -155,6 +155,10 @@ SRC is a workload (name, namespace/name, a pod name) or 'external'. DEST is host
         /// Print every case, not only failures.
         #[arg(short, long)]
         verbose: bool,
+        /// Print, per case file, how long reading it, building the model of its manifests
+        /// and running its cases took (to stderr).
+        #[arg(long)]
+        timings: bool,
     },
     /// Wait for a condition, as kubectl/oc wait: meshsim wait --for=condition=programmed gateway/NAME -n NS.
     #[command(after_help = "Examples:
@@ -310,6 +314,7 @@ fn main() -> ExitCode {
             paths,
             junit,
             verbose,
+            timings,
         } => {
             let files = match cases::collect(&paths) {
                 Ok(f) => f,
@@ -337,6 +342,11 @@ fn main() -> ExitCode {
                 if let Err(e) = std::fs::write(&j, cases::junit(&report)) {
                     eprintln!("error: cannot write {j}: {e}");
                     return ExitCode::from(2);
+                }
+            }
+            if timings {
+                for t in &report.timings {
+                    eprintln!("{}", t.line());
                 }
             }
             emitln!("{} passed, {} failed", report.passed(), report.failed());

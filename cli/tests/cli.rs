@@ -185,6 +185,20 @@ fn test_command_counts_and_exits_1_on_failure() {
     assert!(out.trim_end().ends_with("1 passed, 1 failed"), "{out}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    // --timings adds one line per case file on stderr; the report itself is unchanged.
+    let (code, timed, err) = meshsim(&["test", "--timings", f.to_str().unwrap_or("")]);
+    assert_eq!(code, 1);
+    assert_eq!(timed, out);
+    let line = err
+        .lines()
+        .find(|l| l.contains("x.cases.yaml: case file "))
+        .unwrap_or("");
+    assert!(
+        line.contains(" s, manifests to model ")
+            && line.contains(" s, 2 cases ")
+            && line.ends_with(" µs a case)"),
+        "{err}"
+    );
 }
 
 #[test]
