@@ -811,8 +811,32 @@ pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
 /// to what is traced.
 #[derive(Debug, Default)]
 pub struct RouteMemo {
-    written: Vec<OnceLock<Arc<[Route]>>>,
-    generated: Vec<OnceLock<Arc<[Route]>>>,
+    written: Vec<OnceLock<Compiled>>,
+    generated: Vec<OnceLock<Compiled>>,
+}
+
+/// A VirtualService's compiled routes.
+#[derive(Debug)]
+pub struct Compiled {
+    pub routes: Arc<[Route]>,
+    /// Some match names a port or gateways, so the routes a listener keeps depend on it
+    /// (`vhosts::filter_routes`); when none does, every listener keeps them all, and a trace
+    /// need not read each match to know it.
+    pub selective: bool,
+}
+
+impl From<Vec<Route>> for Compiled {
+    fn from(routes: Vec<Route>) -> Compiled {
+        let selective = routes.iter().any(|r| {
+            r.matches
+                .iter()
+                .any(|m| m.port.is_some() || !m.gateways.is_empty())
+        });
+        Compiled {
+            routes: routes.into(),
+            selective,
+        }
+    }
 }
 
 impl RouteMemo {
@@ -825,12 +849,12 @@ impl RouteMemo {
 }
 
 /// The routes of `mesh.virtual_services[i]`, delegates expanded (`compile_vs`), compiled once.
-pub fn vs_routes(mesh: &Mesh, i: usize) -> &Arc<[Route]> {
+pub fn vs_routes(mesh: &Mesh, i: usize) -> &Compiled {
     mesh.routes.written[i].get_or_init(|| compile_vs(mesh, &mesh.virtual_services[i]).into())
 }
 
 /// The routes of `mesh.gateway_api.virtual_services[i]` (`compile_generated`), compiled once.
-pub fn generated_routes(mesh: &Mesh, i: usize) -> &Arc<[Route]> {
+pub fn generated_routes(mesh: &Mesh, i: usize) -> &Compiled {
     mesh.routes.generated[i]
         .get_or_init(|| compile_generated(&mesh.gateway_api.virtual_services[i]).into())
 }
@@ -926,6 +950,37 @@ mod tests {
         assert!(m.matches("/foo/bar", false));
         assert!(!m.matches("/foobar", false));
         assert!(StrMatch::Prefix("/foo".into()).matches("/foobar", false));
+    }
+
+    /// A listener keeps a route match only for its port and gateway (Istio translates a
+    /// VirtualService per listener); compiled routes without such matches skip the check.
+    #[test]
+    fn listeners_keep_the_matches_for_their_port_and_gateway() {
+        use crate::sim::vhosts::filter_routes;
+        let route = |m: RouteMatch| Route {
+            matches: vec![m],
+            ..Route::default_for("a.ns.svc.cluster.local", 80)
+        };
+        let plain = Compiled::from(vec![route(RouteMatch::default())]);
+        assert!(!plain.selective);
+        assert_eq!(filter_routes(&plain, 8080, "ns/gw").len(), 1);
+        let on_8080 = RouteMatch {
+            port: Some(8080),
+            ..RouteMatch::default()
+        };
+        let via_gw = RouteMatch {
+            gateways: vec!["ns/gw".into()],
+            ..RouteMatch::default()
+        };
+        let picky = Compiled::from(vec![
+            route(on_8080),
+            route(via_gw),
+            route(RouteMatch::default()),
+        ]);
+        assert!(picky.selective);
+        assert_eq!(filter_routes(&picky, 8080, "mesh").len(), 2);
+        assert_eq!(filter_routes(&picky, 80, "ns/gw").len(), 2);
+        assert_eq!(filter_routes(&picky, 80, "mesh").len(), 1);
     }
 
     #[test]

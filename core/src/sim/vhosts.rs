@@ -190,10 +190,12 @@ fn match_applies(m: &RouteMatch, port: u16, gateway: &str) -> bool {
 
 /// Keeps the routes (and the matches within them) that apply to this proxy and port, as Istio
 /// does when it translates a VirtualService for one listener.
-pub fn filter_routes(routes: &Arc<[Route]>, port: u16, gateway: &str) -> Arc<[Route]> {
-    if routes
-        .iter()
-        .all(|r| r.matches.iter().all(|m| match_applies(m, port, gateway)))
+pub fn filter_routes(compiled: &Compiled, port: u16, gateway: &str) -> Arc<[Route]> {
+    let routes = &compiled.routes;
+    if !compiled.selective
+        || routes
+            .iter()
+            .all(|r| r.matches.iter().all(|m| match_applies(m, port, gateway)))
     {
         return routes.clone();
     }
@@ -218,8 +220,12 @@ pub fn filter_routes(routes: &Arc<[Route]>, port: u16, gateway: &str) -> Arc<[Ro
 }
 
 /// True when `filter_routes` would keep some route.
-fn any_route_applies(routes: &[Route], port: u16, gateway: &str) -> bool {
-    routes
+fn any_route_applies(compiled: &Compiled, port: u16, gateway: &str) -> bool {
+    if !compiled.selective {
+        return !compiled.routes.is_empty();
+    }
+    compiled
+        .routes
         .iter()
         .any(|r| r.matches.is_empty() || r.matches.iter().any(|m| match_applies(m, port, gateway)))
 }
