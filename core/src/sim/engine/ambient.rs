@@ -492,25 +492,31 @@ impl Ctx<'_> {
         );
         decide!(self, hop, format!("to pod {} port {port}", w.pods[pi].name));
         // ztunnel enforces L4 authorization only: L7 rules (paths, methods, request headers) of
-        // policies selecting the pod need a waypoint.
-        for ap in &mesh.authorization_policies {
+        // policies selecting the pod need a waypoint. Only a note says so: a verdict skips it.
+        let policies = if self.full {
+            &mesh.authorization_policies[..]
+        } else {
+            &[]
+        };
+        for ap in policies {
             let selects = ap.namespace == w.namespace
                 && ap.spec.selector.as_ref().is_some_and(|sel| {
                     !sel.match_labels.is_empty() && sel.match_labels.is_subset_of(&w.labels)
                 });
-            let l7 = ap.spec.rules.iter().any(|r| {
-                let t = serde_yaml::to_string(r).unwrap_or_default();
-                [
-                    "paths:",
-                    "methods:",
-                    "hosts:",
-                    "request.headers",
-                    "notPaths:",
-                    "notMethods:",
-                ]
-                .iter()
-                .any(|k| t.contains(k))
-            });
+            let l7 = selects
+                && ap.spec.rules.iter().any(|r| {
+                    let t = serde_yaml::to_string(r).unwrap_or_default();
+                    [
+                        "paths:",
+                        "methods:",
+                        "hosts:",
+                        "request.headers",
+                        "notPaths:",
+                        "notMethods:",
+                    ]
+                    .iter()
+                    .any(|k| t.contains(k))
+                });
             if selects && l7 {
                 note!(self, format!(
                     "AuthorizationPolicy {}/{} ({}) has L7 rules: ztunnel cannot enforce them (only a waypoint can); authorization is not simulated by meshsim yet",
