@@ -374,7 +374,7 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
     match (&t.backend, t.outcome.clone()) {
         (Some(b), _) => nodes.push(Node {
             role: "backend",
-            kind: b.kind.clone(),
+            kind: b.kind.to_string(),
             title: if b.namespace.is_empty() {
                 b.name.clone()
             } else {

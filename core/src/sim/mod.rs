@@ -111,7 +111,7 @@ pub struct Hop {
     pub name: String,
     pub pod: String,
     /// `outbound`, `inbound` or `gateway`.
-    pub direction: String,
+    pub direction: &'static str,
     pub decision: String,
     pub steps: Vec<Step>,
     #[serde(skip)]
@@ -127,7 +127,8 @@ pub struct Hop {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Backend {
-    pub kind: String,
+    /// `Service`, `ServiceEntry`, `Workload` or `External`.
+    pub kind: &'static str,
     pub namespace: String,
     pub name: String,
     pub workload: Option<String>,

@@ -20,7 +20,7 @@ pub(super) enum Target {
 }
 
 impl Ctx<'_> {
-    fn ztunnel_hop(&mut self, wi: usize, pi: usize, direction: &str) -> usize {
+    fn ztunnel_hop(&mut self, wi: usize, pi: usize, direction: &'static str) -> usize {
         let mesh = self.mesh;
         let pod = mesh.workloads[wi].pods[pi].name.clone();
         let (node, zt) = mesh.node_of(&pod);
@@ -323,7 +323,7 @@ impl Ctx<'_> {
                     return resp;
                 };
                 self.routed_service = Some(Backend {
-                    kind: "Service".into(),
+                    kind: "Service",
                     namespace: s.namespace.clone(),
                     name: s.name.clone(),
                     workload: None,
@@ -345,7 +345,7 @@ impl Ctx<'_> {
                     if let Some(Target::Entry(i)) = &target {
                         let e = &mesh.service_entries[*i];
                         self.routed_service = Some(Backend {
-                            kind: "ServiceEntry".into(),
+                            kind: "ServiceEntry",
                             namespace: e.namespace.clone(),
                             name: e.name.clone(),
                             workload: None,

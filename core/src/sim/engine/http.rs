@@ -416,7 +416,7 @@ impl<'m> Ctx<'m> {
                 let ip = internet_ip(en);
                 self.upstream_from(log, pod_ip, (ip, port));
                 self.routed_service = Some(Backend {
-                    kind: "Service".into(),
+                    kind: "Service",
                     namespace: s.namespace.clone(),
                     name: s.name.clone(),
                     workload: None,
@@ -453,7 +453,7 @@ impl<'m> Ctx<'m> {
             };
             log.upstream_cluster = Some(cluster.clone());
             self.routed_service = Some(Backend {
-                kind: "Service".into(),
+                kind: "Service",
                 namespace: s.namespace.clone(),
                 name: s.name.clone(),
                 workload: None,
@@ -572,7 +572,7 @@ impl<'m> Ctx<'m> {
             }
             log.upstream_cluster = Some(cluster.clone());
             self.routed_service = Some(Backend {
-                kind: "ServiceEntry".into(),
+                kind: "ServiceEntry",
                 namespace: e.namespace.clone(),
                 name: e.name.clone(),
                 workload: None,

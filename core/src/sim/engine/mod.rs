@@ -866,7 +866,7 @@ impl<'m> Ctx<'m> {
         );
         if self.routed_service.is_none() {
             self.routed_service = Some(Backend {
-                kind: "Service".into(),
+                kind: "Service",
                 namespace: s.namespace.clone(),
                 name: s.name.clone(),
                 workload: None,
@@ -952,7 +952,7 @@ impl<'m> Ctx<'m> {
             );
         }
         let mut backend = self.routed_service.clone().unwrap_or(Backend {
-            kind: "Workload".into(),
+            kind: "Workload",
             namespace: w.namespace.clone(),
             name: w.name.clone(),
             workload: None,
@@ -1023,7 +1023,7 @@ impl<'m> Ctx<'m> {
         };
         if self.backend.is_none() {
             self.backend = Some(self.routed_service.clone().unwrap_or(Backend {
-                kind: "External".into(),
+                kind: "External",
                 namespace: String::new(),
                 name: host.clone(),
                 workload: None,
@@ -1045,7 +1045,7 @@ impl<'m> Ctx<'m> {
         kind: HopKind,
         wi: usize,
         pi: usize,
-        direction: &str,
+        direction: &'static str,
     ) -> usize {
         let w = &self.mesh.workloads[wi];
         let (ns, name, pod) = (w.namespace.clone(), w.name.clone(), w.pods[pi].name.clone());
@@ -1059,14 +1059,14 @@ impl<'m> Ctx<'m> {
         namespace: String,
         name: String,
         pod: String,
-        direction: &str,
+        direction: &'static str,
     ) -> usize {
         self.hops.push(Hop {
             kind,
             namespace,
             name,
             pod,
-            direction: direction.to_string(),
+            direction,
             decision: String::new(),
             steps: Vec::new(),
             envoy_log: None,

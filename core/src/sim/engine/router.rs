@@ -212,7 +212,7 @@ impl Ctx<'_> {
             )
         );
         self.routed_service = Some(Backend {
-            kind: "Service".into(),
+            kind: "Service",
             namespace: svc.namespace.clone(),
             name: svc.name.clone(),
             workload: None,

@@ -172,7 +172,7 @@ impl Ctx<'_> {
         log.tcp = true;
         self.cluster = Some(cluster.clone());
         self.routed_service = Some(Backend {
-            kind: "Service".into(),
+            kind: "Service",
             namespace: s.namespace.clone(),
             name: s.name.clone(),
             workload: None,

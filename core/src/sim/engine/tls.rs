@@ -175,7 +175,7 @@ impl Ctx<'_> {
         let se = &mesh.service_entries[sei];
         self.cluster = Some(cluster.clone());
         self.routed_service = Some(Backend {
-            kind: "ServiceEntry".into(),
+            kind: "ServiceEntry",
             namespace: se.namespace.clone(),
             name: se.name.clone(),
             workload: None,
