@@ -791,77 +791,84 @@ type Converted = Result<(Vec<HttpRoute>, Vec<(String, String)>, Option<ConfigErr
 
 /// Converts every rule of a route, split so that each Istio route has at most one match.
 fn convert_route(mesh: &Mesh, ri: usize, kind: RouteKind, enforce_grant: bool) -> Converted {
-    let mut routes = Vec::new();
-    let mut origins = Vec::new();
-    let mut soft = None;
-    match kind {
+    // Each rule as (its matches, name, filters, backend refs), and the route's own fields. A
+    // GRPCRoute match Istio cannot translate is a hard error when its rule's turn comes.
+    type Rule<'a> = (
+        Result<Vec<Option<HttpMatchRequest>>, HardError>,
+        Option<&'a str>,
+        &'a [HttpRouteFilter],
+        &'a [HttpBackendRef],
+    );
+    let (what, ns, name, origin, rules): (_, _, _, _, Vec<Rule>) = match kind {
         RouteKind::Http => {
             let r = &mesh.http_routes[ri];
-            for (i, rule) in r.spec.rules.iter().enumerate() {
-                let matches: Vec<Option<HttpMatchRequest>> = if rule.matches.is_empty() {
+            let rules = r.spec.rules.iter().map(|rule| {
+                let matches = if rule.matches.is_empty() {
                     // The CRD defaults `matches` to one `PathPrefix /` match.
                     vec![Some(http_match(&HttpRouteMatch::default()))]
                 } else {
                     rule.matches.iter().map(|m| Some(http_match(m))).collect()
                 };
-                for (j, m) in matches.into_iter().enumerate() {
-                    let (route, err) = convert_rule(
-                        mesh,
-                        &r.namespace,
-                        &r.name,
-                        kind,
-                        i,
-                        rule.name.as_deref(),
-                        m,
-                        &rule.filters,
-                        &rule.backend_refs,
-                        enforce_grant,
-                    )?;
-                    if err.is_some() {
-                        soft = err;
-                    }
-                    routes.push(route);
-                    origins.push((
-                        format!("HTTPRoute {}/{} rule[{i}] match[{j}]", r.namespace, r.name),
-                        r.origin.pos_of(&["spec", "rules", &i.to_string()]),
-                    ));
-                }
-            }
+                let matches = Ok(matches);
+                let (f, b) = (&rule.filters[..], &rule.backend_refs[..]);
+                (matches, rule.name.as_deref(), f, b)
+            });
+            (
+                "HTTPRoute",
+                &r.namespace,
+                &r.name,
+                &r.origin,
+                rules.collect(),
+            )
         }
         RouteKind::Grpc => {
             let r = &mesh.grpc_routes[ri];
-            for (i, rule) in r.spec.rules.iter().enumerate() {
-                let matches: Vec<Option<HttpMatchRequest>> = if rule.matches.is_empty() {
-                    vec![None]
+            let rules = r.spec.rules.iter().map(|rule| {
+                let matches = if rule.matches.is_empty() {
+                    Ok(vec![None])
                 } else {
                     rule.matches
                         .iter()
                         .map(|m| grpc_match(m).map(Some))
-                        .collect::<Result<_, _>>()?
+                        .collect()
                 };
-                for (j, m) in matches.into_iter().enumerate() {
-                    let (route, err) = convert_rule(
-                        mesh,
-                        &r.namespace,
-                        &r.name,
-                        kind,
-                        i,
-                        rule.name.as_deref(),
-                        m,
-                        &rule.filters,
-                        &rule.backend_refs,
-                        enforce_grant,
-                    )?;
-                    if err.is_some() {
-                        soft = err;
-                    }
-                    routes.push(route);
-                    origins.push((
-                        format!("GRPCRoute {}/{} rule[{i}] match[{j}]", r.namespace, r.name),
-                        r.origin.pos_of(&["spec", "rules", &i.to_string()]),
-                    ));
-                }
+                let (f, b) = (&rule.filters[..], &rule.backend_refs[..]);
+                (matches, rule.name.as_deref(), f, b)
+            });
+            (
+                "GRPCRoute",
+                &r.namespace,
+                &r.name,
+                &r.origin,
+                rules.collect(),
+            )
+        }
+    };
+    let mut routes = Vec::new();
+    let mut origins = Vec::new();
+    let mut soft = None;
+    for (i, (matches, rule_name, filters, backend_refs)) in rules.into_iter().enumerate() {
+        for (j, m) in matches?.into_iter().enumerate() {
+            let (route, err) = convert_rule(
+                mesh,
+                ns,
+                name,
+                kind,
+                i,
+                rule_name,
+                m,
+                filters,
+                backend_refs,
+                enforce_grant,
+            )?;
+            if err.is_some() {
+                soft = err;
             }
+            routes.push(route);
+            origins.push((
+                format!("{what} {ns}/{name} rule[{i}] match[{j}]"),
+                origin.pos_of(&["spec", "rules", &i.to_string()]),
+            ));
         }
     }
     Ok((routes, origins, soft))
