@@ -437,31 +437,43 @@ impl RoutePos {
 }
 
 impl Route {
-    /// The route Istio builds for a Service without a VirtualService.
-    pub fn default_for(host: &str, port: u16) -> Route {
+    /// A route Istio builds itself, written in no manifest: named `name`, matching every
+    /// request, doing `action` and nothing else.
+    pub fn built(name: &str, action: Action, source: String) -> Route {
         Route {
-            name: Some("default".into()),
+            name: Some(name.into()),
             matches: vec![],
-            action: Action::Route(vec![WeightedBackend {
-                host: host.to_string(),
-                subset: None,
-                port: Some(port),
-                weight: 100,
-                request_headers: HeaderOps::default(),
-                response_headers: HeaderOps::default(),
-                kind: BackendKind::Host,
-            }]),
+            action,
             rewrite: None,
             request_headers: HeaderOps::default(),
             response_headers: HeaderOps::default(),
             fault_abort: None,
             mirror: None,
-            source: cat!("default route to ", host),
+            source,
             pos: RoutePos::Nowhere,
             timeout: None,
             retries: None,
             gateway_api: false,
         }
+    }
+
+    /// The whole weight to one host (and port).
+    pub fn to_host(host: &str, port: Option<u16>) -> Action {
+        Action::Route(vec![WeightedBackend {
+            host: host.to_string(),
+            subset: None,
+            port,
+            weight: 100,
+            request_headers: HeaderOps::default(),
+            response_headers: HeaderOps::default(),
+            kind: BackendKind::Host,
+        }])
+    }
+
+    /// The route Istio builds for a Service without a VirtualService.
+    pub fn default_for(host: &str, port: u16) -> Route {
+        let action = Route::to_host(host, Some(port));
+        Route::built("default", action, cat!("default route to ", host))
     }
 }
 

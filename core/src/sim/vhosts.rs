@@ -268,74 +268,32 @@ fn gamma_vs_for_host<'m>(
 }
 
 fn passthrough_vhost(scope: &Scope) -> VirtualHost {
-    match scope.policy {
-        OutboundPolicy::AllowAny => VirtualHost {
-            name: "allow_any".into(),
-            domains: vec!["*".into()],
-            routes: Arc::new([Route {
-                name: Some("allow_any".into()),
-                matches: vec![],
-                action: Action::Route(vec![WeightedBackend {
-                    host: "PassthroughCluster".into(),
-                    subset: None,
-                    port: None,
-                    weight: 100,
-                    request_headers: HeaderOps::default(),
-                    response_headers: HeaderOps::default(),
-                    kind: BackendKind::Host,
-                }]),
-                rewrite: None,
-                request_headers: HeaderOps::default(),
-                response_headers: HeaderOps::default(),
-                fault_abort: None,
-                mirror: None,
-                source: words(scope.words, || {
-                    format!(
-                        "outbound traffic policy ALLOW_ANY ({})",
-                        scope.policy_source
-                    )
-                }),
-                pos: RoutePos::Nowhere,
-                timeout: None,
-                retries: None,
-                gateway_api: false,
-            }]),
-            require_tls: false,
-            source: words(scope.words, || {
-                format!("ALLOW_ANY, set by {}", scope.policy_source)
-            }),
-        },
-        OutboundPolicy::RegistryOnly => VirtualHost {
-            name: "block_all".into(),
-            domains: vec!["*".into()],
-            routes: Arc::new([Route {
-                name: Some("block_all".into()),
-                matches: vec![],
-                action: Action::Direct {
-                    status: 502,
-                    body: String::new(),
-                },
-                rewrite: None,
-                request_headers: HeaderOps::default(),
-                response_headers: HeaderOps::default(),
-                fault_abort: None,
-                mirror: None,
-                source: words(scope.words, || {
-                    format!(
-                        "outbound traffic policy REGISTRY_ONLY ({})",
-                        scope.policy_source
-                    )
-                }),
-                pos: RoutePos::Nowhere,
-                timeout: None,
-                retries: None,
-                gateway_api: false,
-            }]),
-            require_tls: false,
-            source: words(scope.words, || {
-                format!("REGISTRY_ONLY, set by {}", scope.policy_source)
-            }),
-        },
+    let (name, policy, action) = match scope.policy {
+        OutboundPolicy::AllowAny => (
+            "allow_any",
+            "ALLOW_ANY",
+            Route::to_host("PassthroughCluster", None),
+        ),
+        OutboundPolicy::RegistryOnly => (
+            "block_all",
+            "REGISTRY_ONLY",
+            Action::Direct {
+                status: 502,
+                body: String::new(),
+            },
+        ),
+    };
+    let source = words(scope.words, || {
+        format!("outbound traffic policy {policy} ({})", scope.policy_source)
+    });
+    VirtualHost {
+        name: name.into(),
+        domains: vec!["*".into()],
+        routes: Arc::new([Route::built(name, action, source)]),
+        require_tls: false,
+        source: words(scope.words, || {
+            format!("{policy}, set by {}", scope.policy_source)
+        }),
     }
 }
 
