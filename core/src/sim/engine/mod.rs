@@ -342,15 +342,16 @@ fn resolve_source(mesh: &Mesh, from: &str) -> Result<Client, RequestError> {
     };
     // Workloads named so, else the first of their pods named so; in workload order.
     let in_ns = |wi: &usize| ns.is_none_or(|n| n == mesh.workloads[*wi].namespace);
-    let mut found: Vec<(usize, usize)> = mesh
-        .workloads_by_name
-        .get(name)
-        .into_iter()
-        .flatten()
-        .copied()
-        .filter(in_ns)
-        .map(|wi| (wi, 0))
-        .collect();
+    // The workloads an index lists under `name`, in the namespace if one is given.
+    let listed = |index: &crate::model::HashMap<String, Vec<usize>>| -> Vec<(usize, usize)> {
+        let list = index.get(name).map(Vec::as_slice).unwrap_or_default();
+        list.iter()
+            .copied()
+            .filter(in_ns)
+            .map(|wi| (wi, 0))
+            .collect()
+    };
+    let mut found = listed(&mesh.workloads_by_name);
     for &(wi, pi) in mesh.pods_by_bare_name.get(name).into_iter().flatten() {
         if in_ns(&wi) && !found.iter().any(|&(w, _)| w == wi) {
             found.push((wi, pi));
@@ -360,15 +361,7 @@ fn resolve_source(mesh: &Mesh, from: &str) -> Result<Client, RequestError> {
     found.dedup_by_key(|(wi, _)| *wi);
     // `curl` also names the `curl` app label, as `oc get pods -l app=curl` would.
     if found.is_empty() {
-        found = mesh
-            .workloads_by_app
-            .get(name)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(in_ns)
-            .map(|wi| (wi, 0))
-            .collect();
+        found = listed(&mesh.workloads_by_app);
     }
     match found.len() {
         0 => Err(err(
