@@ -1184,15 +1184,13 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 .collect()
         })
         .collect();
-    for (i, vs) in mesh.virtual_services.iter().enumerate() {
+    for (i, (vs, hosts)) in mesh.virtual_services.iter().zip(&mesh.vs_hosts).enumerate() {
         if !vs.spec.tls.is_empty() {
             mesh.vs_with_tls.push(i);
         }
         mesh.vs_by_name
             .entry(cat!(vs.namespace, '/', vs.name))
             .or_insert(i);
-    }
-    for (i, hosts) in mesh.vs_hosts.iter().enumerate() {
         for h in hosts.iter() {
             if h.contains('*') {
                 if !mesh.vs_wildcards.contains(&i) {
