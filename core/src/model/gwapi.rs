@@ -803,13 +803,12 @@ fn convert_route(mesh: &Mesh, ri: usize, kind: RouteKind, enforce_grant: bool) -
         RouteKind::Http => {
             let r = &mesh.http_routes[ri];
             let rules = r.spec.rules.iter().map(|rule| {
-                let matches = if rule.matches.is_empty() {
+                let matches = Ok(if rule.matches.is_empty() {
                     // The CRD defaults `matches` to one `PathPrefix /` match.
                     vec![Some(http_match(&HttpRouteMatch::default()))]
                 } else {
                     rule.matches.iter().map(|m| Some(http_match(m))).collect()
-                };
-                let matches = Ok(matches);
+                });
                 let (f, b) = (&rule.filters[..], &rule.backend_refs[..]);
                 (matches, rule.name.as_deref(), f, b)
             });
