@@ -366,6 +366,21 @@ pub enum Action {
     Direct { status: u16, body: String },
 }
 
+impl Action {
+    /// The whole weight to one host (and port).
+    pub fn to_host(host: &str, port: Option<u16>) -> Action {
+        Action::Route(vec![WeightedBackend {
+            host: host.to_string(),
+            subset: None,
+            port,
+            weight: 100,
+            request_headers: HeaderOps::default(),
+            response_headers: HeaderOps::default(),
+            kind: BackendKind::Host,
+        }])
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Rewrite {
     pub uri: Option<String>,
@@ -457,22 +472,9 @@ impl Route {
         }
     }
 
-    /// The whole weight to one host (and port).
-    pub fn to_host(host: &str, port: Option<u16>) -> Action {
-        Action::Route(vec![WeightedBackend {
-            host: host.to_string(),
-            subset: None,
-            port,
-            weight: 100,
-            request_headers: HeaderOps::default(),
-            response_headers: HeaderOps::default(),
-            kind: BackendKind::Host,
-        }])
-    }
-
     /// The route Istio builds for a Service without a VirtualService.
     pub fn default_for(host: &str, port: u16) -> Route {
-        let action = Route::to_host(host, Some(port));
+        let action = Action::to_host(host, Some(port));
         Route::built("default", action, cat!("default route to ", host))
     }
 }

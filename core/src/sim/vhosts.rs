@@ -24,7 +24,7 @@ pub struct Scope {
 }
 
 /// `text()` when `on`, else nothing: descriptions a verdict does not need.
-fn words(on: bool, text: impl FnOnce() -> String) -> String {
+pub(super) fn words(on: bool, text: impl FnOnce() -> String) -> String {
     if on {
         text()
     } else {
@@ -177,7 +177,8 @@ pub fn service_candidates(host: &str, client_ns: &str) -> Vec<String> {
     v
 }
 
-fn mesh_bound(vs: &Config<VirtualServiceSpec>) -> bool {
+/// Whether a VirtualService applies to sidecars: bound to no gateway, or to `mesh`.
+pub(super) fn mesh_bound(vs: &Config<VirtualServiceSpec>) -> bool {
     vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh")
 }
 
@@ -272,7 +273,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
         OutboundPolicy::AllowAny => (
             "allow_any",
             "ALLOW_ANY",
-            Route::to_host("PassthroughCluster", None),
+            Action::to_host("PassthroughCluster", None),
         ),
         OutboundPolicy::RegistryOnly => (
             "block_all",
@@ -782,7 +783,7 @@ pub fn gateway_vhosts(
             .collect();
         regular.sort_unstable();
         regular.dedup();
-        // (VirtualService, generated, index in its list).
+        // (VirtualService, its qualified hosts, generated, index in its list).
         let bound = generated
             .iter()
             .filter(|(_, g)| g.vs.namespace == s.gateway.namespace)
@@ -791,31 +792,21 @@ pub fn gateway_vhosts(
                     .iter()
                     .filter(|(_, g)| g.vs.namespace != s.gateway.namespace),
             )
-            .map(|&(i, g)| (&g.vs, true, i))
+            .map(|&(i, g)| (&g.vs, &g.hosts, true, i))
             .chain(
                 regular
                     .iter()
-                    .map(|&vi| (&mesh.virtual_services[vi], false, vi)),
+                    .map(|&vi| (&mesh.virtual_services[vi], &mesh.vs_hosts[vi], false, vi)),
             );
-        for (vs, is_generated, i) in bound {
-            let hosts = if is_generated {
-                &mesh.gateway_api.virtual_services[i].hosts
-            } else {
-                &mesh.vs_hosts[i]
-            };
+        for (vs, hosts, is_generated, i) in bound {
             let domains = server_domains(vs, hosts, s);
             if domains.is_empty() {
                 continue;
             }
-            let kind = if is_generated {
-                "generated VirtualService"
+            let (kind, compiled) = if is_generated {
+                ("generated VirtualService", generated_routes(mesh, i))
             } else {
-                "VirtualService"
-            };
-            let compiled = if is_generated {
-                generated_routes(mesh, i)
-            } else {
-                vs_routes(mesh, i)
+                ("VirtualService", vs_routes(mesh, i))
             };
             let routes = filter_routes(compiled, port_number, &gname);
             for domain in domains {

@@ -582,11 +582,7 @@ impl<'m> Ctx<'m> {
 
     /// `text()` for a full trace; nothing for a verdict, which keeps no words.
     pub(super) fn words(&self, text: impl FnOnce() -> String) -> String {
-        if self.full {
-            text()
-        } else {
-            String::new()
-        }
+        vhosts::words(self.full, text)
     }
 
     /// The address of an ingress (Istio Gateway server host, Gateway API listener or route
