@@ -489,10 +489,12 @@ fn waypoints(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
             .unwrap_or_else(|| "service".into());
         let mut used_by = Vec::new();
         for n in mesh.namespaces.values() {
-            if n.labels.get("istio.io/use-waypoint") == Some(&g.name)
+            if n.labels
+                .get("istio.io/use-waypoint")
+                .is_some_and(|w| *w == g.name)
                 && n.labels
                     .get("istio.io/use-waypoint-namespace")
-                    .is_none_or(|x| x == &g.namespace)
+                    .is_none_or(|x| *x == g.namespace)
                 && (n.name == g.namespace
                     || n.labels.contains_key("istio.io/use-waypoint-namespace"))
             {
@@ -500,13 +502,19 @@ fn waypoints(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
             }
         }
         for s in &mesh.services {
-            if s.labels.get("istio.io/use-waypoint") == Some(&g.name) {
+            if s.labels
+                .get("istio.io/use-waypoint")
+                .is_some_and(|w| *w == g.name)
+            {
                 used_by.push(format!("Service {}", s.display()));
             }
         }
         let mut seen = std::collections::BTreeSet::new();
         for se in &mesh.service_entries {
-            if se.labels.get("istio.io/use-waypoint") == Some(&g.name)
+            if se
+                .labels
+                .get("istio.io/use-waypoint")
+                .is_some_and(|w| *w == g.name)
                 && seen.insert(se.name.clone())
             {
                 used_by.push(format!("ServiceEntry {}/{}", se.namespace, se.name));

@@ -73,7 +73,7 @@ pub fn list(mesh: &Mesh, ns: Option<&str>) -> String {
             g.name.clone(),
             revision,
             programmed,
-            traffic,
+            traffic.to_string(),
             if used.is_empty() {
                 "-".into()
             } else {
@@ -99,7 +99,7 @@ fn used_by(mesh: &Mesh, ns: &str, name: &str) -> Vec<String> {
             .is_some_and(|n| n == name)
             && labels
                 .get("istio.io/use-waypoint-namespace")
-                .map(String::as_str)
+                .map(|v| v.as_str())
                 .unwrap_or(own_ns)
                 == ns
     };

@@ -122,12 +122,15 @@ fn injected_revision(annotations: &Labels) -> Option<String> {
         #[serde(default)]
         revision: Option<String>,
     }
-    annotations.get("istio.io/rev").cloned().or_else(|| {
-        annotations
-            .get("sidecar.istio.io/status")
-            .and_then(|s| serde_yaml::from_str::<Status>(s).ok())
-            .and_then(|s| s.revision)
-    })
+    annotations
+        .get("istio.io/rev")
+        .map(|r| r.to_string())
+        .or_else(|| {
+            annotations
+                .get("sidecar.istio.io/status")
+                .and_then(|s| serde_yaml::from_str::<Status>(s).ok())
+                .and_then(|s| s.revision)
+        })
 }
 
 /// The proxy a pod spec shows. `live`: the spec is a pod's as admitted (no proxy at all is
@@ -261,7 +264,7 @@ pub fn group<'a>(resources: &'a [Resource]) -> Vec<PendingWorkload> {
                 let hash = spec.template.metadata.labels.get("pod-template-hash");
                 let k = top_of(
                     key(r.namespace(), &r.kind, r.name()),
-                    hash.map(String::as_str),
+                    hash.map(|v| v.as_str()),
                 );
                 groups.entry(k).or_default().push(Member {
                     r,
@@ -275,7 +278,7 @@ pub fn group<'a>(resources: &'a [Resource]) -> Vec<PendingWorkload> {
                     // own workload.
                     Some(o) if o.kind != "Node" => top_of(
                         key(r.namespace(), &o.kind, &o.name),
-                        r.meta.labels.get("pod-template-hash").map(String::as_str),
+                        r.meta.labels.get("pod-template-hash").map(|v| v.as_str()),
                     ),
                     _ => key(r.namespace(), "Pod", r.name()),
                 };
@@ -525,7 +528,7 @@ impl Slices {
     pub fn add(&mut self, r: &Resource, body: EndpointSliceBody) {
         if let Some(svc) = r.meta.labels.get("kubernetes.io/service-name") {
             self.by_service
-                .entry((r.namespace().to_string(), svc.clone()))
+                .entry((r.namespace().to_string(), svc.to_string()))
                 .or_default()
                 .push(body);
         }

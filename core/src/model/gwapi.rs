@@ -1411,7 +1411,7 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
                 .unwrap_or_default();
             let mut annotations = Labels::new();
             annotations.insert(
-                PARENTS.into(),
+                PARENTS,
                 format!("Gateway/{}/{}.{}", gw.name, l.name, gw.namespace),
             );
             api.istio_gateways.push((
@@ -1593,8 +1593,8 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
         }
         sort_http_routes(&mut routes);
         let mut annotations = Labels::new();
-        annotations.insert(ROUTE_SEMANTICS.into(), "gateway".into());
-        annotations.insert(PARENTS.into(), parents.join(","));
+        annotations.insert(ROUTE_SEMANTICS, "gateway");
+        annotations.insert(PARENTS, parents.join(","));
         let (http, origins): (Vec<HttpRoute>, Vec<(String, String)>) = routes.into_iter().unzip();
         merged.push(GeneratedVs {
             vs: Config {

@@ -36,10 +36,10 @@ pub fn decide(
     if preset != ProxyKind::None {
         return decision(preset, String::new(), None);
     }
-    let pod_inject = pod.get("sidecar.istio.io/inject").map(String::as_str);
-    let ns_injection = ns.get("istio-injection").map(String::as_str);
-    let ns_rev = ns.get("istio.io/rev").map(String::as_str);
-    let pod_rev = pod.get("istio.io/rev").map(String::as_str);
+    let pod_inject = pod.get("sidecar.istio.io/inject").map(|v| v.as_str());
+    let ns_injection = ns.get("istio-injection").map(|v| v.as_str());
+    let ns_rev = ns.get("istio.io/rev").map(|v| v.as_str());
+    let pod_rev = pod.get("istio.io/rev").map(|v| v.as_str());
     let gateway_template = annotations
         .get("inject.istio.io/templates")
         .is_some_and(|t| t.split(',').any(|x| x.trim() == "gateway"));
@@ -116,8 +116,8 @@ pub fn decide(
     }
 
     // Not injected: ambient enrollment, where the pod does not opt out.
-    let pod_mode = pod.get("istio.io/dataplane-mode").map(String::as_str);
-    let ns_mode = ns.get("istio.io/dataplane-mode").map(String::as_str);
+    let pod_mode = pod.get("istio.io/dataplane-mode").map(|v| v.as_str());
+    let ns_mode = ns.get("istio.io/dataplane-mode").map(|v| v.as_str());
     let ambient = match pod_mode {
         Some("ambient") => Some("pod label istio.io/dataplane-mode=ambient"),
         Some("none") => None,

@@ -870,7 +870,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         match std::mem::replace(&mut *r.body, Body::Namespace) {
             Body::Namespace => {
                 let mut labels = r.meta.labels.clone();
-                labels.insert("kubernetes.io/metadata.name".into(), r.name().to_string());
+                labels.insert("kubernetes.io/metadata.name", r.name().to_string());
                 namespaces.insert(
                     r.name().to_string(),
                     Namespace {
@@ -1110,7 +1110,11 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         for np in ports.iter().filter_map(|p| p.node_port) {
             mesh.service_by_node_port.entry(np).or_insert(si);
         }
-        let generated_by = r.meta.annotations.get("meshsim.io/generated-by").cloned();
+        let generated_by = r
+            .meta
+            .annotations
+            .get("meshsim.io/generated-by")
+            .map(|g| g.to_string());
         services.push(Service {
             namespace: ns,
             name,
@@ -1304,15 +1308,12 @@ fn gateway_deployments(
             continue;
         }
         let mut labels = Labels::new();
+        labels.insert("gateway.networking.k8s.io/gateway-name", gw.name.clone());
         labels.insert(
-            "gateway.networking.k8s.io/gateway-name".into(),
-            gw.name.clone(),
-        );
-        labels.insert(
-            "gateway.networking.k8s.io/gateway-class-name".into(),
+            "gateway.networking.k8s.io/gateway-class-name",
             class.to_string(),
         );
-        labels.insert("istio.io/gateway-name".into(), gw.name.clone());
+        labels.insert("istio.io/gateway-name", gw.name.clone());
         let reason = if proxy == ProxyKind::Waypoint {
             format!("waypoint deployed by Istio for {by} (class istio-waypoint)")
         } else {
@@ -1389,11 +1390,10 @@ fn gateway_deployments(
         } else {
             gw.annotations
                 .get("networking.istio.io/service-type")
-                .cloned()
-                .unwrap_or_else(|| "LoadBalancer".into())
+                .map_or_else(|| "LoadBalancer".into(), |t| t.to_string())
         };
         let mut annotations = Labels::new();
-        annotations.insert("meshsim.io/generated-by".into(), by.clone());
+        annotations.insert("meshsim.io/generated-by", by.clone());
         let meta = ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(gw.namespace.clone()),
@@ -1707,7 +1707,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
         }
         if let Some(app) = w.labels.get("app") {
             mesh.workloads_by_app
-                .entry(app.clone())
+                .entry(app.to_string())
                 .or_insert_with(list)
                 .push(wi);
         }
@@ -1872,12 +1872,12 @@ impl Mesh {
         let ns_labels = self.namespace_labels(ns);
         let (name, where_) = match labels.get("istio.io/use-waypoint") {
             Some(n) => (
-                n.clone(),
+                n.to_string(),
                 format!("label istio.io/use-waypoint={n} on {what}"),
             ),
             None => match ns_labels.and_then(|l| l.get("istio.io/use-waypoint")) {
                 Some(n) => (
-                    n.clone(),
+                    n.to_string(),
                     format!("label istio.io/use-waypoint={n} on namespace {ns}"),
                 ),
                 None => {
@@ -1899,8 +1899,7 @@ impl Mesh {
                     ns_labels.and_then(|l| l.get("istio.io/use-waypoint-namespace"))
                 }
             })
-            .cloned()
-            .unwrap_or_else(|| ns.to_string());
+            .map_or_else(|| ns.to_string(), |n| n.to_string());
         let Some(gw) = self.gateways.iter().find(|g| {
             g.name == name && g.namespace == wp_ns && g.spec.gateway_class_name == "istio-waypoint"
         }) else {
@@ -1913,8 +1912,7 @@ impl Mesh {
         let traffic = gw
             .labels
             .get("istio.io/waypoint-for")
-            .cloned()
-            .unwrap_or_else(|| "service".into());
+            .map_or("service", |t| t.as_str());
         let ok = traffic == "all"
             || (traffic == "service" && !for_workload)
             || (traffic == "workload" && for_workload);
@@ -1922,7 +1920,7 @@ impl Mesh {
         if !ok {
             return WaypointChoice::WrongTrafficType {
                 gateway: gname,
-                traffic: traffic.clone(),
+                traffic: traffic.to_string(),
                 why: where_,
             };
         }

@@ -3,16 +3,20 @@
 //! four entries; a `BTreeMap` allocates a node of eleven slots (over 500 bytes, over a kilobyte
 //! for a header match) for even one entry, which made these maps the largest part of a loaded
 //! mesh. Iteration order, lookups, `Debug` and serialisation are those of a `BTreeMap`.
+//!
+//! Keys and label values are `CompactString`s: most are short (`app`, `version`, `v1`) and sit
+//! inside the list itself, so a selector test reads one block instead of one per string.
 
+use compact_str::CompactString;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Map<V>(Vec<(String, V)>);
+pub struct Map<V>(Vec<(CompactString, V)>);
 
 /// Labels, annotations and selectors.
-pub type Labels = Map<String>;
+pub type Labels = Map<CompactString>;
 
 impl<V> Default for Map<V> {
     fn default() -> Self {
@@ -38,7 +42,8 @@ impl<V> Map<V> {
     }
 
     /// Sets `key`, returning the value it replaces.
-    pub fn insert(&mut self, key: String, value: V) -> Option<V> {
+    pub fn insert(&mut self, key: impl Into<CompactString>, value: impl Into<V>) -> Option<V> {
+        let (key, value) = (key.into(), value.into());
         match self.find(&key) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
@@ -61,11 +66,13 @@ impl<V> Map<V> {
     }
 
     /// Entries in key order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &V)> + ExactSizeIterator {
+    pub fn iter(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&CompactString, &V)> + ExactSizeIterator {
         self.0.iter().map(|(k, v)| (k, v))
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &String> {
+    pub fn keys(&self) -> impl Iterator<Item = &CompactString> {
         self.0.iter().map(|(k, _)| k)
     }
 
@@ -73,15 +80,15 @@ impl<V> Map<V> {
         self.0.iter().map(|(_, v)| v)
     }
 
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut V) -> bool) {
+    pub fn retain(&mut self, mut keep: impl FnMut(&CompactString, &mut V) -> bool) {
         self.0.retain_mut(|(k, v)| keep(k, v));
     }
 
     /// From entries in any order; a later entry for a key replaces an earlier one.
-    fn from_entries(mut entries: Vec<(String, V)>) -> Map<V> {
+    fn from_entries(mut entries: Vec<(CompactString, V)>) -> Map<V> {
         // A stable sort keeps equal keys in input order, so the last of each run wins.
         entries.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, V)> = Vec::with_capacity(entries.len());
+        let mut out: Vec<(CompactString, V)> = Vec::with_capacity(entries.len());
         for (k, v) in entries {
             match out.last_mut() {
                 Some(last) if last.0 == k => last.1 = v,
@@ -99,31 +106,40 @@ impl<V: fmt::Debug> fmt::Debug for Map<V> {
     }
 }
 
-impl<V> FromIterator<(String, V)> for Map<V> {
-    fn from_iter<I: IntoIterator<Item = (String, V)>>(iter: I) -> Map<V> {
-        Map::from_entries(iter.into_iter().collect())
+impl<K: Into<CompactString>, W: Into<V>, V> FromIterator<(K, W)> for Map<V> {
+    fn from_iter<I: IntoIterator<Item = (K, W)>>(iter: I) -> Map<V> {
+        Map::from_entries(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
-impl<V> Extend<(String, V)> for Map<V> {
-    fn extend<I: IntoIterator<Item = (String, V)>>(&mut self, iter: I) {
+impl<K: Into<CompactString>, W: Into<V>, V> Extend<(K, W)> for Map<V> {
+    fn extend<I: IntoIterator<Item = (K, W)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
     }
 }
 
-impl<V, const N: usize> From<[(String, V); N]> for Map<V> {
-    fn from(entries: [(String, V); N]) -> Map<V> {
-        Map::from_entries(entries.into())
+impl<K: Into<CompactString>, W: Into<V>, V, const N: usize> From<[(K, W); N]> for Map<V> {
+    fn from(entries: [(K, W); N]) -> Map<V> {
+        Map::from_entries(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
 impl<'a, V> IntoIterator for &'a Map<V> {
-    type Item = (&'a String, &'a V);
+    type Item = (&'a CompactString, &'a V);
     type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, V)>,
-        fn(&'a (String, V)) -> (&'a String, &'a V),
+        std::slice::Iter<'a, (CompactString, V)>,
+        fn(&'a (CompactString, V)) -> (&'a CompactString, &'a V),
     >;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter().map(|(k, v)| (k, v))
@@ -131,8 +147,8 @@ impl<'a, V> IntoIterator for &'a Map<V> {
 }
 
 impl<V> IntoIterator for Map<V> {
-    type Item = (String, V);
-    type IntoIter = std::vec::IntoIter<(String, V)>;
+    type Item = (CompactString, V);
+    type IntoIter = std::vec::IntoIter<(CompactString, V)>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
@@ -154,7 +170,7 @@ impl<'de, V: Deserialize<'de>> Deserialize<'de> for Map<V> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Map<V>, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(entry) = map.next_entry::<String, V>()? {
+                while let Some(entry) = map.next_entry::<CompactString, V>()? {
                     entries.push(entry);
                 }
                 Ok(Map::from_entries(entries))
@@ -187,7 +203,7 @@ mod tests {
         ) {
             let s: Labels = sel.iter().cloned().collect();
             let l: Labels = labels.iter().cloned().collect();
-            let want = s.iter().all(|(k, v)| labels.iter().rev().find(|(lk, _)| lk == k).map(|(_, lv)| lv) == Some(v));
+            let want = s.iter().all(|(k, v)| labels.iter().rev().find(|(lk, _)| lk == k).map(|(_, lv)| lv.as_str()) == Some(v.as_str()));
             prop_assert_eq!(s.is_subset_of(&l), want);
         }
     }
@@ -199,15 +215,15 @@ mod tests {
         fn behaves_as_a_btreemap(entries in prop::collection::vec(("[a-d]{0,2}", "[x-z]{0,2}"), 0..12), probe in "[a-d]{0,2}") {
             let l: Labels = entries.iter().cloned().collect();
             let b: BTreeMap<String, String> = entries.iter().cloned().collect();
-            prop_assert_eq!(l.get(&probe), b.get(&probe));
+            prop_assert_eq!(l.get(&probe).map(|v| v.as_str()), b.get(&probe).map(String::as_str));
             prop_assert_eq!(l.len(), b.len());
             prop_assert_eq!(format!("{l:?}"), format!("{b:?}"));
-            prop_assert!(l.iter().eq(b.iter()));
+            prop_assert!(l.iter().map(|(k, v)| (k.as_str(), v.as_str())).eq(b.iter().map(|(k, v)| (k.as_str(), v.as_str()))));
             prop_assert_eq!(serde_json::to_string(&l).ok(), serde_json::to_string(&b).ok());
             let mut l2 = Labels::new();
             let mut b2 = BTreeMap::new();
             for (k, v) in &entries {
-                prop_assert_eq!(l2.insert(k.clone(), v.clone()), b2.insert(k.clone(), v.clone()));
+                prop_assert_eq!(l2.insert(k.clone(), v.clone()).map(String::from), b2.insert(k.clone(), v.clone()));
             }
             prop_assert_eq!(l2, l);
         }

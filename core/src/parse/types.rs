@@ -171,8 +171,8 @@ impl LabelSelector {
             && self.match_expressions.iter().all(|e| {
                 let have = labels.get(&e.key);
                 match e.operator.as_str() {
-                    "In" => have.is_some_and(|v| e.values.contains(v)),
-                    "NotIn" => !have.is_some_and(|v| e.values.contains(v)),
+                    "In" => have.is_some_and(|v| e.values.iter().any(|x| x == v)),
+                    "NotIn" => !have.is_some_and(|v| e.values.iter().any(|x| x == v)),
                     "Exists" => have.is_some(),
                     "DoesNotExist" => have.is_none(),
                     _ => false,

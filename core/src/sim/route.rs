@@ -5,26 +5,27 @@
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
 use crate::text::cat;
+use compact_str::CompactString;
 use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum StrMatch {
-    Exact(String),
-    Prefix(String),
-    Regex(String),
+    Exact(CompactString),
+    Prefix(CompactString),
+    Regex(CompactString),
     /// Gateway API `PathPrefix`: matches whole path segments only.
-    PathPrefix(String),
+    PathPrefix(CompactString),
     Present,
 }
 
 impl StrMatch {
     pub fn from_istio(m: &StringMatch) -> Option<StrMatch> {
         if let Some(e) = &m.exact {
-            Some(StrMatch::Exact(e.clone()))
+            Some(StrMatch::Exact(e.into()))
         } else if let Some(p) = &m.prefix {
-            Some(StrMatch::Prefix(p.clone()))
+            Some(StrMatch::Prefix(p.into()))
         } else {
-            m.regex.as_ref().map(|r| StrMatch::Regex(r.clone()))
+            m.regex.as_ref().map(|r| StrMatch::Regex(r.into()))
         }
     }
 
@@ -91,9 +92,9 @@ pub struct RouteMatch {
     pub method: Option<StrMatch>,
     pub authority: Option<StrMatch>,
     pub scheme: Option<StrMatch>,
-    pub headers: Vec<(String, StrMatch)>,
-    pub without_headers: Vec<(String, StrMatch)>,
-    pub query: Vec<(String, StrMatch)>,
+    pub headers: Vec<(CompactString, StrMatch)>,
+    pub without_headers: Vec<(CompactString, StrMatch)>,
+    pub query: Vec<(CompactString, StrMatch)>,
     pub port: Option<u16>,
     pub source_labels: Labels,
     pub source_namespace: Option<String>,
@@ -580,7 +581,7 @@ pub fn gateway_semantics(vs: &Config<VirtualServiceSpec>) -> bool {
 /// path-separated prefix under gateway semantics), or the whole path of an exact match.
 fn matched_prefix(m: Option<&RouteMatch>) -> String {
     match m.and_then(|m| m.path.as_ref()) {
-        Some(StrMatch::Prefix(p)) | Some(StrMatch::Exact(p)) => p.clone(),
+        Some(StrMatch::Prefix(p)) | Some(StrMatch::Exact(p)) => p.to_string(),
         Some(StrMatch::PathPrefix(p)) => p.trim_end_matches('/').to_string(),
         _ => String::new(),
     }
@@ -606,7 +607,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 // path_separated_prefix (whole segments only).
                 if let Some(StrMatch::Prefix(p)) = &m.path {
                     if p != "/" {
-                        m.path = Some(StrMatch::PathPrefix(p.trim_end_matches('/').to_string()));
+                        m.path = Some(StrMatch::PathPrefix(p.trim_end_matches('/').into()));
                     }
                 }
             }

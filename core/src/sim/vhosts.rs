@@ -516,7 +516,7 @@ fn registry_vhost(
                     reg.what,
                     g.vs.namespace,
                     g.vs.name,
-                    parents.map(String::as_str).unwrap_or_default()
+                    parents.map(|v| v.as_str()).unwrap_or_default()
                 )
             });
             return (Some(0), vhost(routes, source));

@@ -685,7 +685,7 @@ impl Ctx<'_> {
                 .annotations
                 .get(crate::model::gwapi::PARENTS)
             {
-                out.push(p.clone());
+                out.push(p.to_string());
             }
         }
         out
