@@ -82,15 +82,18 @@ pub fn read_file(path: &Path) -> Result<SourceFile, InputError> {
     }
 }
 
-/// Loads files and builds the model, as `meshsim_core::build_mesh` does; while documents are
-/// parsed, memory goes back to the system as soon as it is freed (see [`returning_memory`]).
+/// Loads files and builds the model, as `meshsim_core::build_mesh` does; until the model is
+/// built, memory goes back to the system as soon as it is freed (see [`returning_memory`]).
+/// The build frees the loaded resources as it moves them into the model: with mimalloc's
+/// delay, the peak at 10,000 services was 108 MB when the machine was busy and up to 140 MB
+/// when it was not (the build then ran inside the delay); returned at once, it is 100–104 MB
+/// either way, for no measurable change in time.
 pub fn build(
     files: Vec<SourceFile>,
     load_opts: &LoadOptions,
     model: &meshsim_core::ModelOptions,
 ) -> (meshsim_core::Mesh, Vec<meshsim_core::Diagnostic>) {
-    let loaded = returning_memory(|| load(files, load_opts));
-    meshsim_core::build_mesh_from(loaded, model)
+    returning_memory(|| meshsim_core::build_mesh_from(load(files, load_opts), model))
 }
 
 /// Runs `f` with mimalloc returning freed memory to the system at once, then restores its
