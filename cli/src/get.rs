@@ -324,7 +324,7 @@ fn gateways(mesh: &Mesh, ns: Option<&str>) -> Vec<Value> {
     }
     for g in mesh.gateways.iter().filter(|g| in_ns(ns, &g.namespace)) {
         let svc_name = if g.spec.gateway_class_name == "istio-waypoint" {
-            g.name.clone()
+            g.name.to_string()
         } else {
             format!("{}-istio", g.name)
         };

@@ -67,10 +67,10 @@ pub fn list(mesh: &Mesh, ns: Option<&str>) -> String {
         let used = used_by(mesh, &g.namespace, &g.name);
         let mut row = vec![];
         if ns.is_none() {
-            row.push(g.namespace.clone());
+            row.push(g.namespace.to_string());
         }
         row.extend([
-            g.name.clone(),
+            g.name.to_string(),
             revision,
             programmed,
             traffic.to_string(),
@@ -137,8 +137,8 @@ pub fn status(mesh: &Mesh, ns: Option<&str>, name: Option<&str>) -> Result<Strin
             )
         });
         t.add_row(vec![
-            g.namespace.clone(),
-            g.name.clone(),
+            g.namespace.to_string(),
+            g.name.to_string(),
             status,
             "Programmed".into(),
             reason,

@@ -142,8 +142,8 @@ pub fn check(t: &Trace, e: &Expect) -> Vec<String> {
             }
             Some(got) => {
                 let name = b.service.as_ref().or(b.name.as_ref());
-                if b.namespace.as_ref().is_some_and(|n| n != &got.namespace)
-                    || name.is_some_and(|n| n != &got.name)
+                if b.namespace.as_ref().is_some_and(|n| *n != got.namespace)
+                    || name.is_some_and(|n| *n != got.name)
                     || b.kind.as_ref().is_some_and(|k| k != got.kind)
                 {
                     d.push(format!(

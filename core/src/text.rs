@@ -23,6 +23,12 @@ impl Piece for String {
     }
 }
 
+impl Piece for compact_str::CompactString {
+    fn push_to(&self, out: &mut String) {
+        out.push_str(self);
+    }
+}
+
 impl Piece for char {
     fn push_to(&self, out: &mut String) {
         out.push(*self);

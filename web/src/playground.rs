@@ -376,7 +376,7 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
             role: "backend",
             kind: b.kind.to_string(),
             title: if b.namespace.is_empty() {
-                b.name.clone()
+                b.name.to_string()
             } else {
                 format!("{}/{}", b.namespace, b.name)
             },

@@ -397,12 +397,12 @@ fn build_group((ns, kind, name): Key, members: Vec<Member>) -> PendingWorkload {
         None => 1,
     };
     let w = Workload {
-        namespace: ns,
-        name,
-        kind,
+        namespace: ns.into(),
+        name: name.into(),
+        kind: kind.into(),
         labels: labels.clone(),
         annotations: annotations.clone(),
-        service_account: sa,
+        service_account: sa.into(),
         proxy: ProxyKind::None,
         proxy_reason: String::new(),
         revision: None,

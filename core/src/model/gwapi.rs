@@ -1417,7 +1417,7 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
             api.istio_gateways.push((
                 Config {
                     namespace: gw.namespace.clone(),
-                    name,
+                    name: name.into(),
                     labels: Labels::new(),
                     annotations,
                     created: gw.created.clone(),
@@ -1598,8 +1598,8 @@ pub fn build(mesh: &Mesh) -> GatewayApi {
         let (http, origins): (Vec<HttpRoute>, Vec<(String, String)>) = routes.into_iter().unzip();
         merged.push(GeneratedVs {
             vs: Config {
-                namespace: first.ns.clone(),
-                name: key.replace('/', "~"),
+                namespace: first.ns.as_str().into(),
+                name: key.replace('/', "~").into(),
                 labels: Labels::new(),
                 annotations,
                 created: first.created.clone(),
@@ -1662,7 +1662,7 @@ fn object_with_status<S>(c: &Config<S>, status: serde_json::Value) -> serde_json
             .or_insert_with(|| serde_json::json!({}))
             .as_object_mut()
         {
-            meta.insert("namespace".into(), c.namespace.clone().into());
+            meta.insert("namespace".into(), c.namespace.as_str().into());
         }
         obj.insert("status".into(), status);
     }

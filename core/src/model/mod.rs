@@ -14,6 +14,7 @@ use crate::parse::types::*;
 use crate::parse::{Body, Loaded, Origin, Resource};
 use crate::text::cat;
 use addr::AddressPool;
+use compact_str::CompactString;
 use dump::PendingWorkload;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use protocol::Protocol;
@@ -115,7 +116,7 @@ pub struct Namespace {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Pod {
-    pub name: String,
+    pub name: CompactString,
     pub ip: Ipv4Addr,
     pub ready: bool,
     /// The node it runs on, when the input says (a live cluster's dump).
@@ -124,13 +125,13 @@ pub struct Pod {
 
 #[derive(Debug, Clone)]
 pub struct Workload {
-    pub namespace: String,
-    pub name: String,
+    pub namespace: CompactString,
+    pub name: CompactString,
     /// Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, Pod.
-    pub kind: String,
+    pub kind: CompactString,
     pub labels: Labels,
     pub annotations: Labels,
-    pub service_account: String,
+    pub service_account: CompactString,
     pub proxy: ProxyKind,
     /// Why the proxy is what it is, in a sentence.
     pub proxy_reason: String,
@@ -171,8 +172,8 @@ pub struct ServicePortInfo {
 
 #[derive(Debug, Clone)]
 pub struct Service {
-    pub namespace: String,
-    pub name: String,
+    pub namespace: CompactString,
+    pub name: CompactString,
     pub hostname: String,
     pub type_: String,
     /// None for a headless Service.
@@ -206,8 +207,8 @@ impl Service {
 /// A ServiceEntry, one per host it declares.
 #[derive(Debug, Clone)]
 pub struct ServiceEntryHost {
-    pub namespace: String,
-    pub name: String,
+    pub namespace: CompactString,
+    pub name: CompactString,
     pub host: String,
     pub spec: ServiceEntrySpec,
     pub labels: Labels,
@@ -231,8 +232,8 @@ impl ServiceEntryHost {
 /// A configuration object with what every kind shares.
 #[derive(Debug, Clone)]
 pub struct Config<S> {
-    pub namespace: String,
-    pub name: String,
+    pub namespace: CompactString,
+    pub name: CompactString,
     pub labels: Labels,
     pub annotations: Labels,
     pub created: String,
@@ -496,8 +497,8 @@ fn list<T>() -> Vec<T> {
 /// The configuration object a resource is, its spec moved out of the resource.
 fn config<S>(r: Resource, spec: S) -> Config<S> {
     Config {
-        namespace: r.meta.namespace.unwrap_or_default(),
-        name: r.meta.name.unwrap_or_default(),
+        namespace: r.meta.namespace.unwrap_or_default().into(),
+        name: r.meta.name.unwrap_or_default().into(),
         labels: r.meta.labels,
         annotations: r.meta.annotations,
         created: r
@@ -903,8 +904,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             Body::ServiceEntry(ref s) => {
                 for h in &s.hosts {
                     mesh.service_entries.push(ServiceEntryHost {
-                        namespace: r.namespace().to_string(),
-                        name: r.name().to_string(),
+                        namespace: r.namespace().into(),
+                        name: r.name().into(),
                         host: h.clone(),
                         spec: s.clone(),
                         labels: r.meta.labels.clone(),
@@ -939,7 +940,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     for mut p in pending {
         let ns_labels = mesh
             .namespaces
-            .get(&p.w.namespace)
+            .get(p.w.namespace.as_str())
             .map(|n| n.labels.clone())
             .unwrap_or_default();
         let decision = inject::decide(
@@ -970,7 +971,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                     ip: s.ip.unwrap_or_else(|| {
                         pod_pool.assign(&format!("{}/{}", p.w.namespace, s.name))
                     }),
-                    name: s.name,
+                    name: s.name.into(),
                     ready: s.ready,
                     node: s.node,
                 })
@@ -1116,8 +1117,8 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             .get("meshsim.io/generated-by")
             .map(|g| g.to_string());
         services.push(Service {
-            namespace: ns,
-            name,
+            namespace: ns.into(),
+            name: name.into(),
             hostname,
             type_,
             cluster_ip,
@@ -1274,7 +1275,7 @@ fn template_pods(p: &PendingWorkload, pool: &mut AddressPool) -> Vec<Pod> {
             };
             Pod {
                 ip: pool.assign(&format!("{}/{}", p.w.namespace, name)),
-                name,
+                name: name.into(),
                 ready: true,
                 node: None,
             }
@@ -1292,9 +1293,9 @@ fn gateway_deployments(
         let class = gw.spec.gateway_class_name.as_str();
         let (name, proxy, sa) = match class {
             "istio" => (
-                format!("{}-istio", gw.name),
+                compact_str::format_compact!("{}-istio", gw.name),
                 ProxyKind::Gateway,
-                format!("{}-istio", gw.name),
+                compact_str::format_compact!("{}-istio", gw.name),
             ),
             "istio-waypoint" => (gw.name.clone(), ProxyKind::Waypoint, gw.name.clone()),
             _ => continue,
@@ -1395,8 +1396,8 @@ fn gateway_deployments(
         let mut annotations = Labels::new();
         annotations.insert("meshsim.io/generated-by", by.clone());
         let meta = ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(gw.namespace.clone()),
+            name: Some(name.to_string()),
+            namespace: Some(gw.namespace.to_string()),
             labels: labels.clone(),
             annotations,
             ..Default::default()
@@ -1459,7 +1460,7 @@ fn validate_config(mesh: &mut Mesh) {
             }
             let (ns, name) = match g.split_once('/') {
                 Some((n, m)) => (n.to_string(), m.to_string()),
-                None => (vs.namespace.clone(), g.clone()),
+                None => (vs.namespace.to_string(), g.clone()),
             };
             let name = name.split('.').next().unwrap_or("").to_string();
             if !mesh
@@ -1696,12 +1697,12 @@ fn build_trace_indexes(mesh: &mut Mesh) {
     }
     for (wi, w) in mesh.workloads.iter().enumerate() {
         mesh.workloads_by_name
-            .entry(w.name.clone())
+            .entry(w.name.to_string())
             .or_insert_with(list)
             .push(wi);
         for (pi, p) in w.pods.iter().enumerate() {
             mesh.pods_by_bare_name
-                .entry(p.name.clone())
+                .entry(p.name.to_string())
                 .or_insert_with(list)
                 .push((wi, pi));
         }

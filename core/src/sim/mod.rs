@@ -11,6 +11,7 @@ mod vhosts;
 pub use engine::{trace, trace_with};
 pub use request::{parse_request_line, Request, RequestError};
 
+use compact_str::CompactString;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -107,9 +108,9 @@ pub struct ZtunnelLog {
 #[derive(Debug, Clone, Serialize)]
 pub struct Hop {
     pub kind: HopKind,
-    pub namespace: String,
-    pub name: String,
-    pub pod: String,
+    pub namespace: CompactString,
+    pub name: CompactString,
+    pub pod: CompactString,
     /// `outbound`, `inbound` or `gateway`.
     pub direction: &'static str,
     pub decision: String,
@@ -129,9 +130,9 @@ pub struct Hop {
 pub struct Backend {
     /// `Service`, `ServiceEntry`, `Workload` or `External`.
     pub kind: &'static str,
-    pub namespace: String,
-    pub name: String,
-    pub workload: Option<String>,
+    pub namespace: CompactString,
+    pub name: CompactString,
+    pub workload: Option<CompactString>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

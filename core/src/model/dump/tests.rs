@@ -129,7 +129,7 @@ fn a_deployment_its_replicasets_and_pods_are_one_workload() {
     let pods: Vec<(String, String)> = w
         .pods
         .iter()
-        .map(|p| (p.name.clone(), p.ip.to_string()))
+        .map(|p| (p.name.to_string(), p.ip.to_string()))
         .collect();
     assert_eq!(
         pods,
@@ -509,7 +509,7 @@ spec:
     let eps: Vec<String> = m
         .endpoints(svc, &Default::default())
         .iter()
-        .map(|&(wi, pi)| m.workloads[wi].pods[pi].name.clone())
+        .map(|&(wi, pi)| m.workloads[wi].pods[pi].name.to_string())
         .collect();
     assert_eq!(eps, vec!["web-a"]);
     // The only endpoint not ready: none, although the selector matches a ready pod.

@@ -26,9 +26,9 @@ impl Ctx<'_> {
         let (node, zt) = mesh.node_of(&pod);
         let h = self.push_named_hop(
             HopKind::Ztunnel,
-            mesh.control_plane.ztunnel_namespace.clone(),
+            mesh.control_plane.ztunnel_namespace.as_str().into(),
             "ztunnel".into(),
-            zt,
+            zt.into(),
             direction,
         );
         step!(
@@ -50,8 +50,12 @@ impl Ctx<'_> {
         let w = &self.mesh.workloads[wi];
         let mut f = vec![
             ("src.addr".to_string(), addr.to_string(), false),
-            ("src.workload".to_string(), w.pods[pi].name.clone(), true),
-            ("src.namespace".to_string(), w.namespace.clone(), true),
+            (
+                "src.workload".to_string(),
+                w.pods[pi].name.to_string(),
+                true,
+            ),
+            ("src.namespace".to_string(), w.namespace.to_string(), true),
         ];
         if mtls {
             f.push(("src.identity".into(), self.identity(wi), true));
@@ -199,8 +203,8 @@ impl Ctx<'_> {
                 if !matches!(target, Some(Target::Pod(..))) {
                     f.push(("dst.service".into(), host.clone(), true));
                 }
-                f.push(("dst.workload".into(), wp.pods[wpi].name.clone(), true));
-                f.push(("dst.namespace".into(), wp.namespace.clone(), true));
+                f.push(("dst.workload".into(), wp.pods[wpi].name.to_string(), true));
+                f.push(("dst.namespace".into(), wp.namespace.to_string(), true));
                 f.push(("dst.identity".into(), self.identity(workload), true));
                 let conn = Conn {
                     remote: src_addr.clone(),
@@ -274,7 +278,7 @@ impl Ctx<'_> {
                 mesh.services[*si].hostname.clone(),
             ),
             Some(Target::Entry(i)) => (ip, mesh.service_entries[*i].host.clone()),
-            Some(Target::Pod(dwi, dpi)) => (ip, mesh.workloads[*dwi].pods[*dpi].name.clone()),
+            Some(Target::Pod(dwi, dpi)) => (ip, mesh.workloads[*dwi].pods[*dpi].name.to_string()),
             None => (ip, ip.to_string()),
         }
     }
@@ -385,8 +389,8 @@ impl Ctx<'_> {
         if let Some(h) = &svc_host {
             f.push(("dst.service".into(), h.clone(), true));
         }
-        f.push(("dst.workload".into(), dw.pods[dpi].name.clone(), true));
-        f.push(("dst.namespace".into(), dw.namespace.clone(), true));
+        f.push(("dst.workload".into(), dw.pods[dpi].name.to_string(), true));
+        f.push(("dst.namespace".into(), dw.namespace.to_string(), true));
         if hbone {
             f.push(("dst.identity".into(), self.identity(dwi), true));
         }
@@ -446,12 +450,12 @@ impl Ctx<'_> {
         {
             f.push((
                 "src.workload".into(),
-                mesh.workloads[swi].pods[spi].name.clone(),
+                mesh.workloads[swi].pods[spi].name.to_string(),
                 true,
             ));
             f.push((
                 "src.namespace".into(),
-                mesh.workloads[swi].namespace.clone(),
+                mesh.workloads[swi].namespace.to_string(),
                 true,
             ));
         }
@@ -471,8 +475,8 @@ impl Ctx<'_> {
                 ));
             }
         }
-        f.push(("dst.workload".into(), w.pods[pi].name.clone(), true));
-        f.push(("dst.namespace".into(), w.namespace.clone(), true));
+        f.push(("dst.workload".into(), w.pods[pi].name.to_string(), true));
+        f.push(("dst.namespace".into(), w.namespace.to_string(), true));
         if peer_identity.is_some() {
             f.push(("dst.identity".into(), self.identity(wi), true));
         }

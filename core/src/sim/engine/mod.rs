@@ -280,7 +280,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
     };
     let client_ns = match client {
         Client::Pod(wi, _) => mesh.workloads[wi].namespace.clone(),
-        Client::External => String::new(),
+        Client::External => CompactString::default(),
     };
     if let Client::Pod(wi, _) = client {
         ctx.client_ambient = mesh.workloads[wi].proxy == ProxyKind::Ambient;
@@ -1013,8 +1013,8 @@ impl<'m> Ctx<'m> {
         if self.backend.is_none() {
             self.backend = Some(self.routed_service.clone().unwrap_or(Backend {
                 kind: "External",
-                namespace: String::new(),
-                name: host.clone(),
+                namespace: CompactString::default(),
+                name: host.clone().into(),
                 workload: None,
             }));
         }
@@ -1045,9 +1045,9 @@ impl<'m> Ctx<'m> {
     pub(super) fn push_named_hop(
         &mut self,
         kind: HopKind,
-        namespace: String,
-        name: String,
-        pod: String,
+        namespace: CompactString,
+        name: CompactString,
+        pod: CompactString,
         direction: &'static str,
     ) -> usize {
         self.hops.push(Hop {

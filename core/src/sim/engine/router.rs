@@ -20,7 +20,8 @@ impl Ctx<'_> {
             format!(
                 "router-default-{}",
                 crate::model::addr::name_suffix("router-default", 5)
-            ),
+            )
+            .into(),
             "ingress",
         );
         let host = strip_port(&msg.authority).to_ascii_lowercase();
