@@ -186,7 +186,7 @@ pub(super) fn mesh_bound(vs: &Config<VirtualServiceSpec>) -> bool {
 /// VirtualService for one listener.
 fn match_applies(m: &RouteMatch, port: u16, gateway: &str) -> bool {
     m.port.is_none_or(|p| p == port)
-        && (m.gateways.is_empty() || m.gateways.iter().any(|g| g == gateway))
+        && (m.more().gateways.is_empty() || m.more().gateways.iter().any(|g| g == gateway))
 }
 
 /// Keeps the routes (and the matches within them) that apply to this proxy and port, as Istio
@@ -930,12 +930,13 @@ fn catch_all(m: &RouteMatch) -> bool {
         Some(StrMatch::Regex(r)) => r == ".*",
         _ => false,
     };
+    let more = m.more();
     path && m.headers.is_empty()
-        && m.query.is_empty()
-        && m.method.is_none()
-        && m.authority.is_none()
-        && m.scheme.is_none()
-        && m.without_headers.is_empty()
+        && more.query.is_empty()
+        && more.method.is_none()
+        && more.authority.is_none()
+        && more.scheme.is_none()
+        && more.without_headers.is_empty()
 }
 
 /// Istio's `SortVHostRoutes` on a gateway: catch-all routes move to the end, the others keep

@@ -114,7 +114,7 @@ impl<'m> Ctx<'m> {
             }
             if !self.full {
                 if let Some(m) = r.matches.iter().find(|m| m.hits(&input)) {
-                    chosen = Some((r, m.name.clone()));
+                    chosen = Some((r, m.more().name.clone()));
                     break;
                 }
                 continue;
@@ -124,7 +124,7 @@ impl<'m> Ctx<'m> {
             for m in &r.matches {
                 match m.miss(&input) {
                     None => {
-                        hit = Some(m.name.clone());
+                        hit = Some(m.more().name.clone());
                         break;
                     }
                     Some(why) => misses.push(why),
