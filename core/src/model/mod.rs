@@ -307,6 +307,16 @@ impl ControlPlane {
     }
 }
 
+/// What [`Mesh::vs_facts`] keeps of a VirtualService.
+#[derive(Debug, Clone, Copy)]
+pub struct VsFacts {
+    /// Bound to no gateway or to `mesh`: it applies to sidecars.
+    pub mesh_bound: bool,
+    /// `exportTo` empty or `*`.
+    pub exported_everywhere: bool,
+    pub has_hosts: bool,
+}
+
 /// Nodes of the topology graph: who reaches whom through which proxies.
 #[derive(Debug, Clone)]
 pub enum TopoNode {
@@ -379,6 +389,10 @@ pub struct Mesh {
     /// Parallel to `virtual_services`: each one's hosts, fully qualified (Istio resolves a
     /// VirtualService's short host names once, when it builds its push context).
     pub vs_hosts: Vec<Box<[String]>>,
+    /// Parallel to `virtual_services`: what a sidecar asks first of each one it considers, a
+    /// few bytes each, so that rejecting one (or taking one exported everywhere) does not read
+    /// the VirtualService itself.
+    pub vs_facts: Vec<VsFacts>,
     /// VirtualServices by fully qualified host; wildcard hosts in `vs_wildcards`.
     pub vs_by_host: HashMap<String, Vec<usize>>,
     pub vs_wildcards: Vec<usize>,
@@ -817,6 +831,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         se_by_address: HashMap::default(),
         dr_by_host: HashMap::default(),
         vs_hosts: Vec::new(),
+        vs_facts: Vec::new(),
         vs_by_host: HashMap::default(),
         vs_wildcards: Vec::new(),
         vs_with_tls: Vec::new(),
@@ -1187,6 +1202,16 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 .iter()
                 .map(|h| fqdn(h, &vs.namespace).into_owned())
                 .collect()
+        })
+        .collect();
+    mesh.vs_facts = mesh
+        .virtual_services
+        .iter()
+        .map(|vs| VsFacts {
+            mesh_bound: vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh"),
+            exported_everywhere: vs.spec.export_to.is_empty()
+                || vs.spec.export_to.iter().any(|e| e == "*"),
+            has_hosts: !vs.spec.hosts.is_empty(),
         })
         .collect();
     for (i, (vs, hosts)) in mesh.virtual_services.iter().zip(&mesh.vs_hosts).enumerate() {

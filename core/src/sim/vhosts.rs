@@ -17,6 +17,9 @@ pub struct Scope {
     pub namespace: String,
     /// (port or any, [(namespace pattern, host pattern)]).
     pub egress: EgressHosts,
+    /// No Sidecar egress listener applies: every namespace's hosts on every port are
+    /// imported (Istio's default `*/*`).
+    pub open: bool,
     pub policy: OutboundPolicy,
     pub policy_source: String,
     /// `Sidecar ns/name (file:line)` when one applies.
@@ -98,13 +101,15 @@ impl Scope {
                 );
             }
         }
-        if egress.is_empty() {
+        let open = egress.is_empty();
+        if open {
             egress.push((None, vec![("*".to_string(), "*".to_string())]));
         }
         Scope {
             words,
             namespace: ns.to_string(),
             egress,
+            open,
             policy,
             policy_source,
             sidecar: chosen
@@ -132,7 +137,12 @@ impl Scope {
 
     /// A VirtualService is imported when an egress host of its namespace intersects its
     /// hosts (`hosts`: fully qualified, `Mesh::vs_hosts`).
-    pub fn sees_vs(&self, port: u16, vs: &Config<VirtualServiceSpec>, hosts: &[String]) -> bool {
+    pub fn sees_vs(&self, mesh: &Mesh, port: u16, vi: usize) -> bool {
+        let (vs, hosts) = (&mesh.virtual_services[vi], &mesh.vs_hosts[vi]);
+        let facts = mesh.vs_facts[vi];
+        if self.open && facts.exported_everywhere && facts.has_hosts {
+            return true;
+        }
         exported_to(&vs.spec.export_to, &vs.namespace, &self.namespace)
             && self.listeners(port).any(|(pn, ph)| {
                 self.ns_matches(pn, &vs.namespace) && hosts.iter().any(|h| hosts_intersect(ph, h))
@@ -178,8 +188,8 @@ pub fn service_candidates(host: &str, client_ns: &str) -> Vec<String> {
 }
 
 /// Whether a VirtualService applies to sidecars: bound to no gateway, or to `mesh`.
-pub(super) fn mesh_bound(vs: &Config<VirtualServiceSpec>) -> bool {
-    vs.spec.gateways.is_empty() || vs.spec.gateways.iter().any(|g| g == "mesh")
+pub(super) fn mesh_bound(mesh: &Mesh, vi: usize) -> bool {
+    mesh.vs_facts[vi].mesh_bound
 }
 
 /// Whether a route match applies to this proxy and port, as Istio decides when it translates a
@@ -410,14 +420,13 @@ pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Optio
 /// (exportTo, egress hosts), then, on ports other than 80, only VirtualServices with a host in
 /// the registry (`selectVirtualServices` in pilot/pkg/networking/core/httproute.go).
 fn imported_vs(mesh: &Mesh, scope: &Scope, port: u16, vi: usize) -> bool {
-    let (vs, hosts) = (&mesh.virtual_services[vi], &mesh.vs_hosts[vi]);
-    if !mesh_bound(vs) || !scope.sees_vs(port, vs, hosts) {
+    if !mesh_bound(mesh, vi) || !scope.sees_vs(mesh, port, vi) {
         return false;
     }
     if port == 80 {
         return true;
     }
-    hosts.iter().any(|h| {
+    mesh.vs_hosts[vi].iter().any(|h| {
         if h.contains('*') {
             registry_matching(mesh, scope, port, h)
         } else {

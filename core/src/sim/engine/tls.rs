@@ -52,7 +52,7 @@ impl Ctx<'_> {
         // 2. A VirtualService tls route whose sniHosts match.
         for &vi in &mesh.vs_with_tls {
             let vs = &mesh.virtual_services[vi];
-            if !vhosts::mesh_bound(vs) || !scope.sees_vs(port, vs, &mesh.vs_hosts[vi]) {
+            if !vhosts::mesh_bound(mesh, vi) || !scope.sees_vs(mesh, port, vi) {
                 continue;
             }
             for (i, r) in vs.spec.tls.iter().enumerate() {
