@@ -297,13 +297,13 @@ impl<'m> Ctx<'m> {
                         format!("allow_any: passthrough to {}", fmt_ip(ip, port))
                     );
                     let resp = self.pass_to_original_destination(ip, port, &mut log, pod_ip, msg);
-                    let resp = self.respond(resp, route, &b);
+                    let resp = self.respond(resp, route, b);
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;
                 }
                 let resp = self.forward_to_cluster(
                     hop,
-                    &b,
+                    b,
                     listener_port,
                     source_ns,
                     &mut log,
@@ -311,7 +311,7 @@ impl<'m> Ctx<'m> {
                     msg,
                     is_gateway,
                 );
-                let resp = self.respond(resp, route, &b);
+                let resp = self.respond(resp, route, b);
                 self.finish_envoy(hop, log, &resp, start);
                 resp
             }
@@ -324,12 +324,15 @@ impl<'m> Ctx<'m> {
         resp
     }
 
-    pub(super) fn pick_backend(&mut self, backends: &[WeightedBackend]) -> Option<WeightedBackend> {
+    pub(super) fn pick_backend<'b>(
+        &mut self,
+        backends: &'b [WeightedBackend],
+    ) -> Option<&'b WeightedBackend> {
         if backends.is_empty() {
             return None;
         }
         if backends.len() == 1 {
-            return Some(backends[0].clone());
+            return backends.first();
         }
         let total: u32 = backends.iter().map(|b| b.weight).sum();
         self.split = backends
@@ -354,14 +357,14 @@ impl<'m> Ctx<'m> {
                     (crate::model::addr::seeded(seed, &self.seed_key) % total as u64) as u32;
                 for b in backends {
                     if x < b.weight {
-                        return Some(b.clone());
+                        return Some(b);
                     }
                     x -= b.weight;
                 }
-                backends.last().cloned()
+                backends.last()
             }
             _ => {
-                let best = backends.iter().max_by_key(|b| b.weight).cloned();
+                let best = backends.iter().max_by_key(|b| b.weight);
                 note!(self, format!("the route splits traffic by weight ({}); without --seed the heaviest backend is followed", self.split.iter().map(|(h, w)| format!("{h}: {w}")).collect::<Vec<_>>().join(", ")));
                 best
             }
