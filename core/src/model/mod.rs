@@ -19,6 +19,7 @@ use dump::PendingWorkload;
 use petgraph::stable_graph::{NodeIndex, StableDiGraph};
 use protocol::Protocol;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasherDefault;
 
@@ -170,6 +171,9 @@ pub struct ServicePortInfo {
     pub node_port: Option<u16>,
 }
 
+/// Subset labels and the ready pods (workload, pod) that carry them.
+pub type EndpointSet = (Labels, Box<[(usize, usize)]>);
+
 #[derive(Debug, Clone)]
 pub struct Service {
     pub namespace: CompactString,
@@ -188,6 +192,10 @@ pub struct Service {
     /// The endpoints by pod, when EndpointSlices for the Service were read: they are then
     /// the truth (including which pods are ready), not the selector.
     pub endpoint_pods: Option<Vec<dump::SliceEndpoint>>,
+    /// The ready pods (workload, pod) for no subset and for each set of labels a
+    /// DestinationRule subset of the Service's host names: found once, at the end of the
+    /// build, so that a trace reads one short list instead of each workload's labels and pods.
+    pub endpoint_sets: Vec<EndpointSet>,
     pub labels: Labels,
     pub annotations: Labels,
     pub external_name: Option<String>,
@@ -558,7 +566,19 @@ impl Mesh {
     }
 
     /// Ready pods of a Service's endpoints whose labels carry `subset_labels`.
-    pub fn endpoints(&self, svc: &Service, subset_labels: &Labels) -> Vec<(usize, usize)> {
+    pub fn endpoints<'a>(
+        &'a self,
+        svc: &'a Service,
+        subset_labels: &Labels,
+    ) -> Cow<'a, [(usize, usize)]> {
+        match svc.endpoint_sets.iter().find(|(l, _)| l == subset_labels) {
+            Some((_, eps)) => Cow::Borrowed(eps),
+            None => Cow::Owned(self.select_endpoints(svc, subset_labels)),
+        }
+    }
+
+    /// [`Mesh::endpoints`], found from the workloads.
+    fn select_endpoints(&self, svc: &Service, subset_labels: &Labels) -> Vec<(usize, usize)> {
         let carries = |wi: usize| {
             let w: &Workload = &self.workloads[wi];
             subset_labels.is_subset_of(&w.labels)
@@ -1143,6 +1163,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             selector: spec.selector.clone(),
             endpoints,
             endpoint_pods,
+            endpoint_sets: Vec::new(),
             labels: r.meta.labels.clone(),
             annotations: r.meta.annotations.clone(),
             external_name: spec.external_name.clone(),
@@ -1647,6 +1668,31 @@ fn build_topology(mesh: &mut Mesh) {
 /// Indexes the simulator reads instead of scanning workloads, Services, Gateways or
 /// VirtualServices, so that a trace costs the same whatever the mesh's size.
 fn build_trace_indexes(mesh: &mut Mesh) {
+    let mut sets: Vec<Vec<EndpointSet>> = mesh
+        .services
+        .iter()
+        .map(|s| {
+            vec![(
+                Labels::new(),
+                mesh.select_endpoints(s, &Labels::new()).into(),
+            )]
+        })
+        .collect();
+    for dr in &mesh.destination_rules {
+        let host = fqdn(&dr.spec.host, &dr.namespace);
+        let Some(&si) = mesh.service_by_host.get(host.as_ref()) else {
+            continue;
+        };
+        for subset in &dr.spec.subsets {
+            if !sets[si].iter().any(|(l, _)| *l == subset.labels) {
+                let eps = mesh.select_endpoints(&mesh.services[si], &subset.labels);
+                sets[si].push((subset.labels.clone(), eps.into()));
+            }
+        }
+    }
+    for (s, set) in mesh.services.iter_mut().zip(sets) {
+        s.endpoint_sets = set;
+    }
     mesh.services_by_workload = vec![Vec::new(); mesh.workloads.len()];
     for (si, s) in mesh.services.iter().enumerate() {
         for &wi in &s.endpoints {
