@@ -1299,6 +1299,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             }
         }
     }
+    index_workloads(&mut mesh);
     validate_config(&mut mesh);
     build_topology(&mut mesh);
     mesh.gateway_api = gwapi::build(&mesh);
@@ -1667,6 +1668,29 @@ fn build_topology(mesh: &mut Mesh) {
 
 /// Indexes the simulator reads instead of scanning workloads, Services, Gateways or
 /// VirtualServices, so that a trace costs the same whatever the mesh's size.
+/// Workloads by name, pod name and `app` label (checks of `istio.io/use-waypoint` labels use
+/// the first).
+fn index_workloads(mesh: &mut Mesh) {
+    for (wi, w) in mesh.workloads.iter().enumerate() {
+        mesh.workloads_by_name
+            .entry(w.name.to_string())
+            .or_insert_with(list)
+            .push(wi);
+        for (pi, p) in w.pods.iter().enumerate() {
+            mesh.pods_by_bare_name
+                .entry(p.name.to_string())
+                .or_insert_with(list)
+                .push((wi, pi));
+        }
+        if let Some(app) = w.labels.get("app") {
+            mesh.workloads_by_app
+                .entry(app.to_string())
+                .or_insert_with(list)
+                .push(wi);
+        }
+    }
+}
+
 fn build_trace_indexes(mesh: &mut Mesh) {
     let mut sets: Vec<Vec<EndpointSet>> = mesh
         .services
@@ -1764,24 +1788,6 @@ fn build_trace_indexes(mesh: &mut Mesh) {
                     list.push(vi);
                 }
             }
-        }
-    }
-    for (wi, w) in mesh.workloads.iter().enumerate() {
-        mesh.workloads_by_name
-            .entry(w.name.to_string())
-            .or_insert_with(list)
-            .push(wi);
-        for (pi, p) in w.pods.iter().enumerate() {
-            mesh.pods_by_bare_name
-                .entry(p.name.to_string())
-                .or_insert_with(list)
-                .push((wi, pi));
-        }
-        if let Some(app) = w.labels.get("app") {
-            mesh.workloads_by_app
-                .entry(app.to_string())
-                .or_insert_with(list)
-                .push(wi);
         }
     }
     let mut regexes = Regexes::default();
@@ -1996,8 +2002,10 @@ impl Mesh {
                 why: where_,
             };
         }
-        match self.workloads.iter().position(|w| {
-            w.namespace == gw.namespace && w.name == gw.name && w.proxy == ProxyKind::Waypoint
+        let deployed = self.workloads_by_name.get(gw.name.as_str());
+        match deployed.into_iter().flatten().copied().find(|&wi| {
+            let w = &self.workloads[wi];
+            w.namespace == gw.namespace && w.proxy == ProxyKind::Waypoint
         }) {
             Some(wi) => WaypointChoice::Use {
                 workload: wi,
