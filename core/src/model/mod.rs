@@ -171,8 +171,8 @@ pub struct ServicePortInfo {
     pub node_port: Option<u16>,
 }
 
-/// Subset labels and the ready pods (workload, pod) that carry them.
-pub type EndpointSet = (Labels, Box<[(usize, usize)]>);
+/// Pods, as (workload, pod) indexes into `Mesh::workloads`.
+pub type Endpoints = Box<[(usize, usize)]>;
 
 #[derive(Debug, Clone)]
 pub struct Service {
@@ -192,10 +192,10 @@ pub struct Service {
     /// The endpoints by pod, when EndpointSlices for the Service were read: they are then
     /// the truth (including which pods are ready), not the selector.
     pub endpoint_pods: Option<Vec<dump::SliceEndpoint>>,
-    /// The ready pods (workload, pod) for no subset and for each set of labels a
-    /// DestinationRule subset of the Service's host names: found once, at the end of the
-    /// build, so that a trace reads one short list instead of each workload's labels and pods.
-    pub endpoint_sets: Vec<EndpointSet>,
+    /// The ready pods (workload, pod), found once at the end of the build so that a trace
+    /// reads one short list instead of each workload's labels and pods. A DestinationRule
+    /// subset's are in [`Mesh::dr_subset_endpoints`].
+    pub ready_endpoints: Endpoints,
     pub labels: Labels,
     pub annotations: Labels,
     pub external_name: Option<String>,
@@ -394,6 +394,9 @@ pub struct Mesh {
     pub se_wildcards: Vec<usize>,
     pub se_by_address: HashMap<String, usize>,
     pub dr_by_host: HashMap<String, Vec<usize>>,
+    /// Parallel to `destination_rules`: for each subset, the ready pods of the rule's host's
+    /// Service that carry its labels (empty when the host is not a Service).
+    pub dr_subset_endpoints: Vec<Box<[Endpoints]>>,
     /// Parallel to `virtual_services`: each one's hosts, fully qualified (Istio resolves a
     /// VirtualService's short host names once, when it builds its push context).
     pub vs_hosts: Vec<Box<[String]>>,
@@ -571,10 +574,17 @@ impl Mesh {
         svc: &'a Service,
         subset_labels: &Labels,
     ) -> Cow<'a, [(usize, usize)]> {
-        match svc.endpoint_sets.iter().find(|(l, _)| l == subset_labels) {
-            Some((_, eps)) => Cow::Borrowed(eps),
-            None => Cow::Owned(self.select_endpoints(svc, subset_labels)),
+        if subset_labels.is_empty() && !svc.ready_endpoints.is_empty() {
+            Cow::Borrowed(&svc.ready_endpoints)
+        } else {
+            Cow::Owned(self.select_endpoints(svc, subset_labels))
         }
+    }
+
+    /// The ready pods of subset `k` of DestinationRule `dr`: its host's Service's pods that
+    /// carry the subset's labels. None when the host is not a Service.
+    pub fn subset_endpoints(&self, dr: usize, k: usize) -> Option<&[(usize, usize)]> {
+        self.dr_subset_endpoints.get(dr)?.get(k).map(|e| &e[..])
     }
 
     /// [`Mesh::endpoints`], found from the workloads.
@@ -850,6 +860,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         se_wildcards: Vec::new(),
         se_by_address: HashMap::default(),
         dr_by_host: HashMap::default(),
+        dr_subset_endpoints: Vec::new(),
         vs_hosts: Vec::new(),
         vs_facts: Vec::new(),
         vs_by_host: HashMap::default(),
@@ -1163,7 +1174,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             selector: spec.selector.clone(),
             endpoints,
             endpoint_pods,
-            endpoint_sets: Vec::new(),
+            ready_endpoints: Box::default(),
             labels: r.meta.labels.clone(),
             annotations: r.meta.annotations.clone(),
             external_name: spec.external_name.clone(),
@@ -1692,31 +1703,29 @@ fn index_workloads(mesh: &mut Mesh) {
 }
 
 fn build_trace_indexes(mesh: &mut Mesh) {
-    let mut sets: Vec<Vec<EndpointSet>> = mesh
+    let ready: Vec<Endpoints> = mesh
         .services
         .iter()
-        .map(|s| {
-            vec![(
-                Labels::new(),
-                mesh.select_endpoints(s, &Labels::new()).into(),
-            )]
-        })
+        .map(|s| mesh.select_endpoints(s, &Labels::new()).into())
         .collect();
-    for dr in &mesh.destination_rules {
-        let host = fqdn(&dr.spec.host, &dr.namespace);
-        let Some(&si) = mesh.service_by_host.get(host.as_ref()) else {
-            continue;
-        };
-        for subset in &dr.spec.subsets {
-            if !sets[si].iter().any(|(l, _)| *l == subset.labels) {
-                let eps = mesh.select_endpoints(&mesh.services[si], &subset.labels);
-                sets[si].push((subset.labels.clone(), eps.into()));
-            }
-        }
+    for (s, eps) in mesh.services.iter_mut().zip(ready) {
+        s.ready_endpoints = eps;
     }
-    for (s, set) in mesh.services.iter_mut().zip(sets) {
-        s.endpoint_sets = set;
-    }
+    mesh.dr_subset_endpoints = mesh
+        .destination_rules
+        .iter()
+        .map(
+            |dr| match mesh.service(&fqdn(&dr.spec.host, &dr.namespace)) {
+                Some(s) => dr
+                    .spec
+                    .subsets
+                    .iter()
+                    .map(|subset| mesh.select_endpoints(s, &subset.labels).into())
+                    .collect(),
+                None => Box::default(),
+            },
+        )
+        .collect();
     mesh.services_by_workload = vec![Vec::new(); mesh.workloads.len()];
     for (si, s) in mesh.services.iter().enumerate() {
         for &wi in &s.endpoints {

@@ -440,11 +440,11 @@ impl<'m> Ctx<'m> {
             };
             let sp = sp.clone();
             static ANY: crate::parse::types::Labels = crate::parse::types::Labels::new();
-            let labels = if subset.is_empty() {
-                &ANY
+            let (labels, subset_eps) = if subset.is_empty() {
+                (&ANY, None)
             } else {
-                match self.subset_labels(&b.host, &subset, client_ns, &s.namespace) {
-                    Some(l) => l,
+                match self.subset_of(&b.host, &subset, client_ns, &s.namespace) {
+                    Some((dr, k, l)) => (l, mesh.subset_endpoints(dr, k)),
                     None => {
                         return self.no_cluster(
                             hop,
@@ -461,7 +461,10 @@ impl<'m> Ctx<'m> {
                 name: s.name.clone(),
                 workload: None,
             });
-            let eps = mesh.endpoints(s, labels);
+            let eps = match subset_eps {
+                Some(eps) => std::borrow::Cow::Borrowed(eps),
+                None => mesh.endpoints(s, labels),
+            };
             let Some(&(dwi, dpi)) = eps.first() else {
                 step!(
                     self,
@@ -568,7 +571,7 @@ impl<'m> Ctx<'m> {
             }
             if !subset.is_empty()
                 && self
-                    .subset_labels(&b.host, &subset, client_ns, &e.namespace)
+                    .subset_of(&b.host, &subset, client_ns, &e.namespace)
                     .is_none()
             {
                 return self.no_cluster(hop, &cluster, format!("no DestinationRule for {} defines subset {subset:?}, so Envoy has no cluster {cluster}", b.host));
@@ -684,6 +687,12 @@ impl<'m> Ctx<'m> {
         client_ns: &str,
         host_ns: &str,
     ) -> Option<&'m crate::model::Config<crate::parse::types::DestinationRuleSpec>> {
+        let i = self.destination_rule_index(host, client_ns, host_ns)?;
+        Some(&self.mesh.destination_rules[i])
+    }
+
+    /// [`Ctx::destination_rule`], as an index into `Mesh::destination_rules`.
+    fn destination_rule_index(&self, host: &str, client_ns: &str, host_ns: &str) -> Option<usize> {
         let mesh = self.mesh;
         let drs = mesh.dr_by_host.get(host)?;
         let root = mesh.control_plane.namespace.as_str();
@@ -693,27 +702,26 @@ impl<'m> Ctx<'m> {
                 if dr.namespace == ns
                     && vhosts::exported_to(&dr.spec.export_to, &dr.namespace, client_ns)
                 {
-                    return Some(dr);
+                    return Some(i);
                 }
             }
         }
         None
     }
 
-    /// Labels of a DestinationRule subset; None when no applicable rule defines the subset.
-    pub(super) fn subset_labels(
+    /// The DestinationRule subset named `subset` of the rule that applies: (rule index,
+    /// subset index, labels); None when that rule does not define it.
+    pub(super) fn subset_of(
         &self,
         host: &str,
         subset: &str,
         client_ns: &str,
         host_ns: &str,
-    ) -> Option<&'m crate::parse::types::Labels> {
-        let dr = self.destination_rule(host, client_ns, host_ns)?;
-        dr.spec
-            .subsets
-            .iter()
-            .find(|s| s.name == subset)
-            .map(|s| &s.labels)
+    ) -> Option<(usize, usize, &'m crate::parse::types::Labels)> {
+        let i = self.destination_rule_index(host, client_ns, host_ns)?;
+        let subsets = &self.mesh.destination_rules[i].spec.subsets;
+        let k = subsets.iter().position(|s| s.name == subset)?;
+        Some((i, k, &subsets[k].labels))
     }
 
     /// The client TLS mode a DestinationRule sets for a host's subset and port (subset policy,
