@@ -196,6 +196,9 @@ pub struct Service {
     /// reads one short list instead of each workload's labels and pods. A DestinationRule
     /// subset's are in [`Mesh::dr_subset_endpoints`].
     pub ready_endpoints: Endpoints,
+    /// The DestinationRules for the Service's host, in precedence order (`Mesh::dr_by_host`
+    /// for its host name), so that a trace routing to it does not look the host up again.
+    pub destination_rules: Box<[usize]>,
     pub labels: Labels,
     pub annotations: Labels,
     pub external_name: Option<String>,
@@ -1175,6 +1178,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             endpoints,
             endpoint_pods,
             ready_endpoints: Box::default(),
+            destination_rules: Box::default(),
             labels: r.meta.labels.clone(),
             annotations: r.meta.annotations.clone(),
             external_name: spec.external_name.clone(),
@@ -1710,6 +1714,9 @@ fn build_trace_indexes(mesh: &mut Mesh) {
         .collect();
     for (s, eps) in mesh.services.iter_mut().zip(ready) {
         s.ready_endpoints = eps;
+        if let Some(drs) = mesh.dr_by_host.get(&s.hostname) {
+            s.destination_rules = drs.as_slice().into();
+        }
     }
     mesh.dr_subset_endpoints = mesh
         .destination_rules

@@ -443,7 +443,7 @@ impl<'m> Ctx<'m> {
             let (labels, subset_eps) = if subset.is_empty() {
                 (&ANY, None)
             } else {
-                match self.subset_of(&b.host, &subset, client_ns, &s.namespace) {
+                match self.subset_of(&b.host, Some(&s.destination_rules), &subset, client_ns, &s.namespace) {
                     Some((dr, k, l)) => (l, mesh.subset_endpoints(dr, k)),
                     None => {
                         return self.no_cluster(
@@ -571,7 +571,7 @@ impl<'m> Ctx<'m> {
             }
             if !subset.is_empty()
                 && self
-                    .subset_of(&b.host, &subset, client_ns, &e.namespace)
+                    .subset_of(&b.host, None, &subset, client_ns, &e.namespace)
                     .is_none()
             {
                 return self.no_cluster(hop, &cluster, format!("no DestinationRule for {} defines subset {subset:?}, so Envoy has no cluster {cluster}", b.host));
@@ -687,14 +687,24 @@ impl<'m> Ctx<'m> {
         client_ns: &str,
         host_ns: &str,
     ) -> Option<&'m crate::model::Config<crate::parse::types::DestinationRuleSpec>> {
-        let i = self.destination_rule_index(host, client_ns, host_ns)?;
+        let i = self.destination_rule_index(host, None, client_ns, host_ns)?;
         Some(&self.mesh.destination_rules[i])
     }
 
-    /// [`Ctx::destination_rule`], as an index into `Mesh::destination_rules`.
-    fn destination_rule_index(&self, host: &str, client_ns: &str, host_ns: &str) -> Option<usize> {
+    /// [`Ctx::destination_rule`], as an index into `Mesh::destination_rules`; `listed`: the
+    /// rules for the host when the caller has them (a Service's).
+    fn destination_rule_index(
+        &self,
+        host: &str,
+        listed: Option<&[usize]>,
+        client_ns: &str,
+        host_ns: &str,
+    ) -> Option<usize> {
         let mesh = self.mesh;
-        let drs = mesh.dr_by_host.get(host)?;
+        let drs = match listed {
+            Some(drs) => drs,
+            None => mesh.dr_by_host.get(host)?,
+        };
         let root = mesh.control_plane.namespace.as_str();
         for ns in [client_ns, host_ns, root] {
             for &i in drs {
@@ -714,11 +724,12 @@ impl<'m> Ctx<'m> {
     pub(super) fn subset_of(
         &self,
         host: &str,
+        listed: Option<&[usize]>,
         subset: &str,
         client_ns: &str,
         host_ns: &str,
     ) -> Option<(usize, usize, &'m crate::parse::types::Labels)> {
-        let i = self.destination_rule_index(host, client_ns, host_ns)?;
+        let i = self.destination_rule_index(host, listed, client_ns, host_ns)?;
         let subsets = &self.mesh.destination_rules[i].spec.subsets;
         let k = subsets.iter().position(|s| s.name == subset)?;
         Some((i, k, &subsets[k].labels))
