@@ -192,7 +192,7 @@ pub struct Service {
     /// The endpoints by pod, when EndpointSlices for the Service were read: they are then
     /// the truth (including which pods are ready), not the selector.
     pub endpoint_pods: Option<Vec<dump::SliceEndpoint>>,
-    /// The ready pods (workload, pod), found once at the end of the build so that a trace
+    /// The ready pods (workload, pod), found once when the Service is built so that a trace
     /// reads one short list instead of each workload's labels and pods. A DestinationRule
     /// subset's are in [`Mesh::dr_subset_endpoints`].
     pub ready_endpoints: Endpoints,
@@ -577,7 +577,7 @@ impl Mesh {
         svc: &'a Service,
         subset_labels: &Labels,
     ) -> Cow<'a, [(usize, usize)]> {
-        if subset_labels.is_empty() && !svc.ready_endpoints.is_empty() {
+        if subset_labels.is_empty() {
             Cow::Borrowed(&svc.ready_endpoints)
         } else {
             Cow::Owned(self.select_endpoints(svc, subset_labels))
@@ -1165,7 +1165,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             .annotations
             .get("meshsim.io/generated-by")
             .map(|g| g.to_string());
-        services.push(Service {
+        let mut service = Service {
             namespace: ns.into(),
             name: name.into(),
             hostname,
@@ -1188,7 +1188,9 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
                 Some(r.origin.clone())
             },
             generated_by,
-        });
+        };
+        service.ready_endpoints = mesh.select_endpoints(&service, &Labels::new()).into();
+        services.push(service);
     }
     mesh.services = services;
     mesh.diagnostics.extend(svc_diags);
@@ -1681,8 +1683,6 @@ fn build_topology(mesh: &mut Mesh) {
     mesh.topology = g;
 }
 
-/// Indexes the simulator reads instead of scanning workloads, Services, Gateways or
-/// VirtualServices, so that a trace costs the same whatever the mesh's size.
 /// Workloads by name, pod name and `app` label (checks of `istio.io/use-waypoint` labels use
 /// the first).
 fn index_workloads(mesh: &mut Mesh) {
@@ -1706,14 +1706,10 @@ fn index_workloads(mesh: &mut Mesh) {
     }
 }
 
+/// Indexes the simulator reads instead of scanning workloads, Services, Gateways or
+/// VirtualServices, so that a trace costs the same whatever the mesh's size.
 fn build_trace_indexes(mesh: &mut Mesh) {
-    let ready: Vec<Endpoints> = mesh
-        .services
-        .iter()
-        .map(|s| mesh.select_endpoints(s, &Labels::new()).into())
-        .collect();
-    for (s, eps) in mesh.services.iter_mut().zip(ready) {
-        s.ready_endpoints = eps;
+    for s in &mut mesh.services {
         if let Some(drs) = mesh.dr_by_host.get(&s.hostname) {
             s.destination_rules = drs.as_slice().into();
         }
