@@ -195,8 +195,9 @@ pub(super) fn mesh_bound(mesh: &Mesh, vi: usize) -> bool {
 /// Whether a route match applies to this proxy and port, as Istio decides when it translates a
 /// VirtualService for one listener.
 fn match_applies(m: &RouteMatch, port: u16, gateway: &str) -> bool {
+    let gateways = &m.more().gateways;
     m.port.is_none_or(|p| p == port)
-        && (m.more().gateways.is_empty() || m.more().gateways.iter().any(|g| g == gateway))
+        && (gateways.is_empty() || gateways.iter().any(|g| g == gateway))
 }
 
 /// Keeps the routes (and the matches within them) that apply to this proxy and port, as Istio
