@@ -396,7 +396,7 @@ pub enum BackendKind {
 #[derive(Debug, Clone)]
 pub struct WeightedBackend {
     pub host: String,
-    pub subset: Option<String>,
+    pub subset: Option<CompactString>,
     pub port: Option<u16>,
     pub weight: u32,
     pub request_headers: HeaderOps,
@@ -460,7 +460,7 @@ pub struct Rewrite {
 #[derive(Debug, Clone)]
 pub struct Route {
     /// Envoy route name as the access log prints it; None prints `-`.
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     pub matches: Vec<RouteMatch>,
     pub action: Action,
     pub rewrite: Option<Box<Rewrite>>,
@@ -468,56 +468,74 @@ pub struct Route {
     pub response_headers: HeaderOps,
     pub fault_abort: Option<u16>,
     pub mirror: Option<String>,
-    /// `VirtualService ns/name http[0]`.
-    pub source: String,
-    /// Where the route is written in its manifest.
-    pub pos: RoutePos,
+    /// Where the route is written: `VirtualService ns/name http[0]` and its line.
+    pub source: RouteSource,
     pub timeout: Option<String>,
     pub retries: Option<String>,
     /// Generated from a Gateway API route: Istio sets `cluster_not_found_response_code: 500`.
     pub gateway_api: bool,
 }
 
-/// Where a route is written. Finding a route's line means reading its document, which costs
-/// more than routing a request, so the line is found only when a trace shows it.
-#[derive(Debug, Clone, Default)]
-pub enum RoutePos {
-    /// Built by meshsim (a default or passthrough route): written nowhere.
-    #[default]
-    Nowhere,
-    /// `file:line`, already known.
-    At(String),
-    /// The `index`th item of the VirtualService's `spec.http`. The lines of all of them are
-    /// found together, in one pass over the document, the first time one is needed.
-    HttpItem(Box<HttpItem>),
-}
-
+/// Where a route comes from, for a trace to name it (`VirtualService ns/name http[2]`) and
+/// show its line. The routes of one VirtualService share one [`WrittenVs`]. Finding a route's
+/// line means reading its document, which costs more than routing a request, so the line is
+/// found only when a trace shows it.
 #[derive(Debug, Clone)]
-pub struct HttpItem {
-    origin: crate::parse::Origin,
-    index: usize,
-    count: usize,
-    all: Arc<OnceLock<Vec<String>>>,
+pub enum RouteSource {
+    /// Built by meshsim (a default or passthrough route), written nowhere: what it is.
+    Built(String),
+    /// The `index`th item of a VirtualService's `spec.http`.
+    HttpItem { vs: Arc<WrittenVs>, index: u32 },
+    /// Named in full, with its `file:line` (a Gateway API rule).
+    At(Box<(String, String)>),
+    /// A delegate VirtualService's route (the first), reached through a route of the root
+    /// VirtualService (the second).
+    Delegated(Box<(RouteSource, RouteSource)>),
 }
 
-impl RoutePos {
+/// A VirtualService as the sources of its compiled routes name it.
+#[derive(Debug)]
+pub struct WrittenVs {
+    namespace: CompactString,
+    name: CompactString,
+    origin: crate::parse::Origin,
+    /// How many items its `spec.http` has.
+    count: usize,
+    /// Every item's `file:line`, found together in one pass over the document the first time
+    /// one is needed.
+    lines: OnceLock<Vec<String>>,
+}
+
+impl RouteSource {
     /// `file:line`, or "" for a route written nowhere.
-    pub fn text(&self) -> String {
+    pub fn pos(&self) -> String {
         match self {
-            RoutePos::Nowhere => String::new(),
-            RoutePos::At(p) => p.clone(),
-            RoutePos::HttpItem(item) => {
-                let HttpItem {
-                    origin,
-                    index,
-                    count,
-                    all,
-                } = &**item;
-                all.get_or_init(|| origin.item_positions(&["spec", "http"], *count))
-                    .get(*index)
-                    .cloned()
-                    .unwrap_or_else(|| origin.pos())
+            RouteSource::Built(_) => String::new(),
+            RouteSource::At(at) => at.1.clone(),
+            RouteSource::HttpItem { vs, index } => vs
+                .lines
+                .get_or_init(|| vs.origin.item_positions(&["spec", "http"], vs.count))
+                .get(*index as usize)
+                .cloned()
+                .unwrap_or_else(|| vs.origin.pos()),
+            RouteSource::Delegated(d) => d.0.pos(),
+        }
+    }
+}
+
+impl std::fmt::Display for RouteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RouteSource::Built(what) => f.write_str(what),
+            RouteSource::At(at) => f.write_str(&at.0),
+            RouteSource::HttpItem { vs, index } => {
+                write!(
+                    f,
+                    "VirtualService {}/{} http[{index}]",
+                    vs.namespace, vs.name
+                )
             }
+            RouteSource::Delegated(d) => write!(f, "{} via delegate {}", d.0, d.1),
         }
     }
 }
@@ -535,8 +553,7 @@ impl Route {
             response_headers: HeaderOps::default(),
             fault_abort: None,
             mirror: None,
-            source,
-            pos: RoutePos::Nowhere,
+            source: RouteSource::Built(source),
             timeout: None,
             retries: None,
             gateway_api: false,
@@ -666,7 +683,13 @@ fn matched_prefix(m: Option<&RouteMatch>) -> String {
 pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     let gw = gateway_semantics(vs);
     let mut out = Vec::new();
-    let lines = Arc::new(OnceLock::new());
+    let written = Arc::new(WrittenVs {
+        namespace: vs.namespace.clone(),
+        name: vs.name.clone(),
+        origin: vs.origin.clone(),
+        count: vs.spec.http.len(),
+        lines: OnceLock::new(),
+    });
     for (i, r) in vs.spec.http.iter().enumerate() {
         let mut matches: Vec<RouteMatch> = r.r#match.iter().map(parse_match).collect();
         for m in &mut matches {
@@ -731,7 +754,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                         } else {
                             fqdn(&d.destination.host, &vs.namespace).into_owned()
                         },
-                        subset: d.destination.subset.clone(),
+                        subset: d.destination.subset.as_deref().map(Into::into),
                         port: d.destination.port.as_ref().and_then(|p| p.number),
                         weight: match d.weight {
                             // One destination takes all traffic whatever its weight.
@@ -787,7 +810,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
         });
         let headers = more.headers.clone().unwrap_or_default();
         out.push(Route {
-            name: r.name.clone(),
+            name: r.name.as_deref().map(Into::into),
             matches,
             action,
             rewrite,
@@ -806,21 +829,10 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                     None => host,
                 }
             }),
-            source: cat!(
-                "VirtualService ",
-                vs.namespace,
-                '/',
-                vs.name,
-                " http[",
-                i,
-                ']'
-            ),
-            pos: RoutePos::HttpItem(Box::new(HttpItem {
-                origin: vs.origin.clone(),
-                index: i,
-                count: vs.spec.http.len(),
-                all: lines.clone(),
-            })),
+            source: RouteSource::HttpItem {
+                vs: written.clone(),
+                index: i as u32,
+            },
             timeout: more.timeout.clone(),
             retries: more
                 .retries
@@ -838,8 +850,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
 pub fn compile_generated(g: &crate::model::gwapi::GeneratedVs) -> Vec<Route> {
     let mut routes = compile_virtual_service(&g.vs);
     for (r, (src, pos)) in routes.iter_mut().zip(&g.origins) {
-        r.source = src.clone();
-        r.pos = RoutePos::At(pos.clone());
+        r.source = RouteSource::At(Box::new((src.clone(), pos.clone())));
     }
     routes
 }
@@ -882,11 +893,11 @@ pub fn compile_vs(mesh: &Mesh, vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 continue;
             }
             r.name = match (&root.name, &r.name) {
-                (Some(a), Some(b)) => Some(format!("{a}-{b}")),
+                (Some(a), Some(b)) => Some(cat!(a, '-', b).into()),
                 (Some(a), None) => Some(a.clone()),
                 (None, b) => b.clone(),
             };
-            r.source = format!("{} via delegate {}", r.source, root.source);
+            r.source = RouteSource::Delegated(Box::new((r.source, root.source.clone())));
             out.push(r);
         }
     }

@@ -145,7 +145,7 @@ impl<'m> Ctx<'m> {
                         .join(" OR ")
                 ),
                 why: misses.join("; "),
-                pos: r.pos.text(),
+                pos: r.source.pos(),
             });
         }
         let Some((route, match_name)) = chosen else {
@@ -187,7 +187,7 @@ impl<'m> Ctx<'m> {
         };
         let route_name = route.name.as_ref().map(|n| match &match_name {
             Some(m) if !n.is_empty() => cat!(n, '.', m),
-            _ => n.clone(),
+            _ => n.to_string(),
         });
         log.route_name = route_name.clone().filter(|n| !n.is_empty());
         step!(
@@ -197,7 +197,7 @@ impl<'m> Ctx<'m> {
             format!(
                 "{}{}",
                 route.source,
-                match route.pos.text() {
+                match route.source.pos() {
                     p if p.is_empty() => p,
                     p => format!(" ({p})"),
                 }
