@@ -1,7 +1,7 @@
 //! Runs case files: one model per file, every case against it, a report per case.
 
 use crate::inputs;
-use meshsim_core::cases::{check, parse_case_file, Case, CaseFile};
+use meshsim_core::cases::{check, parse_case_file, parse_cases, split_case_file, Case, CaseFile};
 use meshsim_core::sim::{trace_with, Detail};
 use meshsim_core::{LoadOptions, Mesh, ModelOptions, Severity};
 use std::path::{Path, PathBuf};
@@ -131,7 +131,8 @@ fn load_file_timed(path: &Path) -> Result<(LoadedCases, [Duration; 2]), String> 
     let start = Instant::now();
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
-    let cf = parse_case_file(&file, &text).map_err(|d| d.to_string())?;
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cf = parse_on_threads(&file, &text, available).map_err(|d| d.to_string())?;
     drop(text);
     let case_file = start.elapsed();
     let base = path.parent().unwrap_or(Path::new("."));
@@ -162,6 +163,43 @@ fn load_file_timed(path: &Path) -> Result<(LoadedCases, [Duration; 2]), String> 
         },
         [case_file, start.elapsed() - case_file],
     ))
+}
+
+/// Below this many bytes of case file per thread, starting a thread costs more than it saves.
+const MIN_BYTES_PER_THREAD: usize = 64 * 1024;
+
+/// Parses a case file as [`parse_case_file`] does, its cases in parts on up to `threads`
+/// threads when the file is large and can be cut safely ([`split_case_file`]). When a part
+/// does not parse, the whole file is parsed again, for the error and its line.
+pub fn parse_on_threads(
+    file: &str,
+    text: &str,
+    threads: usize,
+) -> Result<CaseFile, Box<meshsim_core::diag::Diagnostic>> {
+    let threads = threads.min(text.len() / MIN_BYTES_PER_THREAD);
+    let Some(split) = split_case_file(text, threads) else {
+        return parse_case_file(file, text);
+    };
+    let (rest, parts) = std::thread::scope(|scope| {
+        let handles: Vec<_> = split
+            .parts
+            .iter()
+            .map(|part| scope.spawn(|| parse_cases(part)))
+            .collect();
+        let rest = parse_case_file(file, &split.rest);
+        let parts: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect();
+        (rest, parts)
+    });
+    match (rest, parts.into_iter().collect::<Result<Vec<_>, _>>()) {
+        (Ok(mut cf), Ok(parts)) if cf.cases.is_empty() => {
+            cf.cases = parts.into_iter().flatten().collect();
+            Ok(cf)
+        }
+        _ => parse_case_file(file, text),
+    }
 }
 
 /// The detail a case needs: a verdict, unless it checks access-log lines.
@@ -326,5 +364,87 @@ mod tests {
             };
             assert_eq!(shown(&many), shown(&one), "{threads} threads");
         }
+    }
+
+    /// Every case file of the project, and of `../shared/conformance` where it exists, cut in
+    /// parts parses as the whole file does.
+    #[test]
+    fn case_files_cut_in_parts_parse_as_whole() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut dirs = vec![
+            root.join("tests").display().to_string(),
+            root.join("scenarios").display().to_string(),
+        ];
+        let shared = root.join("../shared/conformance");
+        if shared.is_dir() {
+            dirs.push(shared.display().to_string());
+        } else {
+            println!(
+                "{} does not exist: the project's case files only",
+                shared.display()
+            );
+        }
+        let files = collect(&dirs).expect("case folders exist");
+        let mut cut = 0;
+        for f in &files {
+            let text = std::fs::read_to_string(f).expect("readable");
+            let name = f.display().to_string();
+            let Ok(whole) = parse_case_file(&name, &text) else {
+                continue;
+            };
+            for parts in [2, 3] {
+                let Some(split) = split_case_file(&text, parts) else {
+                    continue;
+                };
+                cut += 1;
+                let mut cf = parse_case_file(&name, &split.rest)
+                    .unwrap_or_else(|d| panic!("{name}: the rest: {d}"));
+                for p in &split.parts {
+                    cf.cases
+                        .extend(parse_cases(p).unwrap_or_else(|e| panic!("{name}: {e}")));
+                }
+                assert_eq!(
+                    format!("{cf:?}"),
+                    format!("{whole:?}"),
+                    "{name} in {parts} parts"
+                );
+            }
+        }
+        assert!(
+            cut > files.len(),
+            "most files cut: {cut} cuts of {} files",
+            files.len()
+        );
+    }
+
+    /// A large case file parses on threads as it does whole; a mistake in a later part is
+    /// reported at its line in the file.
+    #[test]
+    fn a_large_case_file_parses_on_threads_as_whole() {
+        let case = |i: usize| {
+            format!(
+                "- name: case {i}\n  from: client/curl\n  request:\n    url: http://svc-{i}/\n  expect:\n    status: 200\n"
+            )
+        };
+        let mut text = String::from("manifests:\n- m/\ncases:\n");
+        for i in 0..4000 {
+            text.push_str(&case(i));
+        }
+        assert!(text.len() > 3 * MIN_BYTES_PER_THREAD);
+        let whole = parse_case_file("big", &text).map(|cf| format!("{cf:?}"));
+        let threaded = parse_on_threads("big", &text, 3).map(|cf| format!("{cf:?}"));
+        assert_eq!(threaded.ok(), whole.ok());
+        let broken = text.replacen(
+            "  from: client/curl\n  request:\n    url: http://svc-3500/",
+            "  form: client/curl\n  request:\n    url: http://svc-3500/",
+            1,
+        );
+        let error = |r: Result<CaseFile, Box<meshsim_core::diag::Diagnostic>>| match r {
+            Ok(_) => panic!("the misspelt key parses"),
+            Err(d) => d.to_string(),
+        };
+        let want = error(parse_case_file("big", &broken));
+        assert!(want.contains("big:") && want.contains("form"), "{want}");
+        assert_eq!(error(parse_on_threads("big", &broken, 3)), want);
     }
 }
