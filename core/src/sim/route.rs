@@ -529,11 +529,18 @@ impl std::fmt::Display for RouteSource {
             RouteSource::Built(what) => f.write_str(what),
             RouteSource::At(at) => f.write_str(&at.0),
             RouteSource::HttpItem { vs, index } => {
-                write!(
-                    f,
-                    "VirtualService {}/{} http[{index}]",
-                    vs.namespace, vs.name
-                )
+                // Piece by piece: a full trace writes this several times.
+                for piece in [
+                    "VirtualService ",
+                    vs.namespace.as_str(),
+                    "/",
+                    vs.name.as_str(),
+                    " http[",
+                ] {
+                    f.write_str(piece)?;
+                }
+                std::fmt::Display::fmt(index, f)?;
+                f.write_str("]")
             }
             RouteSource::Delegated(d) => write!(f, "{} via delegate {}", d.0, d.1),
         }
@@ -682,7 +689,7 @@ fn matched_prefix(m: Option<&RouteMatch>) -> String {
 /// VirtualServices generated from Gateway API routes.
 pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
     let gw = gateway_semantics(vs);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(vs.spec.http.len());
     let written = Arc::new(WrittenVs {
         namespace: vs.namespace.clone(),
         name: vs.name.clone(),
