@@ -8,6 +8,7 @@
 
 use super::{fqdn, host_matches, Config, Mesh, DOMAIN};
 use crate::parse::types::*;
+use compact_str::CompactString;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -471,7 +472,7 @@ fn header_ops(m: &Option<HeaderModifier>) -> Option<HeaderOperations> {
 
 fn destination(b: &Backend) -> Destination {
     Destination {
-        host: b.host.clone().unwrap_or_default(),
+        host: b.host.as_deref().unwrap_or_default().into(),
         subset: None,
         port: Some(PortSelector { number: b.port }),
     }
@@ -495,8 +496,8 @@ fn convert_rule(
     let mut r = HttpRoute {
         name: Some(
             rule_name
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("{route_ns}.{route_name}.{rule_index}")),
+                .map(CompactString::from)
+                .unwrap_or_else(|| format!("{route_ns}.{route_name}.{rule_index}").into()),
         ),
         ..Default::default()
     };
@@ -692,11 +693,11 @@ fn http_match(m: &HttpRouteMatch) -> HttpMatchRequest {
         .unwrap_or_else(|| "/".into());
     let uri = match tp {
         "Exact" => StringMatch {
-            exact: Some(v),
+            exact: Some(v.into()),
             ..Default::default()
         },
         "RegularExpression" => StringMatch {
-            regex: Some(v),
+            regex: Some(v.into()),
             ..Default::default()
         },
         _ => {
@@ -705,7 +706,7 @@ fn http_match(m: &HttpRouteMatch) -> HttpMatchRequest {
                 v = v.trim_end_matches('/').to_string();
             }
             StringMatch {
-                prefix: Some(v),
+                prefix: Some(v.into()),
                 ..Default::default()
             }
         }
@@ -721,7 +722,7 @@ fn http_match(m: &HttpRouteMatch) -> HttpMatchRequest {
     };
     if let Some(method) = &m.method {
         out.more_mut().method = Some(StringMatch {
-            exact: Some(method.clone()),
+            exact: Some(method.into()),
             ..Default::default()
         });
     }
@@ -743,9 +744,9 @@ fn grpc_match(m: &GrpcRouteMatch) -> Result<HttpMatchRequest, HardError> {
             let regex = mm.type_.as_deref() == Some("RegularExpression");
             let sm = |exact: Option<String>, prefix: Option<String>, regex: Option<String>| {
                 Some(StringMatch {
-                    exact,
-                    prefix,
-                    regex,
+                    exact: exact.map(Into::into),
+                    prefix: prefix.map(Into::into),
+                    regex: regex.map(Into::into),
                 })
             };
             match (&mm.service, &mm.method, regex) {

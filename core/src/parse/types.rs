@@ -2,6 +2,7 @@
 //! Gateway API, OpenShift and the Sail operator define them. Unknown fields are ignored, as the
 //! API server prunes them; wrong types are errors with a position.
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -355,9 +356,9 @@ api_struct! {
 api_struct! {
     /// Istio's `StringMatch`: one of exact, prefix or regex.
     pub struct StringMatch {
-        pub exact: Option<String>,
-        pub prefix: Option<String>,
-        pub regex: Option<String>,
+        pub exact: Option<CompactString>,
+        pub prefix: Option<CompactString>,
+        pub regex: Option<CompactString>,
     }
 }
 
@@ -481,8 +482,8 @@ api_struct! {
 
 api_struct! {
     pub struct Destination {
-        pub host: String,
-        pub subset: Option<String>,
+        pub host: CompactString,
+        pub subset: Option<CompactString>,
         pub port: Option<PortSelector>,
     }
 }
@@ -600,7 +601,7 @@ api_struct! {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(from = "HttpRouteFields", into = "HttpRouteFields")]
 pub struct HttpRoute {
-    pub name: Option<String>,
+    pub name: Option<CompactString>,
     pub r#match: Vec<HttpMatchRequest>,
     pub route: Vec<HttpRouteDestination>,
     pub more: Option<Box<MoreRoute>>,
@@ -646,7 +647,7 @@ impl HttpRoute {
 #[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", default)]
 struct HttpRouteFields {
-    name: Option<String>,
+    name: Option<CompactString>,
     #[serde(deserialize_with = "compact")]
     r#match: Vec<HttpMatchRequest>,
     #[serde(deserialize_with = "compact")]

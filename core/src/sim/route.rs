@@ -21,11 +21,11 @@ pub enum StrMatch {
 impl StrMatch {
     pub fn from_istio(m: &StringMatch) -> Option<StrMatch> {
         if let Some(e) = &m.exact {
-            Some(StrMatch::Exact(e.into()))
+            Some(StrMatch::Exact(e.clone()))
         } else if let Some(p) = &m.prefix {
-            Some(StrMatch::Prefix(p.into()))
+            Some(StrMatch::Prefix(p.clone()))
         } else {
-            m.regex.as_ref().map(|r| StrMatch::Regex(r.into()))
+            m.regex.as_ref().map(|r| StrMatch::Regex(r.clone()))
         }
     }
 
@@ -761,7 +761,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                         } else {
                             fqdn(&d.destination.host, &vs.namespace).into_owned()
                         },
-                        subset: d.destination.subset.as_deref().map(Into::into),
+                        subset: d.destination.subset.clone(),
                         port: d.destination.port.as_ref().and_then(|p| p.number),
                         weight: match d.weight {
                             // One destination takes all traffic whatever its weight.
@@ -817,7 +817,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
         });
         let headers = more.headers.clone().unwrap_or_default();
         out.push(Route {
-            name: r.name.as_deref().map(Into::into),
+            name: r.name.clone(),
             matches,
             action,
             rewrite,
