@@ -20,7 +20,7 @@ pub fn locate_items(doc: &str, list: &[&str]) -> Vec<usize> {
 /// lines of all the items of that list instead.
 fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<usize>) {
     let none = (None, Vec::new());
-    let lines: Vec<&str> = doc.lines().collect();
+    let lines = Line::all(doc);
     let mut lo = 0usize; // first line of the current block
     let mut hi = lines.len(); // one past its last line
     let mut min_indent = 0usize; // keys of the current block sit at or beyond this column
@@ -31,11 +31,10 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
             let mut items = Vec::new();
             let mut item_indent = None;
             for (n, l) in lines.iter().enumerate().take(hi).skip(lo) {
-                let t = l.trim_start();
-                if t.is_empty() || t.starts_with('#') {
+                let (t, ind) = (l.text, l.indent);
+                if l.blank() {
                     continue;
                 }
-                let ind = l.len() - t.len();
                 if ind < min_indent {
                     break;
                 }
@@ -66,10 +65,7 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
                     .enumerate()
                     .take(hi)
                     .skip(start + 1)
-                    .find(|(_, l)| {
-                        let t = l.trim_start();
-                        !t.is_empty() && !t.starts_with('#') && l.len() - t.len() < ii
-                    })
+                    .find(|(_, l)| !l.blank() && l.indent < ii)
                     .map(|(n, _)| n)
                     .unwrap_or(hi)
             });
@@ -81,9 +77,14 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
             let key = format!("{seg}:");
             let mut hit = None;
             for (n, l) in lines.iter().enumerate().take(hi).skip(lo) {
-                let t = l.trim_start();
-                let t = t.strip_prefix("- ").map(str::trim_start).unwrap_or(t);
-                let ind = l.len() - t.len();
+                let t = l.text;
+                let (t, ind) = match t.strip_prefix("- ") {
+                    Some(rest) => {
+                        let rest = rest.trim_start();
+                        (rest, l.indent + (t.len() - rest.len()))
+                    }
+                    None => (t, l.indent),
+                };
                 if ind < min_indent && !(n == lo && found.is_some()) {
                     continue;
                 }
@@ -107,11 +108,7 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
                 .take(hi)
                 .skip(n + 1)
                 .find(|(_, l)| {
-                    let t = l.trim_start();
-                    let i = l.len() - t.len();
-                    !t.is_empty()
-                        && !t.starts_with('#')
-                        && (i < ind || (i == ind && !t.starts_with("- ")))
+                    !l.blank() && (l.indent < ind || (l.indent == ind && !l.text.starts_with("- ")))
                 })
                 .map(|(m, _)| m)
                 .unwrap_or(hi);
@@ -122,6 +119,54 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
         }
     }
     (found, Vec::new())
+}
+
+/// A line with its indentation measured once: the walk looks at each line several times.
+struct Line<'a> {
+    /// The line without its leading whitespace.
+    text: &'a str,
+    /// How many bytes of leading whitespace it has.
+    indent: usize,
+}
+
+impl<'a> Line<'a> {
+    /// The lines of `doc`, as `str::lines` cuts them (a loader reads every VirtualService's
+    /// routes this way, so the cut is a plain scan for line feeds).
+    fn all(doc: &'a str) -> Vec<Line<'a>> {
+        let mut out = Vec::with_capacity(doc.len() / 24 + 1);
+        let mut rest = doc;
+        while !rest.is_empty() {
+            let (line, next) = match rest.as_bytes().iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let line = &rest[..i];
+                    (line.strip_suffix('\r').unwrap_or(line), &rest[i + 1..])
+                }
+                None => (rest, ""),
+            };
+            out.push(Line::new(line));
+            rest = next;
+        }
+        out
+    }
+
+    fn new(line: &'a str) -> Line<'a> {
+        // Indentation is spaces; anything else goes through the general trim.
+        let spaces = line.bytes().take_while(|&b| b == b' ').count();
+        let text = match line.as_bytes().get(spaces) {
+            Some(b) if b.is_ascii_whitespace() => line.trim_start(),
+            Some(b) if !b.is_ascii() => line.trim_start(),
+            _ => &line[spaces..],
+        };
+        Line {
+            text,
+            indent: line.len() - text.len(),
+        }
+    }
+
+    /// Empty or a comment.
+    fn blank(&self) -> bool {
+        self.text.is_empty() || self.text.starts_with('#')
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +212,19 @@ spec:
         assert_eq!(locate_items(VS, &["spec", "http"]), vec![8, 14]);
         assert_eq!(locate_items(VS, &["spec", "tcp"]), Vec::<usize>::new());
         assert_eq!(locate_items(VS, &["spec", "http", "0", "route"]), vec![12]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lines_are_cut_as_str_lines_cuts_them(doc in "[ a-c:#\\-\t\r\n\u{a0}]{0,40}") {
+            let ours: Vec<(&str, usize)> =
+                super::Line::all(&doc).iter().map(|l| (l.text, l.indent)).collect();
+            let std: Vec<(&str, usize)> = doc
+                .lines()
+                .map(|l| (l.trim_start(), l.len() - l.trim_start().len()))
+                .collect();
+            proptest::prop_assert_eq!(ours, std);
+        }
     }
 
     #[test]

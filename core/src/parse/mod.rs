@@ -64,17 +64,6 @@ impl Origin {
     pub fn pos_of(&self, path: &[&str]) -> String {
         format!("{}:{}", self.file, self.line_of(path))
     }
-    /// `pos_of(list + [i])` for each of the first `n` items of the list at `list`, reading
-    /// the document once.
-    pub fn item_positions(&self, list: &[&str], n: usize) -> Vec<String> {
-        let lines = self.with_document(|doc| locate::locate_items(doc, list));
-        (0..n)
-            .map(|i| {
-                let line = lines.get(i).map_or(self.line, |l| self.line + l);
-                format!("{}:{}", self.file, line)
-            })
-            .collect()
-    }
 }
 
 /// The kinds meshsim reads, each with its typed body.
@@ -688,10 +677,29 @@ fn parse_document(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loade
     // Nearly every document is an object of a known kind whose `kind` precedes its `spec`:
     // one pass reads it. Anything else (an error to report with its position, a list, a kind
     // kept as a raw value) is read again by the careful path, which names the first problem.
-    if onepass::parse(doc, &origin, opts, out) {
-        return;
+    let first = out.resources.len();
+    if !onepass::parse(doc, &origin, opts, out) {
+        parse_document_careful(doc, origin, opts, out);
     }
-    parse_document_careful(doc, origin, opts, out);
+    note_route_lines(doc, out.resources.get_mut(first..).unwrap_or_default());
+}
+
+/// Notes the line of each `spec.http` item of a VirtualService while its text is plain: a
+/// full trace names the line of the route it took, and reading it later would mean
+/// unpacking the text (see [`SourceText`]) on a trace's path.
+fn note_route_lines(doc: &str, resources: &mut [Resource]) {
+    for r in resources {
+        let Body::VirtualService(spec) = r.body.as_mut() else {
+            continue;
+        };
+        if spec.http.is_empty() {
+            continue;
+        }
+        let lines = locate::locate_items(doc, &["spec", "http"]);
+        for (route, line) in spec.http.iter_mut().zip(lines) {
+            route.line = u32::try_from(line).unwrap_or(0);
+        }
+    }
 }
 
 /// Tabs in indentation are a YAML error; names the line before the parser's vaguer message.

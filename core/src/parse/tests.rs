@@ -211,6 +211,8 @@ fn both_paths(doc: &str) -> (Vec<String>, Vec<String>) {
     let mut careful = Loaded::default();
     if !has_tab_indent(doc, &origin, &mut careful) {
         parse_document_careful(doc, origin.clone(), &opts, &mut careful);
+        // As `parse_document` does after either path.
+        note_route_lines(doc, &mut careful.resources);
     }
     let mut usual = Loaded::default();
     parse_document(doc, origin, &opts, &mut usual);

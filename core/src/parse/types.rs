@@ -605,6 +605,9 @@ pub struct HttpRoute {
     pub r#match: Vec<HttpMatchRequest>,
     pub route: Vec<HttpRouteDestination>,
     pub more: Option<Box<MoreRoute>>,
+    /// The item's line within its document, counted from 0 (the document's first line, and
+    /// the value where it is not known). The loader notes it while the file's text is plain.
+    pub line: u32,
 }
 
 /// The rarer parts of an [`HttpRoute`].
@@ -681,6 +684,7 @@ impl From<HttpRouteFields> for HttpRoute {
             r#match: f.r#match,
             route: f.route,
             more: (more != MoreRoute::default()).then(|| Box::new(more)),
+            line: 0,
         }
     }
 }

@@ -499,11 +499,8 @@ pub struct WrittenVs {
     namespace: CompactString,
     name: CompactString,
     origin: crate::parse::Origin,
-    /// How many items its `spec.http` has.
-    count: usize,
-    /// Every item's `file:line`, found together in one pass over the document the first time
-    /// one is needed.
-    lines: OnceLock<Vec<String>>,
+    /// The line of each item of its `spec.http` within its document, as the loader noted it.
+    lines: Box<[u32]>,
 }
 
 impl RouteSource {
@@ -512,12 +509,10 @@ impl RouteSource {
         match self {
             RouteSource::Built(_) => String::new(),
             RouteSource::At(at) => at.1.clone(),
-            RouteSource::HttpItem { vs, index } => vs
-                .lines
-                .get_or_init(|| vs.origin.item_positions(&["spec", "http"], vs.count))
-                .get(*index as usize)
-                .cloned()
-                .unwrap_or_else(|| vs.origin.pos()),
+            RouteSource::HttpItem { vs, index } => {
+                let line = vs.lines.get(*index as usize).copied().unwrap_or(0) as usize;
+                cat!(&*vs.origin.file, ':', vs.origin.line + line)
+            }
             RouteSource::Delegated(d) => d.0.pos(),
         }
     }
@@ -694,8 +689,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
         namespace: vs.namespace.clone(),
         name: vs.name.clone(),
         origin: vs.origin.clone(),
-        count: vs.spec.http.len(),
-        lines: OnceLock::new(),
+        lines: vs.spec.http.iter().map(|r| r.line).collect(),
     });
     for (i, r) in vs.spec.http.iter().enumerate() {
         let mut matches: Vec<RouteMatch> = r.r#match.iter().map(parse_match).collect();
@@ -1092,6 +1086,48 @@ mod tests {
         assert_eq!(filter_routes(&picky, 8080, "mesh").len(), 2);
         assert_eq!(filter_routes(&picky, 80, "ns/gw").len(), 2);
         assert_eq!(filter_routes(&picky, 80, "mesh").len(), 1);
+    }
+
+    /// A route names the line of its `http` item (noted while loading, before the text is
+    /// packed), in block and flow style alike, in the second document of a file.
+    #[test]
+    fn a_route_names_the_line_of_its_http_item() {
+        let text = "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+# routes
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: a}
+spec:
+  hosts: [r]
+  http:
+  - name: one
+    match:
+    - uri: {prefix: /one}
+    route:
+    - destination: {host: r}
+
+  - {name: two, route: [{destination: {host: r}}]}
+  -   name: three
+      route:
+      - destination:
+          host: r
+";
+        let files = [crate::SourceFile::new("f.yaml", text)];
+        let (mesh, _) = crate::build_mesh(
+            &files,
+            &crate::LoadOptions::default(),
+            &crate::ModelOptions::default(),
+        );
+        let positions: Vec<String> = vs_routes(&mesh, 0)
+            .routes
+            .iter()
+            .map(|r| r.source.pos())
+            .collect();
+        assert_eq!(positions, ["f.yaml:12", "f.yaml:18", "f.yaml:19"]);
     }
 
     #[test]
