@@ -9,11 +9,16 @@ use std::net::Ipv4Addr;
 /// decimal) and IPv4 addresses (dotted).
 pub trait Piece {
     fn push_to(&self, out: &mut String);
+    /// About how many bytes `push_to` appends, so that `cat!` allocates once.
+    fn size_hint(&self) -> usize;
 }
 
 impl Piece for str {
     fn push_to(&self, out: &mut String) {
         out.push_str(self);
+    }
+    fn size_hint(&self) -> usize {
+        self.len()
     }
 }
 
@@ -21,11 +26,17 @@ impl Piece for String {
     fn push_to(&self, out: &mut String) {
         out.push_str(self);
     }
+    fn size_hint(&self) -> usize {
+        self.len()
+    }
 }
 
 impl Piece for compact_str::CompactString {
     fn push_to(&self, out: &mut String) {
         out.push_str(self);
+    }
+    fn size_hint(&self) -> usize {
+        self.len()
     }
 }
 
@@ -33,11 +44,17 @@ impl Piece for char {
     fn push_to(&self, out: &mut String) {
         out.push(*self);
     }
+    fn size_hint(&self) -> usize {
+        self.len_utf8()
+    }
 }
 
 impl<T: Piece + ?Sized> Piece for &T {
     fn push_to(&self, out: &mut String) {
         (**self).push_to(out);
+    }
+    fn size_hint(&self) -> usize {
+        (**self).size_hint()
     }
 }
 
@@ -66,6 +83,9 @@ macro_rules! unsigned_pieces {
             fn push_to(&self, out: &mut String) {
                 push_decimal(*self as u64, out);
             }
+            fn size_hint(&self) -> usize {
+                5
+            }
         }
     )*};
 }
@@ -79,6 +99,9 @@ impl Piece for Ipv4Addr {
             }
             push_decimal(*o as u64, out);
         }
+    }
+    fn size_hint(&self) -> usize {
+        15
     }
 }
 
@@ -135,8 +158,11 @@ pub fn push_padded(out: &mut String, n: u64, width: usize) {
 /// Joins pieces (see [`Piece`]) into a new `String`.
 macro_rules! cat {
     ($($piece:expr),+ $(,)?) => {{
-        let mut out = String::with_capacity(64);
-        $( $crate::text::Piece::push_to(&$piece, &mut out); )+
+        let pieces: &[&dyn $crate::text::Piece] = &[$(&$piece),+];
+        let mut out = String::with_capacity(pieces.iter().map(|p| p.size_hint()).sum());
+        for p in pieces {
+            p.push_to(&mut out);
+        }
         out
     }};
 }

@@ -152,7 +152,7 @@ impl Workload {
         )
     }
     pub fn display(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        cat!(self.namespace, '/', self.name)
     }
 }
 
@@ -211,7 +211,7 @@ impl Service {
         self.ports.iter().find(|x| x.port == p)
     }
     pub fn display(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        cat!(self.namespace, '/', self.name)
     }
 }
 

@@ -47,7 +47,7 @@ pub struct Origin {
 impl Origin {
     /// `file:line` for messages.
     pub fn pos(&self) -> String {
-        format!("{}:{}", self.file, self.line)
+        crate::text::cat!(&*self.file, ':', self.line)
     }
     /// The line of a field inside the object (`["spec", "http", "1"]`), or the object's line.
     pub fn line_of(&self, path: &[&str]) -> usize {
@@ -62,7 +62,7 @@ impl Origin {
         self.text.with_range(self.range.0..self.range.1, f)
     }
     pub fn pos_of(&self, path: &[&str]) -> String {
-        format!("{}:{}", self.file, self.line_of(path))
+        crate::text::cat!(&*self.file, ':', self.line_of(path))
     }
 }
 

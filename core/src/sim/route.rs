@@ -4,7 +4,7 @@
 
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
-use crate::text::cat;
+use crate::text::{cat, Piece};
 use compact_str::CompactString;
 use std::sync::{Arc, OnceLock};
 
@@ -302,30 +302,44 @@ impl RouteMatch {
     }
 
     pub fn describe(&self) -> String {
-        let mut parts = Vec::new();
+        let mut out = String::with_capacity(48);
+        self.describe_to(&mut out);
+        out
+    }
+
+    /// Appends [`RouteMatch::describe`]'s text to `out`: a full trace describes each route it
+    /// passes, so the parts are written in place rather than joined.
+    pub fn describe_to(&self, out: &mut String) {
+        use std::fmt::Write;
+        let start = out.len();
         let more = self.more();
+        let part = |out: &mut String, what: std::fmt::Arguments| {
+            if out.len() > start {
+                out.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = out.write_fmt(what);
+        };
         if let Some(p) = &self.path {
-            parts.push(format!("path {}", p.describe()));
+            part(out, format_args!("path {p}"));
         }
         if let Some(m) = &more.method {
-            parts.push(format!("method {}", m.describe()));
+            part(out, format_args!("method {m}"));
         }
         for (h, m) in &self.headers {
-            parts.push(format!("header {h} {}", m.describe()));
+            part(out, format_args!("header {h} {m}"));
         }
         for (q, m) in &more.query {
-            parts.push(format!("query {q} {}", m.describe()));
+            part(out, format_args!("query {q} {m}"));
         }
         if let Some(p) = self.port {
-            parts.push(format!("port {p}"));
+            part(out, format_args!("port {p}"));
         }
         if !more.gateways.is_empty() {
-            parts.push(format!("gateways {:?}", more.gateways));
+            part(out, format_args!("gateways {:?}", more.gateways));
         }
-        if parts.is_empty() {
-            "any request".into()
-        } else {
-            parts.join(", ")
+        if out.len() == start {
+            out.push_str("any request");
         }
     }
 }
@@ -518,13 +532,12 @@ impl RouteSource {
     }
 }
 
-impl std::fmt::Display for RouteSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl crate::text::Piece for RouteSource {
+    fn push_to(&self, out: &mut String) {
         match self {
-            RouteSource::Built(what) => f.write_str(what),
-            RouteSource::At(at) => f.write_str(&at.0),
+            RouteSource::Built(what) => out.push_str(what),
+            RouteSource::At(at) => out.push_str(&at.0),
             RouteSource::HttpItem { vs, index } => {
-                // Piece by piece: a full trace writes this several times.
                 for piece in [
                     "VirtualService ",
                     vs.namespace.as_str(),
@@ -532,13 +545,26 @@ impl std::fmt::Display for RouteSource {
                     vs.name.as_str(),
                     " http[",
                 ] {
-                    f.write_str(piece)?;
+                    out.push_str(piece);
                 }
-                std::fmt::Display::fmt(index, f)?;
-                f.write_str("]")
+                index.push_to(out);
+                out.push(']');
             }
-            RouteSource::Delegated(d) => write!(f, "{} via delegate {}", d.0, d.1),
+            RouteSource::Delegated(d) => {
+                d.0.push_to(out);
+                out.push_str(" via delegate ");
+                d.1.push_to(out);
+            }
         }
+    }
+    fn size_hint(&self) -> usize {
+        64
+    }
+}
+
+impl std::fmt::Display for RouteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&cat!(self))
     }
 }
 
@@ -1128,6 +1154,27 @@ spec:
             .map(|r| r.source.pos())
             .collect();
         assert_eq!(positions, ["f.yaml:12", "f.yaml:18", "f.yaml:19"]);
+    }
+
+    #[test]
+    fn a_match_describes_its_conditions_in_order() {
+        assert_eq!(RouteMatch::default().describe(), "any request");
+        let m = RouteMatch {
+            path: Some(StrMatch::Prefix("/a".into())),
+            headers: vec![("x".into(), StrMatch::Exact("1".into()))],
+            port: Some(80),
+            ..RouteMatch::default()
+        };
+        assert_eq!(
+            m.describe(),
+            r#"path prefix "/a", header x exact "1", port 80"#
+        );
+        let mut out = String::from("(");
+        m.describe_to(&mut out);
+        assert_eq!(out, r#"(path prefix "/a", header x exact "1", port 80"#);
+        let mut out = String::from("(");
+        RouteMatch::default().describe_to(&mut out);
+        assert_eq!(out, "(any request");
     }
 
     #[test]

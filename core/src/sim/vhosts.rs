@@ -296,7 +296,13 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
         ),
     };
     let source = words(scope.words, || {
-        format!("outbound traffic policy {policy} ({})", scope.policy_source)
+        cat!(
+            "outbound traffic policy ",
+            policy,
+            " (",
+            scope.policy_source,
+            ')'
+        )
     });
     VirtualHost {
         name: name.into(),
@@ -304,7 +310,7 @@ fn passthrough_vhost(scope: &Scope) -> VirtualHost {
         routes: Arc::new([Route::built(name, action, source)]),
         require_tls: false,
         source: words(scope.words, || {
-            format!("{policy}, set by {}", scope.policy_source)
+            cat!(policy, ", set by ", scope.policy_source)
         }),
     }
 }
@@ -374,6 +380,17 @@ fn registry_matching(mesh: &Mesh, scope: &Scope, port: u16, pattern: &str) -> bo
 
 /// The registry entry for a fully qualified host on `port`, if this sidecar imports it.
 pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option<RegistryHost> {
+    registry_host_in_words(mesh, scope, port, host, scope.words)
+}
+
+/// `registry_host`, saying what the host is (`what`) only when `words`.
+fn registry_host_in_words(
+    mesh: &Mesh,
+    scope: &Scope,
+    port: u16,
+    host: &str,
+    words: bool,
+) -> Option<RegistryHost> {
     if let Some(s) = mesh.service(host) {
         if s.external_name.is_none() {
             let p = s.port(port)?;
@@ -383,7 +400,7 @@ pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Optio
                 return Some(RegistryHost {
                     host: s.hostname.clone(),
                     protocol: p.protocol,
-                    what: words(scope.words, || format!("Service {}", s.display())),
+                    what: self::words(words, || cat!("Service ", s.namespace, '/', s.name)),
                 });
             }
             return None;
@@ -402,7 +419,7 @@ pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Optio
                 return Some(RegistryHost {
                     host: se.host.clone(),
                     protocol: proto,
-                    what: words(scope.words, || {
+                    what: self::words(words, || {
                         format!(
                             "ServiceEntry {}/{} ({})",
                             se.namespace,
@@ -536,12 +553,15 @@ fn registry_vhost(
         Some((i, routes)) => {
             let vs = &mesh.virtual_services[i];
             let source = words(scope.words, || {
-                format!(
-                    "{} — VirtualService {}/{} ({})",
+                cat!(
                     reg.what,
+                    " — VirtualService ",
                     vs.namespace,
+                    '/',
                     vs.name,
-                    vs.origin.pos()
+                    " (",
+                    vs.origin.pos(),
+                    ')'
                 )
             });
             (Some(i), vhost(routes, source))
@@ -631,7 +651,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
             let in_registry = if h.contains('*') {
                 registry_matching(mesh, scope, port, h)
             } else {
-                registry_host(mesh, scope, port, h).is_some()
+                registry_host_in_words(mesh, scope, port, h, false).is_some()
             };
             if in_registry {
                 claims_registry = true;

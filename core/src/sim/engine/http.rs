@@ -6,7 +6,7 @@ use crate::model::ProxyKind;
 use crate::sim::route::*;
 use crate::sim::vhosts::{self};
 use crate::sim::*;
-use crate::text::cat;
+use crate::text::{cat, Piece};
 use std::net::Ipv4Addr;
 
 impl<'m> Ctx<'m> {
@@ -69,10 +69,11 @@ impl<'m> Ctx<'m> {
             self,
             hop,
             "virtual host",
-            format!(
-                "{} (domains {}) from {}",
+            cat!(
                 vh.name,
+                " (domains ",
                 vh.domains.join(", "),
+                ") from ",
                 vh.source
             ),
             vec![],
@@ -134,16 +135,18 @@ impl<'m> Ctx<'m> {
                 chosen = Some((r, name));
                 break;
             }
+            let mut what = String::with_capacity(128);
+            r.source.push_to(&mut what);
+            what.push_str(" (");
+            for (i, m) in r.matches.iter().enumerate() {
+                if i > 0 {
+                    what.push_str(" OR ");
+                }
+                m.describe_to(&mut what);
+            }
+            what.push(')');
             tried.push(Tried {
-                what: format!(
-                    "{} ({})",
-                    r.source,
-                    r.matches
-                        .iter()
-                        .map(|m| m.describe())
-                        .collect::<Vec<_>>()
-                        .join(" OR ")
-                ),
+                what,
                 why: misses.join("; "),
                 pos: r.source.pos(),
             });
@@ -194,14 +197,10 @@ impl<'m> Ctx<'m> {
             self,
             hop,
             "route",
-            format!(
-                "{}{}",
-                route.source,
-                match route.source.pos() {
-                    p if p.is_empty() => p,
-                    p => format!(" ({p})"),
-                }
-            ),
+            match route.source.pos() {
+                p if p.is_empty() => cat!(route.source),
+                p => cat!(route.source, " (", p, ')'),
+            },
             tried,
         );
         if let Some(status) = route.fault_abort {
@@ -424,7 +423,7 @@ impl<'m> Ctx<'m> {
                     name: s.name.clone(),
                     workload: None,
                 });
-                decide!(self, hop, format!("routed to {cluster}"));
+                decide!(self, hop, cat!("routed to ", cluster));
                 let en = en.clone();
                 return self.internet(ip, port, Some(&en), msg);
             }
@@ -491,14 +490,17 @@ impl<'m> Ctx<'m> {
                 self,
                 hop,
                 "cluster",
-                format!(
-                    "{cluster} → endpoint {} (pod {})",
+                cat!(
+                    cluster,
+                    " → endpoint ",
                     fmt_ip(dip, tp),
-                    dw.pods[dpi].name
+                    " (pod ",
+                    dw.pods[dpi].name,
+                    ')'
                 ),
                 vec![],
             );
-            decide!(self, hop, format!("routed to {cluster}"));
+            decide!(self, hop, cat!("routed to ", cluster));
             let local = self.upstream_from(log, pod_ip, (dip, tp));
             let mut next = msg;
             next.protocol = if sp.protocol.is_h2() {
@@ -634,7 +636,7 @@ impl<'m> Ctx<'m> {
                 ),
                 vec![],
             );
-            decide!(self, hop, format!("routed to {cluster}"));
+            decide!(self, hop, cat!("routed to ", cluster));
             let local = self.upstream_from(log, pod_ip, (ip, port));
             if let Some(&(dwi, dpi)) = mesh.pod_by_ip.get(&ip) {
                 return self.deliver(

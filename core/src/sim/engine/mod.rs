@@ -463,9 +463,14 @@ impl<'m> Ctx<'m> {
                     Some(ip) => {
                         note!(
                             self,
-                            format!(
-                                "{host} resolved by Kubernetes DNS: Service {} at {ip}",
-                                s.display()
+                            cat!(
+                                host,
+                                " resolved by Kubernetes DNS: Service ",
+                                s.namespace,
+                                '/',
+                                s.name,
+                                " at ",
+                                ip
                             )
                         );
                         return Some(ip);
@@ -951,10 +956,17 @@ impl<'m> Ctx<'m> {
         self.upstream = Some(msg.into_upstream());
         note!(
             self,
-            format!(
-                "application {} (pod {}) answered on port {port} with {status}",
-                w.display(),
-                w.pods[pi].name
+            cat!(
+                "application ",
+                w.namespace,
+                '/',
+                w.name,
+                " (pod ",
+                w.pods[pi].name,
+                ") answered on port ",
+                port,
+                " with ",
+                status
             )
         );
         Resp {

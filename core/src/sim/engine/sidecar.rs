@@ -112,9 +112,15 @@ impl Ctx<'_> {
             hop,
             "listener",
             match vip_service {
-                Some(si) => format!(
-                    "{dst_local}: HTTP route configuration \"{port}\" (Service {})",
-                    mesh.services[si].display()
+                Some(si) => cat!(
+                    dst_local,
+                    ": HTTP route configuration \"",
+                    port,
+                    "\" (Service ",
+                    mesh.services[si].namespace,
+                    '/',
+                    mesh.services[si].name,
+                    ')'
                 ),
                 None => format!("0.0.0.0:{port}: HTTP route configuration \"{port}\""),
             },
@@ -253,14 +259,16 @@ impl Ctx<'_> {
             self,
             hop,
             "listener",
-            format!(
-                "inbound {}:{port} ({}){}",
-                pod_ip,
+            cat!(
+                "inbound ",
+                fmt_ip(pod_ip, port),
+                " (",
                 if conn.from_mesh {
                     "mTLS from a mesh proxy"
                 } else {
                     "plaintext, accepted in PERMISSIVE mode"
                 },
+                ')',
                 if tcp { ", TCP proxy" } else { "" }
             ),
             vec![],
@@ -272,7 +280,7 @@ impl Ctx<'_> {
         decide!(
             self,
             hop,
-            format!("to the application on port {port} ({cluster})")
+            cat!("to the application on port ", port, " (", cluster, ')')
         );
         let resp = self.app(wi, pi, port, msg);
         self.finish_envoy(hop, log, &resp, start);
