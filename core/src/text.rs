@@ -6,7 +6,8 @@
 use std::net::Ipv4Addr;
 
 /// A piece of text `cat!` can append: string slices and strings, unsigned integers (in
-/// decimal) and IPv4 addresses (dotted).
+/// decimal) and IPv4 addresses (dotted); other modules give it to what they name often (a
+/// route's source, a Service or workload as `namespace/name`).
 pub trait Piece {
     fn push_to(&self, out: &mut String);
     /// About how many bytes `push_to` appends, so that `cat!` allocates once.

@@ -12,7 +12,7 @@ pub mod protocol;
 use crate::diag::{self, Diagnostic};
 use crate::parse::types::*;
 use crate::parse::{Body, Loaded, Origin, Resource};
-use crate::text::cat;
+use crate::text::{cat, Piece};
 use addr::AddressPool;
 use compact_str::CompactString;
 use dump::PendingWorkload;
@@ -152,7 +152,19 @@ impl Workload {
         )
     }
     pub fn display(&self) -> String {
-        cat!(self.namespace, '/', self.name)
+        cat!(self)
+    }
+}
+
+/// `namespace/name`, as `display` gives it, written into a `cat!`.
+impl crate::text::Piece for Workload {
+    fn push_to(&self, out: &mut String) {
+        self.namespace.push_to(out);
+        out.push('/');
+        self.name.push_to(out);
+    }
+    fn size_hint(&self) -> usize {
+        self.namespace.len() + 1 + self.name.len()
     }
 }
 
@@ -211,7 +223,19 @@ impl Service {
         self.ports.iter().find(|x| x.port == p)
     }
     pub fn display(&self) -> String {
-        cat!(self.namespace, '/', self.name)
+        cat!(self)
+    }
+}
+
+/// `namespace/name`, as `display` gives it, written into a `cat!`.
+impl crate::text::Piece for Service {
+    fn push_to(&self, out: &mut String) {
+        self.namespace.push_to(out);
+        out.push('/');
+        self.name.push_to(out);
+    }
+    fn size_hint(&self) -> usize {
+        self.namespace.len() + 1 + self.name.len()
     }
 }
 

@@ -153,8 +153,7 @@ impl<'a> Line<'a> {
         // Indentation is spaces; anything else goes through the general trim.
         let spaces = line.bytes().take_while(|&b| b == b' ').count();
         let text = match line.as_bytes().get(spaces) {
-            Some(b) if b.is_ascii_whitespace() => line.trim_start(),
-            Some(b) if !b.is_ascii() => line.trim_start(),
+            Some(b) if b.is_ascii_whitespace() || !b.is_ascii() => line.trim_start(),
             _ => &line[spaces..],
         };
         Line {

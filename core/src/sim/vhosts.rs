@@ -380,16 +380,16 @@ fn registry_matching(mesh: &Mesh, scope: &Scope, port: u16, pattern: &str) -> bo
 
 /// The registry entry for a fully qualified host on `port`, if this sidecar imports it.
 pub fn registry_host(mesh: &Mesh, scope: &Scope, port: u16, host: &str) -> Option<RegistryHost> {
-    registry_host_in_words(mesh, scope, port, host, scope.words)
+    registry_host_described(mesh, scope, port, host, scope.words)
 }
 
-/// `registry_host`, saying what the host is (`what`) only when `words`.
-fn registry_host_in_words(
+/// `registry_host`, saying what the host is (`what`) only when `describe`.
+fn registry_host_described(
     mesh: &Mesh,
     scope: &Scope,
     port: u16,
     host: &str,
-    words: bool,
+    describe: bool,
 ) -> Option<RegistryHost> {
     if let Some(s) = mesh.service(host) {
         if s.external_name.is_none() {
@@ -400,7 +400,7 @@ fn registry_host_in_words(
                 return Some(RegistryHost {
                     host: s.hostname.clone(),
                     protocol: p.protocol,
-                    what: self::words(words, || cat!("Service ", s.namespace, '/', s.name)),
+                    what: words(describe, || cat!("Service ", s)),
                 });
             }
             return None;
@@ -419,7 +419,7 @@ fn registry_host_in_words(
                 return Some(RegistryHost {
                     host: se.host.clone(),
                     protocol: proto,
-                    what: self::words(words, || {
+                    what: words(describe, || {
                         format!(
                             "ServiceEntry {}/{} ({})",
                             se.namespace,
@@ -651,7 +651,7 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
             let in_registry = if h.contains('*') {
                 registry_matching(mesh, scope, port, h)
             } else {
-                registry_host_in_words(mesh, scope, port, h, false).is_some()
+                registry_host_described(mesh, scope, port, h, false).is_some()
             };
             if in_registry {
                 claims_registry = true;

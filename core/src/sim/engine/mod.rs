@@ -463,15 +463,7 @@ impl<'m> Ctx<'m> {
                     Some(ip) => {
                         note!(
                             self,
-                            cat!(
-                                host,
-                                " resolved by Kubernetes DNS: Service ",
-                                s.namespace,
-                                '/',
-                                s.name,
-                                " at ",
-                                ip
-                            )
+                            cat!(host, " resolved by Kubernetes DNS: Service ", s, " at ", ip)
                         );
                         return Some(ip);
                     }
@@ -958,9 +950,7 @@ impl<'m> Ctx<'m> {
             self,
             cat!(
                 "application ",
-                w.namespace,
-                '/',
-                w.name,
+                w,
                 " (pod ",
                 w.pods[pi].name,
                 ") answered on port ",

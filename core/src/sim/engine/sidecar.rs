@@ -117,9 +117,7 @@ impl Ctx<'_> {
                     ": HTTP route configuration \"",
                     port,
                     "\" (Service ",
-                    mesh.services[si].namespace,
-                    '/',
-                    mesh.services[si].name,
+                    mesh.services[si],
                     ')'
                 ),
                 None => format!("0.0.0.0:{port}: HTTP route configuration \"{port}\""),
