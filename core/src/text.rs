@@ -60,22 +60,12 @@ impl<T: Piece + ?Sized> Piece for &T {
 }
 
 /// Appends `n` in decimal.
-fn push_decimal(mut n: u64, out: &mut String) {
+fn push_decimal(n: u64, out: &mut String) {
     if n < 10 {
         out.push(char::from(b'0' + n as u8));
         return;
     }
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    while n > 0 {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-    }
-    out.reserve(digits.len() - i);
-    for &d in &digits[i..] {
-        out.push(char::from(d));
-    }
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 macro_rules! unsigned_pieces {
@@ -94,66 +84,82 @@ unsigned_pieces!(u8, u16, u32, u64, usize);
 
 impl Piece for Ipv4Addr {
     fn push_to(&self, out: &mut String) {
-        for (i, o) in self.octets().iter().enumerate() {
-            if i > 0 {
-                out.push('.');
-            }
-            push_decimal(*o as u64, out);
-        }
+        let mut buf = Dotted::new();
+        buf.ip(*self);
+        out.push_str(buf.as_str());
     }
     fn size_hint(&self) -> usize {
         15
     }
 }
 
-/// `ip:port`, as `format!("{ip}:{port}")` writes it, written into a buffer on the stack: a
-/// trace writes a dozen addresses.
+/// `ip:port`, as `format!("{ip}:{port}")` writes it: a trace writes a dozen addresses.
 pub fn socket_address(ip: Ipv4Addr, port: u16) -> String {
-    let mut buf = [0u8; 21];
-    let mut len = 0;
-    let mut put = |n: u32, after: u8| {
-        let mut digits = [0u8; 5];
-        let mut i = digits.len();
-        let mut n = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &d in &digits[i..] {
-            buf[len] = d;
-            len += 1;
-        }
-        if after != 0 {
-            buf[len] = after;
-            len += 1;
-        }
-    };
-    let [a, b, c, d] = ip.octets();
-    put(a.into(), b'.');
-    put(b.into(), b'.');
-    put(c.into(), b'.');
-    put(d.into(), b':');
-    put(port.into(), 0);
-    // Digits, dots and a colon: always ASCII, so the check cannot fail.
-    std::str::from_utf8(&buf[..len]).map_or_else(|_| String::new(), String::from)
+    let mut buf = Dotted::new();
+    buf.ip(ip);
+    buf.push(b':');
+    buf.push_str(itoa::Buffer::new().format(port));
+    String::from(buf.as_str())
 }
 
-/// Appends `n` in decimal, zero-padded to at least `width` digits.
-pub fn push_padded(out: &mut String, n: u64, width: usize) {
-    let mut digits = 1;
-    let mut rest = n / 10;
-    while rest > 0 {
-        digits += 1;
-        rest /= 10;
+/// Each octet's decimal digits, left-aligned in three bytes, and how many there are.
+const OCTETS: [([u8; 3], u8); 256] = {
+    let mut table = [([0u8; 3], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (h, t, u) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = if n >= 100 {
+            ([b'0' + h, b'0' + t, b'0' + u], 3)
+        } else if n >= 10 {
+            ([b'0' + t, b'0' + u, 0], 2)
+        } else {
+            ([b'0' + u, 0, 0], 1)
+        };
+        n += 1;
     }
-    for _ in digits..width {
-        out.push('0');
+    table
+};
+
+/// An address written on the stack: `a.b.c.d` and perhaps `:port` (21 bytes at most).
+struct Dotted {
+    buf: [u8; 21],
+    len: usize,
+}
+
+impl Dotted {
+    fn new() -> Self {
+        Dotted {
+            buf: [0; 21],
+            len: 0,
+        }
     }
-    push_decimal(n, out);
+
+    fn push(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn push_str(&mut self, s: &str) {
+        self.buf[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+        self.len += s.len();
+    }
+
+    fn ip(&mut self, ip: Ipv4Addr) {
+        for (i, o) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                self.push(b'.');
+            }
+            let (digits, n) = OCTETS[usize::from(o)];
+            // Three bytes are written and `n` kept: the spare ones are overwritten next.
+            self.buf[self.len..self.len + 3].copy_from_slice(&digits);
+            self.len += usize::from(n);
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Digits, dots and a colon: always ASCII, so the check cannot fail.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
 }
 
 /// Joins pieces (see [`Piece`]) into a new `String`.
@@ -186,13 +192,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn padded_numbers_read_as_format_writes_them(n: u64, width in 0usize..8) {
-            let mut s = String::new();
-            push_padded(&mut s, n, width);
-            prop_assert_eq!(s, format!("{n:0width$}"));
-        }
-
         #[test]
         fn numbers_and_addresses_read_as_display_writes_them(n: u64, a: u32, p: u16) {
             prop_assert_eq!(cat!(n), n.to_string());

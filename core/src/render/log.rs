@@ -2,7 +2,7 @@
 //! `EnvoyTextLogFormat` (or its JSON encoding) and ztunnel's "connection complete" line.
 
 use crate::sim::{EnvoyLog, ZtunnelLog};
-use crate::text::{push_padded, Piece};
+use crate::text::Piece;
 
 /// A fixed origin for simulated time, so every run prints the same lines.
 const BASE: (u32, u32, u32, u32) = (2026, 1, 5, 10);
@@ -17,18 +17,27 @@ pub fn timestamp_ms(ms: u64) -> String {
 fn push_timestamp_ms(out: &mut String, ms: u64) {
     let (y, mo, d, h) = BASE;
     let ms = ms % 3_600_000;
-    for (n, width, after) in [
-        (y as u64, 4, '-'),
-        (mo as u64, 2, '-'),
-        (d as u64, 2, 'T'),
-        (h as u64, 2, ':'),
-        (ms / 60_000, 2, ':'),
-        ((ms / 1000) % 60, 2, '.'),
-        (ms % 1000, 3, 'Z'),
+    // `YYYY-MM-DDTHH:MM:SS.mmmZ`: every field has a fixed width, so each digit has its place.
+    let mut buf = *b"0000-00-00T00:00:00.000Z";
+    for (n, end) in [
+        (u64::from(y), 4),
+        (u64::from(mo), 7),
+        (u64::from(d), 10),
+        (u64::from(h), 13),
+        (ms / 60_000, 16),
+        ((ms / 1000) % 60, 19),
+        (ms % 1000, 23),
     ] {
-        push_padded(out, n, width);
-        out.push(after);
+        let mut n = n;
+        let mut i = end;
+        while n > 0 {
+            i -= 1;
+            buf[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
     }
+    // Digits and separators: always ASCII, so the check cannot fail.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
 }
 
 /// ztunnel prints microseconds.
@@ -260,6 +269,18 @@ mod tests {
                 route_name: opts.9,
             };
             prop_assert_eq!(envoy_line(&l, false), reference_line(&l));
+        }
+
+        #[test]
+        fn timestamps_read_as_format_writes_them(ms: u64) {
+            let m = ms % 3_600_000;
+            let expected = format!(
+                "2026-01-05T10:{:02}:{:02}.{:03}Z",
+                m / 60_000,
+                (m / 1000) % 60,
+                m % 1000
+            );
+            prop_assert_eq!(timestamp_ms(ms), expected);
         }
     }
 
