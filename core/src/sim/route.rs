@@ -1032,6 +1032,17 @@ fn merge_matches(root: &[RouteMatch], delegate: &[RouteMatch]) -> Vec<RouteMatch
 mod tests {
     use super::*;
 
+    /// The model of one file's manifests, `f.yaml`.
+    fn mesh_of(text: &str) -> Mesh {
+        let files = [crate::SourceFile::new("f.yaml", text)];
+        crate::build_mesh(
+            &files,
+            &crate::LoadOptions::default(),
+            &crate::ModelOptions::default(),
+        )
+        .0
+    }
+
     fn vh(name: &str, domains: &[&str]) -> VirtualHost {
         VirtualHost {
             name: name.into(),
@@ -1135,12 +1146,7 @@ spec:
       - destination:
           host: r
 ";
-        let files = [crate::SourceFile::new("f.yaml", text)];
-        let (mesh, _) = crate::build_mesh(
-            &files,
-            &crate::LoadOptions::default(),
-            &crate::ModelOptions::default(),
-        );
+        let mesh = mesh_of(text);
         let positions: Vec<String> = vs_routes(&mesh, 0)
             .routes
             .iter()
@@ -1175,12 +1181,7 @@ spec:
   http:
   - route: [{destination: {host: r}, weight: 0}, {destination: {host: s}, weight: 1}, {destination: {host: t}, weight: 1}]
 ";
-        let files = [crate::SourceFile::new("f.yaml", text)];
-        let (mesh, _) = crate::build_mesh(
-            &files,
-            &crate::LoadOptions::default(),
-            &crate::ModelOptions::default(),
-        );
+        let mesh = mesh_of(text);
         let mut lists = Vec::new();
         for vs in 0..2 {
             for r in vs_routes(&mesh, vs).routes.iter() {
