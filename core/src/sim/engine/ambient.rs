@@ -8,7 +8,7 @@ use crate::model::{ProxyKind, WaypointChoice};
 use crate::sim::route::{generated_routes, Route, VirtualHost};
 use crate::sim::vhosts::filter_routes;
 use crate::sim::*;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What a ztunnel or waypoint is carrying the connection to.
 #[derive(Debug, Clone)]
@@ -112,7 +112,8 @@ impl Ctx<'_> {
         let hop = self.ztunnel_hop(wi, pi, "outbound");
         let start = self.now();
         let w = &mesh.workloads[wi];
-        let src_addr = fmt_ip(w.pods[pi].ip, self.eph());
+        let src = SocketAddrV4::new(w.pods[pi].ip, self.eph());
+        let src_addr = fmt_ip(*src.ip(), src.port());
         let bytes = 78 + msg.path.len() as u64;
         // What the address is.
         let target = if let Some(&si) = mesh.service_by_ip.get(&ip) {
@@ -207,7 +208,7 @@ impl Ctx<'_> {
                 f.push(("dst.namespace".into(), wp.namespace.to_string(), true));
                 f.push(("dst.identity".into(), self.identity(workload), true));
                 let conn = Conn {
-                    remote: src_addr.clone(),
+                    remote: src,
                     sni: None,
                     from_mesh: true,
                 };
@@ -246,7 +247,7 @@ impl Ctx<'_> {
                 why,
             } => {
                 step!(self, hop, "waypoint", format!("{why}, but waypoint {gateway} serves {traffic} traffic only: not used for a Service address"), vec![]);
-                self.ztunnel_direct(hop, wi, pi, ip, port, target, src_addr, msg, start, bytes)
+                self.ztunnel_direct(hop, wi, pi, ip, port, target, src, msg, start, bytes)
             }
             WaypointChoice::None(why) => {
                 step!(self, hop, "waypoint", format!("no waypoint: {why}"), vec![]);
@@ -265,7 +266,7 @@ impl Ctx<'_> {
                         vec![],
                     );
                 }
-                self.ztunnel_direct(hop, wi, pi, ip, port, target, src_addr, msg, start, bytes)
+                self.ztunnel_direct(hop, wi, pi, ip, port, target, src, msg, start, bytes)
             }
         }
     }
@@ -294,12 +295,13 @@ impl Ctx<'_> {
         ip: Ipv4Addr,
         port: u16,
         target: Option<Target>,
-        src_addr: String,
+        src: SocketAddrV4,
         msg: Msg,
         start: u64,
         bytes: u64,
     ) -> Resp {
         let mesh = self.mesh;
+        let src_addr = fmt_ip(*src.ip(), src.port());
         let (dwi, dpi, tport, svc_host) = match &target {
             Some(Target::Service(si)) => {
                 let s = &mesh.services[*si];
@@ -369,7 +371,7 @@ impl Ctx<'_> {
                             true,
                         ));
                     }
-                    let local = fmt_ip(mesh.workloads[wi].pods[pi].ip, self.eph());
+                    let local = SocketAddrV4::new(mesh.workloads[wi].pods[pi].ip, self.eph());
                     let resp = self.connect(ip, port, Conn::plain(local), msg);
                     self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
                     return resp;
@@ -408,14 +410,14 @@ impl Ctx<'_> {
         );
         let resp = if hbone {
             let conn = Conn {
-                remote: src_addr.clone(),
+                remote: src,
                 sni: None,
                 from_mesh: true,
             };
             let id = self.identity(wi);
             self.ztunnel_inbound(dwi, dpi, tport, conn, Some(id), msg)
         } else {
-            let local = fmt_ip(mesh.workloads[wi].pods[pi].ip, self.eph());
+            let local = SocketAddrV4::new(mesh.workloads[wi].pods[pi].ip, self.eph());
             self.deliver(dwi, dpi, tport, Conn::plain(local), msg, None)
         };
         self.finish_ztunnel(hop, f, "outbound", &resp, start, bytes);
@@ -439,15 +441,13 @@ impl Ctx<'_> {
         let w = &mesh.workloads[wi];
         let dip = w.pods[pi].ip;
         let bytes = 78 + msg.path.len() as u64;
-        let mut f: Vec<(String, String, bool)> =
-            vec![("src.addr".into(), conn.remote.clone(), false)];
+        let mut f: Vec<(String, String, bool)> = vec![(
+            "src.addr".into(),
+            fmt_ip(*conn.remote.ip(), conn.remote.port()),
+            false,
+        )];
         // The source workload, when the address is a pod's.
-        if let Some(&(swi, spi)) = conn
-            .remote
-            .rsplit_once(':')
-            .and_then(|(ip, _)| ip.parse::<Ipv4Addr>().ok())
-            .and_then(|ip| mesh.pod_by_ip.get(&ip))
-        {
+        if let Some(&(swi, spi)) = mesh.pod_by_ip.get(conn.remote.ip()) {
             f.push((
                 "src.workload".into(),
                 mesh.workloads[swi].pods[spi].name.to_string(),
@@ -554,7 +554,7 @@ impl Ctx<'_> {
         let w = &mesh.workloads[wi];
         let pod_ip = w.pods[pi].ip;
         let log = EnvoyLog {
-            ..self.request_log(&msg, start, (vip, port), || conn.remote.clone())
+            ..self.request_log(&msg, start, (vip, port), conn.remote)
         };
         if let Some(Target::Pod(dwi, dpi)) = target {
             // Workload-addressed traffic: the waypoint's direct pod chain, cluster `encap`,
@@ -581,7 +581,7 @@ impl Ctx<'_> {
                 format!("to pod {} (encap)", mesh.workloads[dwi].pods[dpi].name)
             );
             let id = Some(self.identity(wi));
-            let remote = fmt_ip(pod_ip, self.eph());
+            let remote = SocketAddrV4::new(pod_ip, self.eph());
             let resp = self.ztunnel_inbound(
                 dwi,
                 dpi,

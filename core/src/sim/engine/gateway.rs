@@ -22,18 +22,14 @@ impl Ctx<'_> {
         let start = self.now();
         let pod_ip = w.pods[pi].ip;
         // Gateways append the downstream address to X-Forwarded-For (use_remote_address).
-        let remote_ip = conn
-            .remote
-            .rsplit_once(':')
-            .map(|x| x.0.to_string())
-            .unwrap_or_default();
+        let remote_ip = cat!(*conn.remote.ip());
         msg.xff = Some(match &msg.xff {
             Some(x) => format!("{x},{remote_ip}"),
             None => remote_ip,
         });
         let log = EnvoyLog {
             x_forwarded_for: msg.xff.clone(),
-            ..self.request_log(&msg, start, (pod_ip, port), || conn.remote.clone())
+            ..self.request_log(&msg, start, (pod_ip, port), conn.remote)
         };
         // Servers of Istio Gateways selecting this workload, bound to this pod port.
         let services = &mesh.services_by_workload[wi];

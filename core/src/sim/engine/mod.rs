@@ -56,7 +56,7 @@ use crate::model::addr::{ephemeral_port, fnv64, fnv64_continue, internet_ip, uui
 use crate::model::protocol::Protocol;
 use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
 use crate::text::cat;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 const DEFAULT_USER_AGENT: &str = "curl/8.16.0";
 const MAX_HOPS: usize = 16;
@@ -132,7 +132,8 @@ impl Resp {
 /// The downstream side of a connection into a hop.
 #[derive(Debug, Clone)]
 struct Conn {
-    remote: String,
+    /// The address the connection comes from.
+    remote: SocketAddrV4,
     /// SNI when the caller is a mesh proxy speaking mTLS.
     sni: Option<String>,
     from_mesh: bool,
@@ -140,7 +141,7 @@ struct Conn {
 
 impl Conn {
     /// A plaintext connection from a client (or proxy) that is not speaking mTLS.
-    fn plain(remote: String) -> Conn {
+    fn plain(remote: SocketAddrV4) -> Conn {
         Conn {
             remote,
             sni: None,
@@ -693,7 +694,7 @@ impl<'m> Ctx<'m> {
 
     pub(super) fn client_outside(&mut self, ip: Ipv4Addr, port: u16, msg: Msg) -> Resp {
         let mesh = self.mesh;
-        let remote = cat!("198.51.100.7:", self.eph());
+        let remote = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 7), self.eph());
         if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
             let s = &mesh.services[si];
             return self.via_service_vip(si, port, Conn::plain(remote), msg, || {
@@ -766,7 +767,7 @@ impl<'m> Ctx<'m> {
             ProxyKind::Sidecar => self.sidecar_outbound(wi, pi, ip, port, msg),
             ProxyKind::Ambient => self.ztunnel_outbound(wi, pi, ip, port, msg),
             _ => {
-                let remote = fmt_ip(w.pods[pi].ip, self.eph());
+                let remote = SocketAddrV4::new(w.pods[pi].ip, self.eph());
                 note!(
                     self,
                     format!(
@@ -1076,11 +1077,11 @@ impl<'m> Ctx<'m> {
         log: &mut EnvoyLog,
         pod_ip: Ipv4Addr,
         upstream: (Ipv4Addr, u16),
-    ) -> String {
-        let local = fmt_ip(pod_ip, self.eph());
+    ) -> SocketAddrV4 {
+        let local = SocketAddrV4::new(pod_ip, self.eph());
         if self.full {
             log.upstream_host = Some(fmt_ip(upstream.0, upstream.1));
-            log.upstream_local_address = Some(local.clone());
+            log.upstream_local_address = Some(fmt_ip(*local.ip(), local.port()));
         }
         local
     }
@@ -1092,13 +1093,16 @@ impl<'m> Ctx<'m> {
         msg: &Msg,
         start: u64,
         local: (Ipv4Addr, u16),
-        remote: impl FnOnce() -> String,
+        remote: SocketAddrV4,
     ) -> EnvoyLog {
         if !self.full {
             // A verdict keeps no log record (see `finish`): the addresses are not written.
             return EnvoyLog::default();
         }
-        let (local, remote) = (fmt_ip(local.0, local.1), remote());
+        let (local, remote) = (
+            fmt_ip(local.0, local.1),
+            fmt_ip(*remote.ip(), remote.port()),
+        );
         EnvoyLog {
             start_ms: start,
             method: msg.method.clone(),

@@ -8,7 +8,7 @@ use crate::sim::route::strip_port;
 use crate::sim::*;
 
 /// The router's own pod address, outside the mesh.
-const ROUTER_POD_IP: &str = "10.131.0.2";
+const ROUTER_POD_IP: Ipv4Addr = Ipv4Addr::new(10, 131, 0, 2);
 
 impl Ctx<'_> {
     pub(super) fn router(&mut self, port: u16, conn: Conn, mut msg: Msg) -> Resp {
@@ -219,16 +219,12 @@ impl Ctx<'_> {
             workload: None,
         });
         // HAProxy adds the client to X-Forwarded-For.
-        let client_ip = conn
-            .remote
-            .rsplit_once(':')
-            .map(|x| x.0.to_string())
-            .unwrap_or_default();
+        let client_ip = cat!(*conn.remote.ip());
         msg.headers.retain(|(k, _)| k != "x-forwarded-for");
         msg.headers
             .push(("x-forwarded-for".into(), client_ip.clone()));
         msg.xff = Some(client_ip);
-        let remote = format!("{ROUTER_POD_IP}:{}", self.eph());
+        let remote = SocketAddrV4::new(ROUTER_POD_IP, self.eph());
         self.deliver(wi, pi, tp, Conn::plain(remote), msg, Some(sp.protocol))
     }
 }

@@ -6,7 +6,7 @@ use crate::model::OutboundPolicy;
 use crate::sim::vhosts::{self, Scope};
 use crate::sim::*;
 use crate::text::cat;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 
 impl Ctx<'_> {
     pub(super) fn sidecar_outbound(
@@ -35,7 +35,12 @@ impl Ctx<'_> {
         }
         let dst_local = fmt_ip(ip, port);
         let mut log = EnvoyLog {
-            ..self.request_log(&msg, start, (ip, port), || fmt_ip(pod_ip, client_port))
+            ..self.request_log(
+                &msg,
+                start,
+                (ip, port),
+                SocketAddrV4::new(pod_ip, client_port),
+            )
         };
         if msg.sni.is_some() {
             return self.sidecar_tls_outbound(hop, wi, pi, ip, port, msg, log, &scope, start);
@@ -251,7 +256,7 @@ impl Ctx<'_> {
             route_name: if tcp { None } else { Some("default".into()) },
             x_forwarded_for: msg.xff.clone(),
             tcp,
-            ..self.request_log(&msg, start, (pod_ip, port), || conn.remote.clone())
+            ..self.request_log(&msg, start, (pod_ip, port), conn.remote)
         };
         step!(
             self,
