@@ -46,10 +46,16 @@ impl Ctx<'_> {
     }
 
     /// Source fields of a ztunnel line.
-    fn zt_src(&self, wi: usize, pi: usize, addr: &str, mtls: bool) -> Vec<(String, String, bool)> {
+    fn zt_src(
+        &self,
+        wi: usize,
+        pi: usize,
+        addr: SocketAddrV4,
+        mtls: bool,
+    ) -> Vec<(String, String, bool)> {
         let w = &self.mesh.workloads[wi];
         let mut f = vec![
-            ("src.addr".to_string(), addr.to_string(), false),
+            ("src.addr".to_string(), fmt_addr(addr), false),
             (
                 "src.workload".to_string(),
                 w.pods[pi].name.to_string(),
@@ -113,7 +119,6 @@ impl Ctx<'_> {
         let start = self.now();
         let w = &mesh.workloads[wi];
         let src = SocketAddrV4::new(w.pods[pi].ip, self.eph());
-        let src_addr = fmt_ip(*src.ip(), src.port());
         let bytes = 78 + msg.path.len() as u64;
         // What the address is.
         let target = if let Some(&si) = mesh.service_by_ip.get(&ip) {
@@ -181,7 +186,7 @@ impl Ctx<'_> {
                     explain!(self, format!("waypoint {gateway} has no ready pod"));
                     let resp =
                         Resp::local(0, "-", "waypoint_unavailable", Outcome::ConnectionFailed, 0);
-                    let f = self.zt_src(wi, pi, &src_addr, true);
+                    let f = self.zt_src(wi, pi, src, true);
                     self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
                     return resp;
                 };
@@ -198,7 +203,7 @@ impl Ctx<'_> {
                     hop,
                     format!("HBONE to waypoint {gateway} at {wp_ip}:15008 for {vip}:{port}")
                 );
-                let mut f = self.zt_src(wi, pi, &src_addr, true);
+                let mut f = self.zt_src(wi, pi, src, true);
                 f.push(("dst.addr".into(), format!("{wp_ip}:15008"), false));
                 f.push(("dst.hbone_addr".into(), format!("{vip}:{port}"), false));
                 if !matches!(target, Some(Target::Pod(..))) {
@@ -236,7 +241,7 @@ impl Ctx<'_> {
                     "connection refused: the waypoint does not exist".into()
                 );
                 let resp = Resp::local(0, "-", "waypoint_not_found", Outcome::ConnectionFailed, 0);
-                let mut f = self.zt_src(wi, pi, &src_addr, true);
+                let mut f = self.zt_src(wi, pi, src, true);
                 f.push(("dst.addr".into(), fmt_ip(ip, port), false));
                 self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
                 resp
@@ -301,7 +306,6 @@ impl Ctx<'_> {
         bytes: u64,
     ) -> Resp {
         let mesh = self.mesh;
-        let src_addr = fmt_ip(*src.ip(), src.port());
         let (dwi, dpi, tport, svc_host) = match &target {
             Some(Target::Service(si)) => {
                 let s = &mesh.services[*si];
@@ -309,7 +313,7 @@ impl Ctx<'_> {
                     explain!(self, format!("Service {} has no port {port}", s.display()));
                     let resp =
                         Resp::local(0, "-", "connection_refused", Outcome::ConnectionFailed, 0);
-                    let f = self.zt_src(wi, pi, &src_addr, true);
+                    let f = self.zt_src(wi, pi, src, true);
                     self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
                     return resp;
                 };
@@ -324,7 +328,7 @@ impl Ctx<'_> {
                     );
                     let resp =
                         Resp::local(0, "-", "no_healthy_upstream", Outcome::ConnectionFailed, 0);
-                    let f = self.zt_src(wi, pi, &src_addr, true);
+                    let f = self.zt_src(wi, pi, src, true);
                     self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
                     return resp;
                 };
@@ -362,7 +366,7 @@ impl Ctx<'_> {
                         hop,
                         format!("passthrough to {} (not in the mesh)", fmt_ip(ip, port))
                     );
-                    let mut f = self.zt_src(wi, pi, &src_addr, false);
+                    let mut f = self.zt_src(wi, pi, src, false);
                     f.push(("dst.addr".into(), fmt_ip(ip, port), false));
                     if let Some(Target::Entry(i)) = &target {
                         f.push((
@@ -381,7 +385,7 @@ impl Ctx<'_> {
         let dw = &mesh.workloads[dwi];
         let dip = dw.pods[dpi].ip;
         let hbone = dw.proxy == ProxyKind::Ambient;
-        let mut f = self.zt_src(wi, pi, &src_addr, hbone);
+        let mut f = self.zt_src(wi, pi, src, hbone);
         if hbone {
             f.push(("dst.addr".into(), format!("{dip}:15008"), false));
             f.push(("dst.hbone_addr".into(), fmt_ip(dip, tport), false));
@@ -441,11 +445,8 @@ impl Ctx<'_> {
         let w = &mesh.workloads[wi];
         let dip = w.pods[pi].ip;
         let bytes = 78 + msg.path.len() as u64;
-        let mut f: Vec<(String, String, bool)> = vec![(
-            "src.addr".into(),
-            fmt_ip(*conn.remote.ip(), conn.remote.port()),
-            false,
-        )];
+        let mut f: Vec<(String, String, bool)> =
+            vec![("src.addr".into(), fmt_addr(conn.remote), false)];
         // The source workload, when the address is a pod's.
         if let Some(&(swi, spi)) = mesh.pod_by_ip.get(conn.remote.ip()) {
             f.push((

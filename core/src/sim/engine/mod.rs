@@ -406,6 +406,10 @@ fn fmt_ip(ip: Ipv4Addr, port: u16) -> String {
     crate::text::socket_address(ip, port)
 }
 
+fn fmt_addr(addr: SocketAddrV4) -> String {
+    fmt_ip(*addr.ip(), addr.port())
+}
+
 impl<'m> Ctx<'m> {
     pub(super) fn now(&mut self) -> u64 {
         self.clock += 1;
@@ -1081,7 +1085,7 @@ impl<'m> Ctx<'m> {
         let local = SocketAddrV4::new(pod_ip, self.eph());
         if self.full {
             log.upstream_host = Some(fmt_ip(upstream.0, upstream.1));
-            log.upstream_local_address = Some(fmt_ip(*local.ip(), local.port()));
+            log.upstream_local_address = Some(fmt_addr(local));
         }
         local
     }
@@ -1099,10 +1103,7 @@ impl<'m> Ctx<'m> {
             // A verdict keeps no log record (see `finish`): the addresses are not written.
             return EnvoyLog::default();
         }
-        let (local, remote) = (
-            fmt_ip(local.0, local.1),
-            fmt_ip(*remote.ip(), remote.port()),
-        );
+        let (local, remote) = (fmt_ip(local.0, local.1), fmt_addr(remote));
         EnvoyLog {
             start_ms: start,
             method: msg.method.clone(),
