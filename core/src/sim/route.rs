@@ -773,38 +773,38 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
             let mut backends: Vec<WeightedBackend> = r
                 .route
                 .iter()
-                    .map(|d| WeightedBackend {
-                        host: if gw && d.destination.host.is_empty() {
-                            "UnknownService".to_string()
-                        } else {
-                            fqdn(&d.destination.host, &vs.namespace).into_owned()
-                        },
-                        subset: d.destination.subset.clone(),
-                        port: d.destination.port.as_ref().and_then(|p| p.number),
-                        weight: match d.weight {
-                            // One destination takes all traffic whatever its weight.
-                            _ if single => 100,
-                            Some(w) => w.max(0) as u32,
-                            None => 0,
-                        },
-                        request_headers: HeaderOps::from_istio(
-                            &d.headers.as_ref().and_then(|h| h.request.clone()),
-                        ),
-                        response_headers: HeaderOps::from_istio(
-                            &d.headers.as_ref().and_then(|h| h.response.clone()),
-                        ),
-                        // Istio points a Gateway API backendRef it could not resolve at the
-                        // cluster `UnknownService`, which does not exist.
-                        kind: if gw && d.destination.host.is_empty() {
-                            BackendKind::Invalid(format!(
-                                "{} has a backendRef Istio could not resolve: it routes to the cluster UnknownService, which does not exist",
-                                r.name.as_deref().unwrap_or("the route")
-                            ))
-                        } else {
-                            BackendKind::Host
-                        },
-                    })
-                    .collect();
+                .map(|d| WeightedBackend {
+                    host: if gw && d.destination.host.is_empty() {
+                        "UnknownService".to_string()
+                    } else {
+                        fqdn(&d.destination.host, &vs.namespace).into_owned()
+                    },
+                    subset: d.destination.subset.clone(),
+                    port: d.destination.port.as_ref().and_then(|p| p.number),
+                    weight: match d.weight {
+                        // One destination takes all traffic whatever its weight.
+                        _ if single => 100,
+                        Some(w) => w.max(0) as u32,
+                        None => 0,
+                    },
+                    request_headers: HeaderOps::from_istio(
+                        &d.headers.as_ref().and_then(|h| h.request.clone()),
+                    ),
+                    response_headers: HeaderOps::from_istio(
+                        &d.headers.as_ref().and_then(|h| h.response.clone()),
+                    ),
+                    // Istio points a Gateway API backendRef it could not resolve at the
+                    // cluster `UnknownService`, which does not exist.
+                    kind: if gw && d.destination.host.is_empty() {
+                        BackendKind::Invalid(format!(
+                            "{} has a backendRef Istio could not resolve: it routes to the cluster UnknownService, which does not exist",
+                            r.name.as_deref().unwrap_or("the route")
+                        ))
+                    } else {
+                        BackendKind::Host
+                    },
+                })
+                .collect();
             backends.retain(|b| single || b.weight > 0 || !gw);
             backends.shrink_to_fit();
             Action::Route(backends)
