@@ -185,37 +185,53 @@ fn build_model(path: &Path, file: &str, cf: &CaseFile) -> Result<Mesh, String> {
 const MIN_BYTES_PER_THREAD: usize = 64 * 1024;
 
 /// Parses a case file as [`parse_case_file`] does, its cases in parts on up to `threads`
-/// threads when the file is large and can be cut safely ([`split_case_file`]). When a part
-/// does not parse, the whole file is parsed again, for the error and its line.
+/// threads when the file is large and can be cut safely ([`plan_cases`]). When a part does
+/// not parse, the whole file is parsed again, for the error and its line.
 pub fn parse_on_threads(
     file: &str,
     text: &str,
     threads: usize,
 ) -> Result<CaseFile, Box<meshsim_core::diag::Diagnostic>> {
-    let threads = threads.min(text.len() / MIN_BYTES_PER_THREAD);
-    let Some(split) = split_case_file(text, threads) else {
-        return parse_case_file(file, text);
-    };
-    let (rest, parts) = std::thread::scope(|scope| {
-        let handles: Vec<_> = split
-            .parts
-            .iter()
-            .map(|part| scope.spawn(|| parse_cases(part)))
+    let mut plan = plan_cases(file, text, threads)?;
+    if plan.parts.is_empty() {
+        return Ok(plan.header);
+    }
+    let runs = across_threads(&plan.parts, plan.threads, |run| {
+        run.iter()
+            .map(|part| parse_cases(part))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match runs.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(runs) => {
+            plan.header.cases = runs.into_iter().flatten().flatten().collect();
+            Ok(plan.header)
+        }
+        Err(_) => parse_case_file(file, text),
+    }
+}
+
+/// `work` on consecutive runs of `items`, a run a thread on up to `threads` threads; the
+/// runs' answers in the items' order.
+fn across_threads<I: Sync, T: Send>(
+    items: &[I],
+    threads: usize,
+    work: impl Fn(&[I]) -> T + Sync,
+) -> Vec<T> {
+    if threads <= 1 || items.len() <= 1 {
+        return vec![work(items)];
+    }
+    let per_thread = items.len().div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(per_thread)
+            .map(|run| scope.spawn(move || work(run)))
             .collect();
-        let rest = parse_case_file(file, &split.rest);
-        let parts: Vec<_> = handles
+        handles
             .into_iter()
             .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect();
-        (rest, parts)
-    });
-    match (rest, parts.into_iter().collect::<Result<Vec<_>, _>>()) {
-        (Ok(mut cf), Ok(parts)) if cf.cases.is_empty() => {
-            cf.cases = parts.into_iter().flatten().collect();
-            Ok(cf)
-        }
-        _ => parse_case_file(file, text),
-    }
+            .collect()
+    })
 }
 
 /// The detail a case needs: a verdict, unless it checks access-log lines.
@@ -258,16 +274,12 @@ fn run_file_timed(path: &Path) -> (Vec<CaseResult>, Option<FileTimings>) {
         Ok(m) => m,
         // The whole file is read before its manifests, as it is when its cases are parsed
         // up front: a mistake in a case is the answer, not the manifests' errors.
+        Err(why) if plan.parts.is_empty() => return failed(&file, why),
         Err(why) => {
-            return match plan.parts.is_empty() {
-                true => failed(&file, why),
-                false => failed(
-                    &file,
-                    parse_case_file(&file, &text)
-                        .err()
-                        .map_or(why, |d| d.to_string()),
-                ),
-            }
+            let why = parse_case_file(&file, &text)
+                .err()
+                .map_or(why, |d| d.to_string());
+            return failed(&file, why);
         }
     };
     let model = start.elapsed() - case_file;
@@ -334,9 +346,7 @@ fn plan_cases<'t>(
         parts: Vec::new(),
         threads,
     };
-    if parts < 2 {
-        return parse_case_file(file, text).map(whole);
-    }
+    // Fewer than two parts are not cut.
     let Some(split) = split_case_file(text, parts) else {
         return parse_case_file(file, text).map(whole);
     };
@@ -369,23 +379,9 @@ fn run_parts(
         }
         Ok((results, parsing))
     };
-    if threads <= 1 {
-        return run_run(parts);
-    }
-    let per_thread = parts.len().div_ceil(threads);
-    let runs: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .chunks(per_thread)
-            .map(|run| scope.spawn(move || run_run(run)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    });
     let mut results = Vec::new();
     let mut parsing = Duration::ZERO;
-    for run in runs {
+    for run in across_threads(parts, threads, run_run) {
         let (r, p) = run?;
         results.extend(r);
         parsing += p;
@@ -418,22 +414,12 @@ fn case_threads(cases: usize, available: usize) -> usize {
 /// (a model is shared: a VirtualService's routes are compiled once, by the first trace that
 /// needs them); the results come in the file's order.
 fn run_cases(l: &LoadedCases, threads: usize) -> Vec<CaseResult> {
-    let cases = &l.cases.cases;
-    let run = |c: &Case| run_case(l, c);
-    if threads <= 1 {
-        return cases.iter().map(run).collect();
-    }
-    let per_thread = cases.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = cases
-            .chunks(per_thread)
-            .map(|part| scope.spawn(|| part.iter().map(run).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    across_threads(&l.cases.cases, threads, |run: &[Case]| {
+        run.iter().map(|c| run_case(l, c)).collect::<Vec<_>>()
     })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 pub fn run(paths: &[PathBuf]) -> Report {
