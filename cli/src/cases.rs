@@ -506,8 +506,13 @@ mod tests {
 
     /// A case file of `copies` copies of `tests/gateway-api/filters.cases.yaml`'s cases, each
     /// renamed, written to a file of its own; one copy's status expectation is wrong, so
-    /// that failures are carried too. `manifests` replaces the file's list of manifests.
-    fn large_case_file(tag: &str, copies: usize, manifests: &[String]) -> PathBuf {
+    /// that failures are carried too. `manifests` replaces the file's list of manifests. The
+    /// folder holding the file is removed when the returned guard is dropped.
+    fn large_case_file(
+        tag: &str,
+        copies: usize,
+        manifests: &[String],
+    ) -> (tempfile::TempDir, PathBuf) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/gateway-api");
         let text = std::fs::read_to_string(root.join("filters.cases.yaml")).expect("readable");
         let (_, list) = text.split_once("\ncases:\n").expect("a cases: list");
@@ -523,11 +528,10 @@ mod tests {
             }
             out.push_str(&copy);
         }
-        let dir = std::env::temp_dir().join(format!("meshsim-cases-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary folder");
-        let path = dir.join(format!("{tag}.cases.yaml"));
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join(format!("{tag}.cases.yaml"));
         std::fs::write(&path, out).expect("writable");
-        path
+        (dir, path)
     }
 
     fn filters_manifests() -> Vec<String> {
@@ -545,7 +549,7 @@ mod tests {
     /// the results of the whole file parsed up front and run on one thread.
     #[test]
     fn a_large_case_file_run_part_by_part_gives_the_results_of_the_whole() {
-        let path = large_case_file("large", 300, &filters_manifests());
+        let (_dir, path) = large_case_file("large", 300, &filters_manifests());
         let text = std::fs::read_to_string(&path).expect("readable");
         for available in [1, 2, 3] {
             let plan = plan_cases("large", &text, available).expect("parses");
@@ -568,7 +572,6 @@ mod tests {
             let (run, _) = run_parts(&whole, &plan.parts, threads).expect("every part parses");
             assert_eq!(shown(&run), shown(&one), "{threads} threads");
         }
-        std::fs::remove_file(&path).ok();
     }
 
     /// A mistake in a case of a later part of a large file is reported as when the file is
@@ -582,7 +585,7 @@ mod tests {
                 vec!["no-such-folder/".to_string()],
             ),
         ] {
-            let path = large_case_file(tag, 300, &manifests);
+            let (_dir, path) = large_case_file(tag, 300, &manifests);
             let text = std::fs::read_to_string(&path).expect("readable");
             let at = text.rfind("  request:").expect("a request");
             let broken = format!(
@@ -601,7 +604,6 @@ mod tests {
             assert_eq!(results.len(), 1, "{tag}");
             assert_eq!(results[0].name, "(file)");
             assert_eq!(results[0].failures, vec![want], "{tag}");
-            std::fs::remove_file(&path).ok();
         }
     }
 

@@ -114,8 +114,8 @@ fn an_ambiguous_or_unknown_source_is_an_error_with_a_hint() {
 
 #[test]
 fn bad_manifests_exit_2_naming_file_and_line() {
-    let dir = std::env::temp_dir().join(format!("meshsim-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path();
     let f = dir.join("bad.yaml");
     std::fs::write(&f, "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: eighty\n").expect("write");
     let (code, _, err) = meshsim(&["get", "services", "-f", f.to_str().unwrap_or("")]);
@@ -164,8 +164,8 @@ fn get_workloads_json_shows_the_proxy_of_each_workload() {
 
 #[test]
 fn test_command_counts_and_exits_1_on_failure() {
-    let dir = std::env::temp_dir().join(format!("meshsim-cli-cases-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path();
     let manifests = root().join("scenarios/istio-gateway-ingress/manifests");
     let f = dir.join("x.cases.yaml");
     std::fs::write(
@@ -309,8 +309,8 @@ fn waypoint_list_and_status_mirror_istioctl() {
 
 #[test]
 fn mesh_config_file_changes_the_outbound_policy() {
-    let dir = std::env::temp_dir().join(format!("meshsim-cli-mc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let dir = scratch.path();
     let mc = dir.join("mesh.yaml");
     std::fs::write(&mc, "outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n").expect("write");
     let (code, out, _) = meshsim(&["trace", "curl -> http://www.example.org/", "-o", "json"]);
