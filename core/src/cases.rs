@@ -238,12 +238,12 @@ pub fn check(t: &Trace, e: &Expect) -> Vec<String> {
         }
     }
     if let Some(f) = &e.flags {
-        if &t.flags != f {
+        if t.flags != f {
             d.push(format!("flags: expected {f}, got {}", t.flags));
         }
     }
     if let Some(x) = &e.details {
-        if &t.details != x {
+        if t.details != x {
             d.push(format!("details: expected {x}, got {}", t.details));
         }
     }
@@ -292,7 +292,7 @@ pub fn check(t: &Trace, e: &Expect) -> Vec<String> {
     }
     let up = t.upstream_request.as_ref();
     if let Some(p) = &e.path {
-        if up.map(|u| &u.path) != Some(p) {
+        if up.map(|u| u.path.as_str()) != Some(p.as_str()) {
             d.push(format!(
                 "path: expected {p}, got {}",
                 up.map(|u| u.path.as_str())
@@ -301,7 +301,7 @@ pub fn check(t: &Trace, e: &Expect) -> Vec<String> {
         }
     }
     if let Some(h) = &e.host {
-        if up.map(|u| &u.authority) != Some(h) {
+        if up.map(|u| u.authority.as_str()) != Some(h.as_str()) {
             d.push(format!(
                 "host: expected {h}, got {}",
                 up.map(|u| u.authority.as_str())

@@ -3,6 +3,7 @@
 //! copying their bytes does. `cat!("outbound|", port, "||", host)` gives what
 //! `format!("outbound|{port}||{host}")` gives.
 
+use compact_str::CompactString;
 use std::net::Ipv4Addr;
 
 /// A piece of text `cat!` can append: string slices and strings, unsigned integers (in
@@ -94,12 +95,12 @@ impl Piece for Ipv4Addr {
 }
 
 /// `ip:port`, as `format!("{ip}:{port}")` writes it: a trace writes a dozen addresses.
-pub fn socket_address(ip: Ipv4Addr, port: u16) -> String {
+pub fn socket_address(ip: Ipv4Addr, port: u16) -> CompactString {
     let mut buf = Dotted::new();
     buf.ip(ip);
     buf.push(b':');
     buf.push_str(itoa::Buffer::new().format(port));
-    String::from(buf.as_str())
+    CompactString::from(buf.as_str())
 }
 
 /// Each octet's decimal digits, left-aligned in three bytes, and how many there are.

@@ -354,7 +354,7 @@ pub fn diagram(t: &Trace) -> Vec<Node> {
                 .steps
                 .iter()
                 .map(|st| NodeStep {
-                    stage: st.stage.clone(),
+                    stage: st.stage.to_string(),
                     result: st.result.clone(),
                     tried: st
                         .tried

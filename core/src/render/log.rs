@@ -3,6 +3,7 @@
 
 use crate::sim::{EnvoyLog, ZtunnelLog};
 use crate::text::Piece;
+use compact_str::CompactString;
 
 /// A fixed origin for simulated time, so every run prints the same lines.
 const BASE: (u32, u32, u32, u32) = (2026, 1, 5, 10);
@@ -52,7 +53,7 @@ pub fn timestamp_us(us: u64) -> String {
     )
 }
 
-fn dash(v: &Option<String>) -> &str {
+fn dash(v: &Option<CompactString>) -> &str {
     v.as_deref().unwrap_or("-")
 }
 
@@ -125,19 +126,19 @@ pub fn envoy_line<'a>(l: &'a EnvoyLog, json: bool) -> String {
 }
 
 fn envoy_json(l: &EnvoyLog) -> String {
-    let opt = |v: &Option<String>| match v {
-        Some(s) => serde_json::Value::String(s.clone()),
+    let opt = |v: &Option<CompactString>| match v {
+        Some(s) => serde_json::Value::String(s.to_string()),
         None => serde_json::Value::Null,
     };
     let v = serde_json::json!({
         "start_time": timestamp_ms(l.start_ms),
         "route_name": opt(&l.route_name),
-        "method": if l.tcp { serde_json::Value::Null } else { l.method.clone().into() },
-        "path": if l.tcp { serde_json::Value::Null } else { l.path.clone().into() },
-        "protocol": if l.tcp { serde_json::Value::Null } else { l.protocol.clone().into() },
+        "method": if l.tcp { serde_json::Value::Null } else { l.method.as_str().into() },
+        "path": if l.tcp { serde_json::Value::Null } else { l.path.as_str().into() },
+        "protocol": if l.tcp { serde_json::Value::Null } else { l.protocol.as_str().into() },
         "response_code": if l.tcp { 0 } else { l.response_code },
-        "response_flags": l.response_flags,
-        "response_code_details": l.response_code_details,
+        "response_flags": l.response_flags.as_str(),
+        "response_code_details": l.response_code_details.as_str(),
         "connection_termination_details": opt(&l.connection_termination_details),
         "bytes_received": l.bytes_received,
         "bytes_sent": l.bytes_sent,
@@ -150,8 +151,8 @@ fn envoy_json(l: &EnvoyLog) -> String {
         "upstream_host": opt(&l.upstream_host),
         "upstream_cluster": opt(&l.upstream_cluster),
         "upstream_local_address": opt(&l.upstream_local_address),
-        "downstream_local_address": l.downstream_local_address,
-        "downstream_remote_address": l.downstream_remote_address,
+        "downstream_local_address": l.downstream_local_address.as_str(),
+        "downstream_remote_address": l.downstream_remote_address.as_str(),
         "requested_server_name": opt(&l.requested_server_name),
         "upstream_transport_failure_reason": serde_json::Value::Null,
     });
@@ -188,8 +189,8 @@ mod tests {
     /// Istio's default text format written with `format!`, field by field: the reference the
     /// line builder must match.
     fn reference_line(l: &EnvoyLog) -> String {
-        let d = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let req = |v: &Option<String>| if l.tcp { "-".to_string() } else { d(v) };
+        let d = |v: &Option<CompactString>| v.as_deref().unwrap_or("-").to_string();
+        let req = |v: &Option<CompactString>| if l.tcp { "-".to_string() } else { d(v) };
         let (m, p, pr) = if l.tcp {
             ("-", "-", "-")
         } else {
@@ -227,11 +228,12 @@ mod tests {
         )
     }
 
-    fn word() -> impl Strategy<Value = String> {
-        "[a-z0-9./:|-]{0,6}"
+    /// Words of up to 30 bytes: some held inline, some on the heap.
+    fn word() -> impl Strategy<Value = CompactString> {
+        "[a-z0-9./:|-]{0,30}".prop_map(CompactString::from)
     }
 
-    fn some_word() -> impl Strategy<Value = Option<String>> {
+    fn some_word() -> impl Strategy<Value = Option<CompactString>> {
         prop::option::of(word())
     }
 

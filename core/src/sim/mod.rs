@@ -51,7 +51,7 @@ impl HopKind {
 /// One stage of one hop: what was looked for, what was found, and what was tried and missed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
-    pub stage: String,
+    pub stage: &'static str,
     pub result: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Tried>,
@@ -69,28 +69,28 @@ pub struct Tried {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct EnvoyLog {
     pub start_ms: u64,
-    pub method: String,
-    pub path: String,
-    pub protocol: String,
+    pub method: CompactString,
+    pub path: CompactString,
+    pub protocol: CompactString,
     pub response_code: u16,
-    pub response_flags: String,
-    pub response_code_details: String,
-    pub connection_termination_details: Option<String>,
+    pub response_flags: CompactString,
+    pub response_code_details: CompactString,
+    pub connection_termination_details: Option<CompactString>,
     pub bytes_received: u64,
     pub bytes_sent: u64,
     pub duration: u64,
     pub upstream_service_time: Option<u64>,
-    pub x_forwarded_for: Option<String>,
-    pub user_agent: Option<String>,
-    pub request_id: Option<String>,
-    pub authority: Option<String>,
-    pub upstream_host: Option<String>,
-    pub upstream_cluster: Option<String>,
-    pub upstream_local_address: Option<String>,
-    pub downstream_local_address: String,
-    pub downstream_remote_address: String,
-    pub requested_server_name: Option<String>,
-    pub route_name: Option<String>,
+    pub x_forwarded_for: Option<CompactString>,
+    pub user_agent: Option<CompactString>,
+    pub request_id: Option<CompactString>,
+    pub authority: Option<CompactString>,
+    pub upstream_host: Option<CompactString>,
+    pub upstream_cluster: Option<CompactString>,
+    pub upstream_local_address: Option<CompactString>,
+    pub downstream_local_address: CompactString,
+    pub downstream_remote_address: CompactString,
+    pub requested_server_name: Option<CompactString>,
+    pub route_name: Option<CompactString>,
     /// A TCP proxy line (`"- - -" 0 ...`).
     pub tcp: bool,
 }
@@ -99,10 +99,10 @@ pub struct EnvoyLog {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ZtunnelLog {
     pub start_us: u64,
-    pub level: String,
-    pub message: String,
+    pub level: &'static str,
+    pub message: &'static str,
     /// Ordered (field, value, quoted) triples; unknown fields are left out, as ztunnel does.
-    pub fields: Vec<(String, String, bool)>,
+    pub fields: Vec<(&'static str, CompactString, bool)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,10 +137,10 @@ pub struct Backend {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct UpstreamRequest {
-    pub method: String,
-    pub scheme: String,
-    pub authority: String,
-    pub path: String,
+    pub method: CompactString,
+    pub scheme: CompactString,
+    pub authority: CompactString,
+    pub path: CompactString,
     pub headers: BTreeMap<String, String>,
 }
 
@@ -172,8 +172,8 @@ pub struct Trace {
     pub schema: u32,
     pub request: TraceRequest,
     pub status: u16,
-    pub flags: String,
-    pub details: String,
+    pub flags: CompactString,
+    pub details: CompactString,
     pub outcome: Outcome,
     pub backend: Option<Backend>,
     pub cluster: Option<String>,

@@ -1,6 +1,7 @@
 //! A request as a user states it: `curl -> httpbin.example.com/headers`, or the parts
 //! (`--from`, `-X`, `-H`, `--connect-to`, URL) the CLI and case files give.
 
+use compact_str::CompactString;
 use std::fmt;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -42,12 +43,12 @@ pub fn err(message: impl Into<String>, hint: impl Into<String>) -> RequestError 
 /// The parts of a URL meshsim needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Url {
-    pub scheme: String,
-    pub host: String,
+    pub scheme: CompactString,
+    pub host: CompactString,
     pub port: u16,
     pub explicit_port: bool,
     /// Path with query, always starting with `/`.
-    pub path: String,
+    pub path: CompactString,
 }
 
 pub fn parse_url(url: &str) -> Result<Url, RequestError> {
@@ -61,8 +62,8 @@ pub fn parse_url(url: &str) -> Result<Url, RequestError> {
     // Byte searches: a URL is short, and `str` pattern searchers cost more to set up than the
     // scan itself.
     let (scheme, rest) = match url.as_bytes().windows(3).position(|w| w == b"://") {
-        Some(i) => (url[..i].to_ascii_lowercase(), &url[i + 3..]),
-        None => ("http".to_string(), url),
+        Some(i) => (lowercase(&url[..i]), &url[i + 3..]),
+        None => (CompactString::const_new("http"), url),
     };
     if scheme != "http" && scheme != "https" {
         return Err(err(
@@ -76,11 +77,11 @@ pub fn parse_url(url: &str) -> Result<Url, RequestError> {
         .unwrap_or(rest.len());
     let (hostport, path) = rest.split_at(split);
     let path = if path.is_empty() {
-        "/".to_string()
+        CompactString::const_new("/")
     } else if path.starts_with('?') {
-        format!("/{path}")
+        compact_str::format_compact!("/{path}")
     } else {
-        path.to_string()
+        CompactString::from(path)
     };
     let default_port = if scheme == "https" { 443 } else { 80 };
     let (host, port, explicit) = if let Some(h) = hostport.strip_prefix('[') {
@@ -105,11 +106,18 @@ pub fn parse_url(url: &str) -> Result<Url, RequestError> {
     }
     Ok(Url {
         scheme,
-        host: host.to_ascii_lowercase(),
+        host: lowercase(host),
         port,
         explicit_port: explicit,
         path,
     })
+}
+
+/// `s` in ASCII lower case, held inline when it is short.
+fn lowercase(s: &str) -> CompactString {
+    let mut out = CompactString::from(s);
+    out.make_ascii_lowercase();
+    out
 }
 
 fn parse_port(p: &str) -> Result<u16, RequestError> {

@@ -8,6 +8,7 @@ use crate::model::{ProxyKind, WaypointChoice};
 use crate::sim::route::{generated_routes, Route, VirtualHost};
 use crate::sim::vhosts::filter_routes;
 use crate::sim::*;
+use compact_str::{format_compact, ToCompactString};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 /// What a ztunnel or waypoint is carrying the connection to.
@@ -52,19 +53,15 @@ impl Ctx<'_> {
         pi: usize,
         addr: SocketAddrV4,
         mtls: bool,
-    ) -> Vec<(String, String, bool)> {
+    ) -> Vec<(&'static str, CompactString, bool)> {
         let w = &self.mesh.workloads[wi];
         let mut f = vec![
-            ("src.addr".to_string(), fmt_addr(addr), false),
-            (
-                "src.workload".to_string(),
-                w.pods[pi].name.to_string(),
-                true,
-            ),
-            ("src.namespace".to_string(), w.namespace.to_string(), true),
+            ("src.addr", fmt_addr(addr), false),
+            ("src.workload", w.pods[pi].name.clone(), true),
+            ("src.namespace", w.namespace.clone(), true),
         ];
         if mtls {
-            f.push(("src.identity".into(), self.identity(wi), true));
+            f.push(("src.identity", self.identity(wi).into(), true));
         }
         f
     }
@@ -72,7 +69,7 @@ impl Ctx<'_> {
     fn finish_ztunnel(
         &mut self,
         hop: usize,
-        mut fields: Vec<(String, String, bool)>,
+        mut fields: Vec<(&'static str, CompactString, bool)>,
         direction: &str,
         resp: &Resp,
         start: u64,
@@ -80,27 +77,27 @@ impl Ctx<'_> {
     ) {
         let end = self.clock + 1;
         self.clock = end;
-        fields.push(("direction".into(), direction.into(), true));
+        fields.push(("direction", direction.into(), true));
         let failed = resp.status == 0 && resp.decided.is_some();
         if !failed {
-            fields.push(("bytes_sent".into(), msg_bytes.to_string(), false));
-            fields.push(("bytes_recv".into(), (resp.body + 150).to_string(), false));
+            fields.push(("bytes_sent", msg_bytes.to_compact_string(), false));
+            fields.push(("bytes_recv", (resp.body + 150).to_compact_string(), false));
         }
-        fields.push(("duration".into(), format!("{}ms", end - start), true));
-        let mut level = "info".to_string();
+        fields.push(("duration", format_compact!("{}ms", end - start), true));
+        let mut level = "info";
         if failed {
-            level = "error".into();
+            level = "error";
             let why = self
                 .explanation
                 .first()
                 .cloned()
                 .unwrap_or_else(|| "connection failed".into());
-            fields.push(("error".into(), why.replace('"', "'"), true));
+            fields.push(("error", why.replace('"', "'").into(), true));
         }
         self.hops[hop].ztunnel_log = Some(ZtunnelLog {
             start_us: start * 1000 + 182,
             level,
-            message: "connection complete".into(),
+            message: "connection complete",
             fields,
         });
     }
@@ -204,14 +201,14 @@ impl Ctx<'_> {
                     format!("HBONE to waypoint {gateway} at {wp_ip}:15008 for {vip}:{port}")
                 );
                 let mut f = self.zt_src(wi, pi, src, true);
-                f.push(("dst.addr".into(), format!("{wp_ip}:15008"), false));
-                f.push(("dst.hbone_addr".into(), format!("{vip}:{port}"), false));
+                f.push(("dst.addr", format_compact!("{wp_ip}:15008"), false));
+                f.push(("dst.hbone_addr", format_compact!("{vip}:{port}"), false));
                 if !matches!(target, Some(Target::Pod(..))) {
-                    f.push(("dst.service".into(), host.clone(), true));
+                    f.push(("dst.service", host.clone().into(), true));
                 }
-                f.push(("dst.workload".into(), wp.pods[wpi].name.to_string(), true));
-                f.push(("dst.namespace".into(), wp.namespace.to_string(), true));
-                f.push(("dst.identity".into(), self.identity(workload), true));
+                f.push(("dst.workload", wp.pods[wpi].name.clone(), true));
+                f.push(("dst.namespace", wp.namespace.clone(), true));
+                f.push(("dst.identity", self.identity(workload).into(), true));
                 let conn = Conn {
                     remote: src,
                     sni: None,
@@ -242,7 +239,7 @@ impl Ctx<'_> {
                 );
                 let resp = Resp::local(0, "-", "waypoint_not_found", Outcome::ConnectionFailed, 0);
                 let mut f = self.zt_src(wi, pi, src, true);
-                f.push(("dst.addr".into(), fmt_ip(ip, port), false));
+                f.push(("dst.addr", fmt_ip(ip, port), false));
                 self.finish_ztunnel(hop, f, "outbound", &resp, start, 0);
                 resp
             }
@@ -367,11 +364,11 @@ impl Ctx<'_> {
                         format!("passthrough to {} (not in the mesh)", fmt_ip(ip, port))
                     );
                     let mut f = self.zt_src(wi, pi, src, false);
-                    f.push(("dst.addr".into(), fmt_ip(ip, port), false));
+                    f.push(("dst.addr", fmt_ip(ip, port), false));
                     if let Some(Target::Entry(i)) = &target {
                         f.push((
-                            "dst.service".into(),
-                            mesh.service_entries[*i].host.clone(),
+                            "dst.service",
+                            mesh.service_entries[*i].host.clone().into(),
                             true,
                         ));
                     }
@@ -387,18 +384,18 @@ impl Ctx<'_> {
         let hbone = dw.proxy == ProxyKind::Ambient;
         let mut f = self.zt_src(wi, pi, src, hbone);
         if hbone {
-            f.push(("dst.addr".into(), format!("{dip}:15008"), false));
-            f.push(("dst.hbone_addr".into(), fmt_ip(dip, tport), false));
+            f.push(("dst.addr", format_compact!("{dip}:15008"), false));
+            f.push(("dst.hbone_addr", fmt_ip(dip, tport), false));
         } else {
-            f.push(("dst.addr".into(), fmt_ip(dip, tport), false));
+            f.push(("dst.addr", fmt_ip(dip, tport), false));
         }
         if let Some(h) = &svc_host {
-            f.push(("dst.service".into(), h.clone(), true));
+            f.push(("dst.service", h.clone().into(), true));
         }
-        f.push(("dst.workload".into(), dw.pods[dpi].name.to_string(), true));
-        f.push(("dst.namespace".into(), dw.namespace.to_string(), true));
+        f.push(("dst.workload", dw.pods[dpi].name.clone(), true));
+        f.push(("dst.namespace", dw.namespace.clone(), true));
         if hbone {
-            f.push(("dst.identity".into(), self.identity(dwi), true));
+            f.push(("dst.identity", self.identity(dwi).into(), true));
         }
         decide!(
             self,
@@ -445,41 +442,37 @@ impl Ctx<'_> {
         let w = &mesh.workloads[wi];
         let dip = w.pods[pi].ip;
         let bytes = 78 + msg.path.len() as u64;
-        let mut f: Vec<(String, String, bool)> =
-            vec![("src.addr".into(), fmt_addr(conn.remote), false)];
+        let mut f: Vec<(&'static str, CompactString, bool)> =
+            vec![("src.addr", fmt_addr(conn.remote), false)];
         // The source workload, when the address is a pod's.
         if let Some(&(swi, spi)) = mesh.pod_by_ip.get(conn.remote.ip()) {
             f.push((
-                "src.workload".into(),
-                mesh.workloads[swi].pods[spi].name.to_string(),
+                "src.workload",
+                mesh.workloads[swi].pods[spi].name.clone(),
                 true,
             ));
-            f.push((
-                "src.namespace".into(),
-                mesh.workloads[swi].namespace.to_string(),
-                true,
-            ));
+            f.push(("src.namespace", mesh.workloads[swi].namespace.clone(), true));
         }
         if let Some(id) = &peer_identity {
-            f.push(("src.identity".into(), id.clone(), true));
-            f.push(("dst.addr".into(), format!("{dip}:15008"), false));
-            f.push(("dst.hbone_addr".into(), fmt_ip(dip, port), false));
+            f.push(("src.identity", id.clone().into(), true));
+            f.push(("dst.addr", format_compact!("{dip}:15008"), false));
+            f.push(("dst.hbone_addr", fmt_ip(dip, port), false));
         } else {
-            f.push(("dst.addr".into(), fmt_ip(dip, port), false));
+            f.push(("dst.addr", fmt_ip(dip, port), false));
         }
         if let Some(b) = &self.routed_service {
             if b.kind == "Service" {
                 f.push((
-                    "dst.service".into(),
-                    format!("{}.{}.{}", b.name, b.namespace, crate::model::DOMAIN),
+                    "dst.service",
+                    format_compact!("{}.{}.{}", b.name, b.namespace, crate::model::DOMAIN),
                     true,
                 ));
             }
         }
-        f.push(("dst.workload".into(), w.pods[pi].name.to_string(), true));
-        f.push(("dst.namespace".into(), w.namespace.to_string(), true));
+        f.push(("dst.workload", w.pods[pi].name.clone(), true));
+        f.push(("dst.namespace", w.namespace.clone(), true));
         if peer_identity.is_some() {
-            f.push(("dst.identity".into(), self.identity(wi), true));
+            f.push(("dst.identity", self.identity(wi).into(), true));
         }
         step!(
             self,
@@ -574,7 +567,10 @@ impl Ctx<'_> {
             self.cluster = Some("encap".into());
             log.route_name = Some("default".into());
             log.upstream_cluster = Some("encap".into());
-            log.upstream_host = Some(format!("envoy://connect_originate/{}", fmt_ip(vip, port)));
+            log.upstream_host = Some(format_compact!(
+                "envoy://connect_originate/{}",
+                fmt_ip(vip, port)
+            ));
             log.upstream_local_address = Some("envoy://internal_client_address/".into());
             decide!(
                 self,

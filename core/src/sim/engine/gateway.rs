@@ -22,10 +22,9 @@ impl Ctx<'_> {
         let start = self.now();
         let pod_ip = w.pods[pi].ip;
         // Gateways append the downstream address to X-Forwarded-For (use_remote_address).
-        let remote_ip = cat!(*conn.remote.ip());
         msg.xff = Some(match &msg.xff {
-            Some(x) => format!("{x},{remote_ip}"),
-            None => remote_ip,
+            Some(x) => compact_str::format_compact!("{x},{}", conn.remote.ip()),
+            None => cat!(*conn.remote.ip()).into(),
         });
         let log = EnvoyLog {
             x_forwarded_for: msg.xff.clone(),

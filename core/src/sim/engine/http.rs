@@ -192,7 +192,10 @@ impl<'m> Ctx<'m> {
             Some(m) if !n.is_empty() => cat!(n, '.', m),
             _ => n.to_string(),
         });
-        log.route_name = route_name.clone().filter(|n| !n.is_empty());
+        log.route_name = route_name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .map(CompactString::from);
         step!(
             self,
             hop,
@@ -407,7 +410,7 @@ impl<'m> Ctx<'m> {
         if let Some(s) = svc {
             if let Some(en) = &s.external_name {
                 // ExternalName: Envoy's cluster resolves the CNAME target by DNS.
-                log.upstream_cluster = Some(cluster.clone());
+                log.upstream_cluster = Some(cluster.as_str().into());
                 step!(
                     self,
                     hop,
@@ -453,7 +456,7 @@ impl<'m> Ctx<'m> {
                     }
                 }
             };
-            log.upstream_cluster = Some(cluster.clone());
+            log.upstream_cluster = Some(cluster.as_str().into());
             self.routed_service = Some(Backend {
                 kind: "Service",
                 namespace: s.namespace.clone(),
@@ -526,8 +529,10 @@ impl<'m> Ctx<'m> {
                     .get(&pod_ip)
                     .map(|&(wi, _)| mesh.workloads[wi].identity(&mesh.settings.trust_domain));
                 if self.in_waypoint {
-                    log.upstream_host =
-                        Some(format!("envoy://connect_originate/{}", fmt_ip(dip, tp)));
+                    log.upstream_host = Some(compact_str::format_compact!(
+                        "envoy://connect_originate/{}",
+                        fmt_ip(dip, tp)
+                    ));
                     log.upstream_local_address = Some("envoy://internal_client_address/".into());
                 }
                 return self.ztunnel_inbound(
@@ -549,7 +554,7 @@ impl<'m> Ctx<'m> {
                 tp,
                 Conn {
                     remote: local,
-                    sni,
+                    sni: sni.map(CompactString::from),
                     from_mesh: true,
                 },
                 next,
@@ -578,7 +583,7 @@ impl<'m> Ctx<'m> {
             {
                 return self.no_cluster(hop, &cluster, format!("no DestinationRule for {} defines subset {subset:?}, so Envoy has no cluster {cluster}", b.host));
             }
-            log.upstream_cluster = Some(cluster.clone());
+            log.upstream_cluster = Some(cluster.as_str().into());
             self.routed_service = Some(Backend {
                 kind: "ServiceEntry",
                 namespace: e.namespace.clone(),
@@ -780,7 +785,7 @@ impl<'m> Ctx<'m> {
 pub(super) fn apply_rewrite(rw: &Rewrite, msg: &mut Msg, route: &Route) {
     let (path, query) = match msg.path.split_once('?') {
         Some((p, q)) => (p.to_string(), Some(q.to_string())),
-        None => (msg.path.clone(), None),
+        None => (msg.path.to_string(), None),
     };
     let mut new_path = path.clone();
     if let Some(full) = &rw.full_path {
@@ -810,14 +815,14 @@ pub(super) fn apply_rewrite(rw: &Rewrite, msg: &mut Msg, route: &Route) {
     }
     if new_path != path {
         msg.headers
-            .push(("x-envoy-original-path".into(), msg.path.clone()));
+            .push(("x-envoy-original-path".into(), msg.path.to_string()));
     }
     msg.path = match query {
-        Some(q) => format!("{new_path}?{q}"),
-        None => new_path,
+        Some(q) => compact_str::format_compact!("{new_path}?{q}"),
+        None => new_path.into(),
     };
     if let Some(a) = &rw.authority {
-        msg.authority = a.clone();
+        msg.authority = a.as_str().into();
     }
 }
 
@@ -834,7 +839,7 @@ pub(super) fn redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) ->
     if rd.gateway_api {
         return envoy_redirect_location(rd, msg, listener_port);
     }
-    let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.clone());
+    let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.to_string());
     let orig_host = strip_port(&msg.authority).to_string();
     let orig_port: Option<u16> = msg
         .authority
@@ -848,7 +853,7 @@ pub(super) fn redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) ->
     let port = port.filter(|&p| p != default_port(&scheme));
     let path = match &rd.path {
         Some(p) => p.clone(),
-        None => msg.path.clone(),
+        None => msg.path.to_string(),
     };
     match port {
         Some(p) => format!("{scheme}://{host}:{p}{path}"),
@@ -865,7 +870,7 @@ pub(super) fn redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) ->
 /// - path: ReplaceFullPath replaces the path (the query is kept), ReplacePrefixMatch swaps
 ///   the matched prefix (Envoy's `prefix_rewrite`).
 fn envoy_redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) -> String {
-    let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.clone());
+    let scheme = rd.scheme.clone().unwrap_or_else(|| msg.scheme.to_string());
     let mut port = match (rd.port, rd.derive_port.as_deref()) {
         (Some(p), _) => Some(p),
         (None, Some("FROM_REQUEST_PORT")) => Some(listener_port),
@@ -903,7 +908,7 @@ fn envoy_redirect_location(rd: &Redirect, msg: &Msg, listener_port: u16) -> Stri
         (Some(p), _) if p.contains('?') => p.clone(),
         (Some(p), _) => with_query(p.clone()),
         (None, Some((prefix, repl))) => with_query(envoy_prefix_rewrite(orig_path, prefix, repl)),
-        _ => msg.path.clone(),
+        _ => msg.path.to_string(),
     };
     match port {
         Some(p) => format!("{scheme}://{host}:{p}{path}"),

@@ -70,16 +70,16 @@ enum Client {
 /// The request as it travels; proxies rewrite it.
 #[derive(Debug, Clone)]
 struct Msg {
-    method: String,
-    scheme: String,
-    authority: String,
-    path: String,
+    method: CompactString,
+    scheme: CompactString,
+    authority: CompactString,
+    path: CompactString,
     headers: Vec<(String, String)>,
     /// Protocol on the current connection.
     protocol: &'static str,
-    xff: Option<String>,
+    xff: Option<CompactString>,
     /// TLS server name the client sends (curl: the URL's host), for https:// URLs.
-    sni: Option<String>,
+    sni: Option<CompactString>,
 }
 
 impl Msg {
@@ -109,14 +109,14 @@ struct Resp {
     headers: Vec<(String, String)>,
     body: u64,
     /// Set by the hop that answered by itself or failed: (flags, details, outcome).
-    decided: Option<(String, String, Outcome)>,
+    decided: Option<(&'static str, &'static str, Outcome)>,
 }
 
 impl Resp {
     pub(super) fn local(
         status: u16,
-        flags: &str,
-        details: &str,
+        flags: &'static str,
+        details: &'static str,
         outcome: Outcome,
         body: u64,
     ) -> Resp {
@@ -124,7 +124,7 @@ impl Resp {
             status,
             headers: vec![],
             body,
-            decided: Some((flags.to_string(), details.to_string(), outcome)),
+            decided: Some((flags, details, outcome)),
         }
     }
 }
@@ -135,7 +135,7 @@ struct Conn {
     /// The address the connection comes from.
     remote: SocketAddrV4,
     /// SNI when the caller is a mesh proxy speaking mTLS.
-    sni: Option<String>,
+    sni: Option<CompactString>,
     from_mesh: bool,
 }
 
@@ -198,13 +198,16 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
     let default_port = if url.scheme == "https" { 443 } else { 80 };
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut authority = if url.explicit_port && url.port != default_port {
-        cat!(url.host, ':', url.port)
+        let mut a = url.host.clone();
+        a.push(':');
+        a.push_str(itoa::Buffer::new().format(url.port));
+        a
     } else {
         url.host.clone()
     };
     for (k, v) in &req.headers {
         if k.eq_ignore_ascii_case("host") {
-            authority = v.trim().to_string();
+            authority = v.trim().into();
         } else {
             headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
         }
@@ -216,9 +219,11 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
         headers.push(("accept".into(), "*/*".into()));
     }
     let method = if req.method.is_empty() {
-        "GET".to_string()
+        CompactString::const_new("GET")
     } else {
-        req.method.to_ascii_uppercase()
+        let mut m = CompactString::from(req.method.as_str());
+        m.make_ascii_uppercase();
+        m
     };
     let seed_key = seed_key(&req.from, &method, &req.url, &authority, &req.headers);
     let seed_hash = fnv64(&seed_key);
@@ -265,7 +270,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
                     "write HOST:PORT",
                 )
             })?;
-            (h.to_ascii_lowercase(), p)
+            (CompactString::from(h.to_ascii_lowercase()), p)
         }
         None => (url.host.clone(), url.port),
     };
@@ -402,11 +407,11 @@ fn public_name(host: &str) -> bool {
     host.contains('.') && !UNRESOLVABLE.iter().any(|t| host.ends_with(t))
 }
 
-fn fmt_ip(ip: Ipv4Addr, port: u16) -> String {
+fn fmt_ip(ip: Ipv4Addr, port: u16) -> CompactString {
     crate::text::socket_address(ip, port)
 }
 
-fn fmt_addr(addr: SocketAddrV4) -> String {
+fn fmt_addr(addr: SocketAddrV4) -> CompactString {
     fmt_ip(*addr.ip(), addr.port())
 }
 
@@ -1108,9 +1113,9 @@ impl<'m> Ctx<'m> {
             start_ms: start,
             method: msg.method.clone(),
             path: msg.path.clone(),
-            protocol: msg.protocol.to_string(),
-            user_agent: msg.header("user-agent").map(str::to_string),
-            request_id: Some(self.request_id.clone()),
+            protocol: msg.protocol.into(),
+            user_agent: msg.header("user-agent").map(CompactString::from),
+            request_id: Some(self.request_id.as_str().into()),
             authority: Some(msg.authority.clone()),
             downstream_local_address: local,
             downstream_remote_address: remote,
@@ -1121,12 +1126,12 @@ impl<'m> Ctx<'m> {
     pub(super) fn push_step(
         &mut self,
         hop: usize,
-        stage: &str,
+        stage: &'static str,
         result: impl Into<String>,
         tried: Vec<Tried>,
     ) {
         self.hops[hop].steps.push(Step {
-            stage: stage.to_string(),
+            stage,
             result: result.into(),
             tried,
         });
@@ -1145,13 +1150,13 @@ impl<'m> Ctx<'m> {
             .map(|_| 200)
             .unwrap_or(resp.status);
         let (flags, details) = match (&resp.decided, decided_here) {
-            (Some((f, d, _)), true) => (f.clone(), d.clone()),
+            (Some((f, d, _)), true) => (*f, *d),
             _ => (
-                "-".to_string(),
+                "-",
                 if resp.status == 0 {
-                    "-".to_string()
+                    "-"
                 } else {
-                    "via_upstream".to_string()
+                    "via_upstream"
                 },
             ),
         };
@@ -1165,8 +1170,8 @@ impl<'m> Ctx<'m> {
                 vec![]
             );
         }
-        log.response_flags = flags;
-        log.response_code_details = if log.tcp { "-".into() } else { details };
+        log.response_flags = flags.into();
+        log.response_code_details = if log.tcp { "-" } else { details }.into();
         if log.tcp {
             log.response_code = 0;
         }
@@ -1217,7 +1222,7 @@ impl<'m> Ctx<'m> {
         }
         let (flags, details, outcome) = match resp.decided.take() {
             Some(decided) => decided,
-            None => ("-".to_string(), "via_upstream".to_string(), Outcome::Served),
+            None => ("-", "via_upstream", Outcome::Served),
         };
         if outcome != Outcome::Served {
             self.backend = None;
@@ -1268,8 +1273,8 @@ impl<'m> Ctx<'m> {
                     .collect(),
             },
             status: resp.status,
-            flags,
-            details,
+            flags: flags.into(),
+            details: details.into(),
             outcome,
             backend: self.backend,
             cluster: self.cluster,

@@ -223,7 +223,7 @@ impl Ctx<'_> {
         msg.headers.retain(|(k, _)| k != "x-forwarded-for");
         msg.headers
             .push(("x-forwarded-for".into(), client_ip.clone()));
-        msg.xff = Some(client_ip);
+        msg.xff = Some(client_ip.into());
         let remote = SocketAddrV4::new(ROUTER_POD_IP, self.eph());
         self.deliver(wi, pi, tp, Conn::plain(remote), msg, Some(sp.protocol))
     }

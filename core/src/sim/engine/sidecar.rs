@@ -186,7 +186,7 @@ impl Ctx<'_> {
             name: s.name.clone(),
             workload: None,
         });
-        log.upstream_cluster = Some(cluster.clone());
+        log.upstream_cluster = Some(cluster.as_str().into());
         let eps = mesh.endpoints(s, &Default::default());
         let Some(&(dwi, dpi)) = eps.first() else {
             explain!(
@@ -220,7 +220,7 @@ impl Ctx<'_> {
             tp,
             Conn {
                 remote: local,
-                sni: Some(sni),
+                sni: Some(sni.into()),
                 from_mesh: true,
             },
             msg,
@@ -249,9 +249,9 @@ impl Ctx<'_> {
         let local_port = self.eph();
         let full = self.full;
         let log = EnvoyLog {
-            upstream_cluster: Some(cluster.clone()),
+            upstream_cluster: Some(cluster.as_str().into()),
             upstream_host: full.then(|| fmt_ip(pod_ip, port)),
-            upstream_local_address: full.then(|| cat!("127.0.0.6:", local_port)),
+            upstream_local_address: full.then(|| fmt_ip(Ipv4Addr::new(127, 0, 0, 6), local_port)),
             requested_server_name: conn.sni.clone(),
             route_name: if tcp { None } else { Some("default".into()) },
             x_forwarded_for: msg.xff.clone(),

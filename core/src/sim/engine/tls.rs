@@ -181,7 +181,7 @@ impl Ctx<'_> {
         });
         let sni = msg.sni.clone().unwrap_or_default();
         let target = if host.contains('*') {
-            sni.clone()
+            sni.to_string()
         } else {
             host.to_string()
         };
@@ -205,7 +205,7 @@ impl Ctx<'_> {
             self.finish_envoy(hop, log, &resp, start);
             return resp;
         };
-        log.upstream_cluster = Some(cluster.clone());
+        log.upstream_cluster = Some(cluster.as_str().into());
         self.upstream_from(&mut log, pod_ip, (ip, port));
         decide!(
             self,
