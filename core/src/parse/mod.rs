@@ -678,16 +678,23 @@ fn parse_document(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loade
     // one pass reads it. Anything else (an error to report with its position, a list, a kind
     // kept as a raw value) is read again by the careful path, which names the first problem.
     let first = out.resources.len();
+    let doc_start = origin.range.0;
     if !onepass::parse(doc, &origin, opts, out) {
         parse_document_careful(doc, origin, opts, out);
     }
-    note_route_lines(doc, out.resources.get_mut(first..).unwrap_or_default());
+    note_route_lines(
+        doc,
+        doc_start,
+        out.resources.get_mut(first..).unwrap_or_default(),
+    );
 }
 
 /// Notes the line of each `spec.http` item of a VirtualService while its text is plain: a
 /// full trace names the line of the route it took, and reading it later would mean
-/// unpacking the text (see [`SourceText`]) on a trace's path.
-fn note_route_lines(doc: &str, resources: &mut [Resource]) {
+/// unpacking the text (see [`SourceText`]) on a trace's path. `doc` starts at byte
+/// `doc_start` of its file; each resource is looked for in its own part of it (a List's item,
+/// or the whole document), as [`Origin::line_of`] does.
+fn note_route_lines(doc: &str, doc_start: usize, resources: &mut [Resource]) {
     for r in resources {
         let Body::VirtualService(spec) = r.body.as_mut() else {
             continue;
@@ -695,7 +702,11 @@ fn note_route_lines(doc: &str, resources: &mut [Resource]) {
         if spec.http.is_empty() {
             continue;
         }
-        let lines = locate::locate_items(doc, &["spec", "http"]);
+        let own = r.origin.range.0.checked_sub(doc_start).and_then(|from| {
+            let to = r.origin.range.1.checked_sub(doc_start)?;
+            doc.get(from..to)
+        });
+        let lines = locate::locate_items(own.unwrap_or(doc), &["spec", "http"]);
         for (route, line) in spec.http.iter_mut().zip(lines) {
             route.line = u32::try_from(line).unwrap_or(0);
         }

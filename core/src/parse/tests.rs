@@ -212,7 +212,7 @@ fn both_paths(doc: &str) -> (Vec<String>, Vec<String>) {
     if !has_tab_indent(doc, &origin, &mut careful) {
         parse_document_careful(doc, origin.clone(), &opts, &mut careful);
         // As `parse_document` does after either path.
-        note_route_lines(doc, &mut careful.resources);
+        note_route_lines(doc, 0, &mut careful.resources);
     }
     let mut usual = Loaded::default();
     parse_document(doc, origin, &opts, &mut usual);

@@ -1155,6 +1155,57 @@ spec:
         assert_eq!(positions, ["f.yaml:12", "f.yaml:18", "f.yaml:19"]);
     }
 
+    /// The VirtualServices of a `kind: List` (as `kubectl get -o yaml` prints them) each name
+    /// the lines of their own `http` items, not those of the list's first item.
+    #[test]
+    fn the_routes_of_a_list_item_name_that_item_s_lines() {
+        let text = "\
+apiVersion: v1
+kind: Namespace
+metadata: {name: a}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: first, namespace: a}
+  spec:
+    hosts: [one]
+    http:
+    - route:
+      - destination: {host: one}
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: second, namespace: a}
+  spec:
+    hosts: [two]
+    http:
+    - name: x
+      match:
+      - uri: {prefix: /x}
+      route:
+      - destination: {host: two}
+    - route:
+      - destination: {host: two}
+";
+        let mesh = mesh_of(text);
+        let positions = |name: &str| -> Vec<String> {
+            let i = mesh
+                .virtual_services
+                .iter()
+                .position(|v| v.name == name)
+                .expect("loaded");
+            vs_routes(&mesh, i)
+                .routes
+                .iter()
+                .map(|r| r.source.pos())
+                .collect()
+        };
+        assert_eq!(positions("first"), ["f.yaml:14"]);
+        assert_eq!(positions("second"), ["f.yaml:22", "f.yaml:27"]);
+    }
+
     /// A compiled route keeps its destinations in a list of their number: the routes of
     /// every VirtualService a run crosses stay in memory, and a list with room for four
     /// destinations held one was 288 bytes of nothing each.
