@@ -242,12 +242,17 @@ pub fn shell_quote(word: &str) -> String {
 /// A request as one line of the request bar (and of `meshsim trace`):
 /// `curl -> http://host/path -X POST -H 'Name: value'`; [`parse_request_command`] reads it back.
 pub fn request_to_command(request: &Request) -> String {
-    format!(
-        "{} -> {}{}",
-        shell_quote(&request.from),
-        shell_quote(&request.url),
-        request_flags(request)
-    )
+    let (from, url) = (&request.from, &request.url);
+    // A word that starts with '-' reads as an option, quoted or not: such a source or
+    // destination goes inside one quoted `SRC -> DEST` word, led by a space when the source
+    // is the one (reading trims both).
+    let pair = if from.starts_with('-') || url.starts_with('-') {
+        let lead = if from.starts_with('-') { " " } else { "" };
+        shell_quote(&format!("{lead}{from} -> {url}"))
+    } else {
+        format!("{} -> {}", shell_quote(from), shell_quote(url))
+    };
+    format!("{pair}{}", request_flags(request))
 }
 
 /// The flags of a request (` -X POST -H 'Name: value'`...), each with a leading space.
@@ -369,6 +374,18 @@ mod tests {
         // Found by the property below: `# \` read as a request but did not read back.
         let r = parse_request_command("# \\").expect("reads");
         assert_eq!(parse_request_command(&request_to_command(&r)), Ok(r));
+    }
+
+    #[test]
+    fn a_source_or_destination_that_starts_with_a_dash_round_trips() {
+        // Found by `lines_of_quotes_and_backslashes_round_trip`: `a \ -a` reads as a request
+        // to `-a`, which was written back as `a -> -a`, an unknown option.
+        for line in ["a \\ -a", "\\ -b \\ -a", "\\ -b x"] {
+            let r = parse_request_command(line).expect("reads");
+            assert!(r.from.starts_with('-') || r.url.starts_with('-'), "{r:?}");
+            let written = request_to_command(&r);
+            assert_eq!(parse_request_command(&written), Ok(r), "{written}");
+        }
     }
 
     proptest::proptest! {
