@@ -187,14 +187,10 @@ pub struct GatewayApi {
 }
 
 impl GatewayApi {
-    /// The routes Istio attached to some listener of the Gateway `gi`.
+    /// The routes Istio attached to some listener of the Gateway `gi` (`meshsim get`; a trace
+    /// uses `Mesh::gateways_by_exposed_host`).
     pub fn routes_attached_to(&self, gi: usize) -> impl Iterator<Item = (RouteKind, usize)> + '_ {
-        let attached = move |info: &RouteInfo| {
-            info.attachments.iter().any(|a| {
-                a.denied.is_none()
-                    && matches!(a.target, ParentTarget::Listener { gateway, .. } if gateway == gi)
-            })
-        };
+        let attached = move |info: &RouteInfo| info.attached_gateways().contains(&gi);
         let http = self
             .http_routes
             .iter()
@@ -208,6 +204,25 @@ impl GatewayApi {
             .filter(move |(_, info)| attached(info))
             .map(|(i, _)| (RouteKind::Grpc, i));
         http.chain(grpc)
+    }
+}
+
+impl RouteInfo {
+    /// The Gateways (indexes into `Mesh::gateways`) Istio attached the route to some listener
+    /// of, each once.
+    pub fn attached_gateways(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .attachments
+            .iter()
+            .filter(|a| a.denied.is_none())
+            .filter_map(|a| match a.target {
+                ParentTarget::Listener { gateway, .. } => Some(gateway),
+                _ => None,
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 

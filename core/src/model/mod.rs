@@ -462,6 +462,19 @@ pub struct Mesh {
     /// gateways with wildcard server hosts in `istio_gateway_wildcards`.
     pub istio_gateways_by_host: HashMap<String, Vec<usize>>,
     pub istio_gateway_wildcards: Vec<usize>,
+    /// Sidecar resources by namespace, each list in precedence order: a sidecar's scope looks
+    /// at its own namespace's and the root namespace's only.
+    pub sidecars_by_namespace: HashMap<String, Vec<usize>>,
+    /// OpenShift Routes by lowercase `spec.host`, and those with `wildcardPolicy: Subdomain`,
+    /// each list in precedence order.
+    pub openshift_routes_by_host: HashMap<String, Vec<usize>>,
+    pub openshift_subdomain_routes: Vec<usize>,
+    /// Gateway API Gateways of class `istio` by each host they expose (a listener's hostname,
+    /// or a hostname of an HTTPRoute or GRPCRoute attached to them), as written; those
+    /// exposing a wildcard pattern in `gateways_exposing_wildcards`, with the pattern. Each
+    /// list in `gateways` order.
+    pub gateways_by_exposed_host: HashMap<String, Vec<usize>>,
+    pub gateways_exposing_wildcards: Vec<(usize, String)>,
     /// VirtualServices bound to an Istio Gateway (`ns/name`), by fully qualified lowercase host;
     /// those with wildcard hosts by gateway in `vs_wildcards_by_gateway`.
     pub vs_by_gateway_host: HashMap<(String, String), Vec<usize>>,
@@ -907,6 +920,11 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         workloads_by_istio_gateway: Vec::new(),
         istio_gateways_by_host: HashMap::default(),
         istio_gateway_wildcards: Vec::new(),
+        sidecars_by_namespace: HashMap::default(),
+        openshift_routes_by_host: HashMap::default(),
+        openshift_subdomain_routes: Vec::new(),
+        gateways_by_exposed_host: HashMap::default(),
+        gateways_exposing_wildcards: Vec::new(),
         vs_by_gateway_host: HashMap::default(),
         vs_wildcards_by_gateway: HashMap::default(),
         vs_by_gateway: HashMap::default(),
@@ -1310,6 +1328,23 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     sort_by_precedence(&mut mesh.http_routes);
     sort_by_precedence(&mut mesh.grpc_routes);
     sort_by_precedence(&mut mesh.openshift_routes);
+    for (i, s) in mesh.sidecars.iter().enumerate() {
+        mesh.sidecars_by_namespace
+            .entry(s.namespace.to_string())
+            .or_insert_with(list)
+            .push(i);
+    }
+    for (i, r) in mesh.openshift_routes.iter().enumerate() {
+        if let Some(h) = &r.spec.host {
+            mesh.openshift_routes_by_host
+                .entry(h.to_ascii_lowercase())
+                .or_insert_with(list)
+                .push(i);
+        }
+        if r.spec.wildcard_policy.as_deref() == Some("Subdomain") {
+            mesh.openshift_subdomain_routes.push(i);
+        }
+    }
 
     for (si, s) in mesh.services.iter().enumerate() {
         for p in &s.ports {
@@ -1347,6 +1382,68 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
     build_trace_indexes(&mut mesh);
     mesh.diagnostics.splice(0..0, diags);
     mesh
+}
+
+/// Fills `gateways_by_exposed_host` and `gateways_exposing_wildcards` from the listeners of
+/// each `istio` Gateway and the routes Istio attached to it.
+fn index_exposed_hosts(mesh: &mut Mesh) {
+    let mut exposed: Vec<Vec<&str>> = vec![Vec::new(); mesh.gateways.len()];
+    for (gi, gw) in mesh.gateways.iter().enumerate() {
+        if gw.spec.gateway_class_name == "istio" {
+            exposed[gi].extend(
+                gw.spec
+                    .listeners
+                    .iter()
+                    .filter_map(|l| l.hostname.as_deref()),
+            );
+        }
+    }
+    let api = &mesh.gateway_api;
+    for (ri, info) in api.http_routes.iter().enumerate() {
+        for gi in info.attached_gateways() {
+            if let Some(hosts) = exposed.get_mut(gi) {
+                hosts.extend(
+                    mesh.http_routes[ri]
+                        .spec
+                        .hostnames
+                        .iter()
+                        .map(String::as_str),
+                );
+            }
+        }
+    }
+    for (ri, info) in api.grpc_routes.iter().enumerate() {
+        for gi in info.attached_gateways() {
+            if let Some(hosts) = exposed.get_mut(gi) {
+                hosts.extend(
+                    mesh.grpc_routes[ri]
+                        .spec
+                        .hostnames
+                        .iter()
+                        .map(String::as_str),
+                );
+            }
+        }
+    }
+    let mut by_host: HashMap<String, Vec<usize>> = HashMap::default();
+    let mut wildcards = Vec::new();
+    for (gi, hosts) in exposed.iter().enumerate() {
+        if mesh.gateways[gi].spec.gateway_class_name != "istio" {
+            continue;
+        }
+        for h in hosts {
+            if h.starts_with('*') {
+                wildcards.push((gi, h.to_string()));
+            } else {
+                let list = by_host.entry(h.to_string()).or_insert_with(list);
+                if list.last() != Some(&gi) {
+                    list.push(gi);
+                }
+            }
+        }
+    }
+    mesh.gateways_by_exposed_host = by_host;
+    mesh.gateways_exposing_wildcards = wildcards;
 }
 
 /// The pods a controller's template stands for, named as Kubernetes names them (StatefulSets
@@ -1733,6 +1830,7 @@ fn index_workloads(mesh: &mut Mesh) {
 /// Indexes the simulator reads instead of scanning workloads, Services, Gateways or
 /// VirtualServices, so that a trace costs the same whatever the mesh's size.
 fn build_trace_indexes(mesh: &mut Mesh) {
+    index_exposed_hosts(mesh);
     for s in &mut mesh.services {
         if let Some(drs) = mesh.dr_by_host.get(&s.hostname) {
             s.destination_rules = drs.as_slice().into();
@@ -2014,9 +2112,14 @@ impl Mesh {
                 }
             })
             .map_or_else(|| ns.to_string(), |n| n.to_string());
-        let Some(gw) = self.gateways.iter().find(|g| {
-            g.name == name && g.namespace == wp_ns && g.spec.gateway_class_name == "istio-waypoint"
-        }) else {
+        // `gateways` is sorted by namespace and name, each pair once (later duplicates
+        // replace earlier ones while loading).
+        let found = self
+            .gateways
+            .binary_search_by(|g| (g.namespace.as_str(), g.name.as_str()).cmp(&(&wp_ns, &name)))
+            .ok()
+            .map(|i| &self.gateways[i]);
+        let Some(gw) = found.filter(|g| g.spec.gateway_class_name == "istio-waypoint") else {
             return WaypointChoice::Missing {
                 name,
                 namespace: wp_ns,

@@ -40,33 +40,28 @@ impl Scope {
         // Istio picks the Sidecar of the workload's namespace whose selector matches, then the
         // namespace's selector-less one, then the root namespace's selector-less one.
         let root = mesh.control_plane.namespace.as_str();
-        let chosen: Option<&Config<SidecarSpec>> = mesh
-            .sidecars
-            .iter()
+        // The Sidecars of a namespace, from the index, in precedence order.
+        let of = |namespace: &str| {
+            mesh.sidecars_by_namespace
+                .get(namespace)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .map(|&i| &mesh.sidecars[i])
+        };
+        let selectorless = |s: &&Config<SidecarSpec>| {
+            s.spec
+                .workload_selector
+                .as_ref()
+                .is_none_or(|w| w.match_labels.is_empty())
+        };
+        let chosen: Option<&Config<SidecarSpec>> = of(ns)
             .find(|s| {
-                s.namespace == ns
-                    && s.spec.workload_selector.as_ref().is_some_and(|w| {
-                        !w.match_labels.is_empty() && w.match_labels.is_subset_of(labels)
-                    })
-            })
-            .or_else(|| {
-                mesh.sidecars.iter().find(|s| {
-                    s.namespace == ns
-                        && s.spec
-                            .workload_selector
-                            .as_ref()
-                            .is_none_or(|w| w.match_labels.is_empty())
+                s.spec.workload_selector.as_ref().is_some_and(|w| {
+                    !w.match_labels.is_empty() && w.match_labels.is_subset_of(labels)
                 })
             })
-            .or_else(|| {
-                mesh.sidecars.iter().find(|s| {
-                    s.namespace == root
-                        && s.spec
-                            .workload_selector
-                            .as_ref()
-                            .is_none_or(|w| w.match_labels.is_empty())
-                })
-            });
+            .or_else(|| of(ns).find(selectorless))
+            .or_else(|| of(root).find(selectorless));
         let mut egress = Vec::new();
         let mut policy = mesh.settings.outbound_policy;
         let mut policy_source = mesh.settings.outbound_policy_source.clone();

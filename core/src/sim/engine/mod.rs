@@ -596,7 +596,11 @@ impl<'m> Ctx<'m> {
     /// hostname, OpenShift Route host) that exposes `host`, and what it is (in a full trace).
     pub(super) fn ingress_address(&self, host: &str, external: bool) -> Option<(Ipv4Addr, String)> {
         let mesh = self.mesh;
-        for r in &mesh.openshift_routes {
+        let by_host = mesh
+            .openshift_routes_by_host
+            .get(&host.to_ascii_lowercase())
+            .map_or(&[][..], Vec::as_slice);
+        for r in by_host.iter().map(|&i| &mesh.openshift_routes[i]) {
             if r.spec.host.as_deref() == Some(host) {
                 return Some((
                     mesh.router_ip,
@@ -649,50 +653,43 @@ impl<'m> Ctx<'m> {
                 }
             }
         }
-        // A Gateway API Gateway exposes its listeners' hostnames and the hostnames of the
-        // HTTPRoutes and GRPCRoutes Istio attached to it.
-        let attached_hosts = |gi: usize| {
-            mesh.gateway_api
-                .routes_attached_to(gi)
-                .flat_map(|(kind, ri)| match kind {
-                    crate::model::gwapi::RouteKind::Http => {
-                        mesh.http_routes[ri].spec.hostnames.iter()
-                    }
-                    crate::model::gwapi::RouteKind::Grpc => {
-                        mesh.grpc_routes[ri].spec.hostnames.iter()
-                    }
-                })
-        };
-        for (gi, gw) in mesh.gateways.iter().enumerate() {
-            if gw.spec.gateway_class_name != "istio" {
-                continue;
-            }
-            let exposes = gw.spec.listeners.iter().any(|l| {
-                l.hostname
-                    .as_deref()
-                    .is_some_and(|h| crate::model::host_matches(h, host))
-            }) || attached_hosts(gi).any(|h| crate::model::host_matches(h, host));
-            if exposes {
-                if let Some(s) = mesh.service(&cat!(
-                    gw.name,
-                    "-istio.",
-                    gw.namespace,
-                    '.',
-                    crate::model::DOMAIN
-                )) {
-                    if let Some(ip) = svc_addr(s) {
-                        return Some((
-                            ip,
-                            self.words(|| {
-                                format!(
-                                    "Gateway {}/{} (Service {})",
-                                    gw.namespace,
-                                    gw.name,
-                                    s.display()
-                                )
-                            }),
-                        ));
-                    }
+        // A Gateway API Gateway of class `istio` exposes its listeners' hostnames and the
+        // hostnames of the HTTPRoutes and GRPCRoutes Istio attached to it: those exposing the
+        // host itself or a wildcard, from the model's index, in `gateways` order.
+        let mut exposing: Vec<usize> = mesh
+            .gateways_by_exposed_host
+            .get(host)
+            .map_or(&[][..], Vec::as_slice)
+            .to_vec();
+        exposing.extend(
+            mesh.gateways_exposing_wildcards
+                .iter()
+                .filter(|(_, pattern)| crate::model::host_matches(pattern, host))
+                .map(|(gi, _)| *gi),
+        );
+        exposing.sort_unstable();
+        exposing.dedup();
+        for gi in exposing {
+            let gw = &mesh.gateways[gi];
+            if let Some(s) = mesh.service(&cat!(
+                gw.name,
+                "-istio.",
+                gw.namespace,
+                '.',
+                crate::model::DOMAIN
+            )) {
+                if let Some(ip) = svc_addr(s) {
+                    return Some((
+                        ip,
+                        self.words(|| {
+                            format!(
+                                "Gateway {}/{} (Service {})",
+                                gw.namespace,
+                                gw.name,
+                                s.display()
+                            )
+                        }),
+                    ));
                 }
             }
         }

@@ -26,23 +26,35 @@ impl Ctx<'_> {
         );
         let host = strip_port(&msg.authority).to_ascii_lowercase();
         let https = msg.scheme == "https";
-        // Routes for the host, the longest path first (the router's order).
-        let mut routes: Vec<&crate::model::Config<crate::parse::types::OpenShiftRouteSpec>> = mesh
-            .openshift_routes
+        // Routes for the host, the longest path first (the router's order): those for the
+        // host itself and those for its subdomain, from the indexes, in precedence order.
+        let mut candidates: Vec<usize> = mesh
+            .openshift_routes_by_host
+            .get(&host)
+            .map_or(&[][..], Vec::as_slice)
             .iter()
-            .filter(|r| {
-                let rh = r.spec.host.as_deref().unwrap_or("").to_ascii_lowercase();
-                rh == host
-                    || (r.spec.wildcard_policy.as_deref() == Some("Subdomain")
-                        && host.split_once('.').is_some_and(|(_, d)| {
-                            rh.split_once('.').is_some_and(|(_, rd)| rd == d)
-                        }))
-            })
-            .filter(|r| {
-                let p = r.spec.path.as_deref().unwrap_or("");
-                msg.path.starts_with(p)
-            })
+            .chain(&mesh.openshift_subdomain_routes)
+            .copied()
             .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut routes: Vec<&crate::model::Config<crate::parse::types::OpenShiftRouteSpec>> =
+            candidates
+                .into_iter()
+                .map(|i| &mesh.openshift_routes[i])
+                .filter(|r| {
+                    let rh = r.spec.host.as_deref().unwrap_or("").to_ascii_lowercase();
+                    rh == host
+                        || (r.spec.wildcard_policy.as_deref() == Some("Subdomain")
+                            && host.split_once('.').is_some_and(|(_, d)| {
+                                rh.split_once('.').is_some_and(|(_, rd)| rd == d)
+                            }))
+                })
+                .filter(|r| {
+                    let p = r.spec.path.as_deref().unwrap_or("");
+                    msg.path.starts_with(p)
+                })
+                .collect();
         routes.sort_by_key(|r| std::cmp::Reverse(r.spec.path.as_deref().unwrap_or("").len()));
         let Some(route) = routes.first().copied() else {
             step!(
