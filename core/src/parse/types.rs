@@ -831,8 +831,17 @@ api_struct! {
 }
 
 api_struct! {
+    /// A policy's `selector` (istio.type.v1beta1's `WorkloadSelector`): `matchLabels`.
     pub struct WorkloadSelector {
         pub match_labels: Labels,
+    }
+}
+
+api_struct! {
+    /// A Sidecar's `workloadSelector` (networking/v1's `WorkloadSelector`): `labels`, as istiod
+    /// reads them (`GetWorkloadSelector().GetLabels()`, pilot/pkg/model/push_context.go).
+    pub struct SidecarWorkloadSelector {
+        pub labels: Labels,
     }
 }
 
@@ -915,7 +924,7 @@ api_struct! {
 
 api_struct! {
     pub struct SidecarSpec {
-        pub workload_selector: Option<WorkloadSelector>,
+        pub workload_selector: Option<SidecarWorkloadSelector>,
         #[serde(deserialize_with = "compact")]
         pub egress: Vec<IstioEgressListener>,
         #[serde(deserialize_with = "compact")]

@@ -52,13 +52,14 @@ impl Scope {
             s.spec
                 .workload_selector
                 .as_ref()
-                .is_none_or(|w| w.match_labels.is_empty())
+                .is_none_or(|w| w.labels.is_empty())
         };
         let chosen: Option<&Config<SidecarSpec>> = of(ns)
             .find(|s| {
-                s.spec.workload_selector.as_ref().is_some_and(|w| {
-                    !w.match_labels.is_empty() && w.match_labels.is_subset_of(labels)
-                })
+                s.spec
+                    .workload_selector
+                    .as_ref()
+                    .is_some_and(|w| !w.labels.is_empty() && w.labels.is_subset_of(labels))
             })
             .or_else(|| of(ns).find(selectorless))
             .or_else(|| of(root).find(selectorless));
@@ -1001,4 +1002,53 @@ pub fn sort_vhost_routes(routes: &Arc<[Route]>) -> Arc<[Route]> {
     }
     rest.extend(last);
     rest.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Istio's choice of a workload's Sidecar (`PushContext.getSidecarScope`): its namespace's
+    /// Sidecar whose selector matches, else its namespace's Sidecar without a selector, else
+    /// the root namespace's; others' Sidecars never apply, whichever comes first.
+    #[test]
+    fn a_workload_takes_its_namespace_s_sidecar_then_the_root_namespace_s() {
+        let sidecar = |ns: &str, name: &str, selector: &str| {
+            format!(
+                "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n{selector}  egress:\n  - hosts: [\"./*\"]\n"
+            )
+        };
+        let app = |a: &str| format!("  workloadSelector:\n    labels: {{app: {a}}}\n");
+        let text = [
+            sidecar("other", "picky", &app("x")),
+            sidecar("other", "plain", ""),
+            sidecar("a", "plain", ""),
+            sidecar("a", "picky", &app("x")),
+            sidecar("istio-system", "root", ""),
+            sidecar("istio-system", "root-picky", &app("y")),
+        ]
+        .concat();
+        let files = [crate::SourceFile::new("f.yaml", text)];
+        let mesh = crate::build_mesh(
+            &files,
+            &crate::LoadOptions::default(),
+            &crate::ModelOptions::default(),
+        )
+        .0;
+        let chosen = |ns: &str, a: &str| {
+            let mut labels = Labels::default();
+            labels.insert("app", a);
+            let scope = Scope::for_workload(&mesh, ns, &labels, true);
+            let sidecar = scope.sidecar.unwrap_or_default();
+            sidecar.split(" (").next().unwrap_or_default().to_string()
+        };
+        assert_eq!(chosen("a", "x"), "Sidecar a/picky");
+        assert_eq!(chosen("a", "y"), "Sidecar a/plain");
+        assert_eq!(chosen("b", "x"), "Sidecar istio-system/root");
+        assert_eq!(chosen("b", "y"), "Sidecar istio-system/root");
+        assert_eq!(
+            chosen("istio-system", "y"),
+            "Sidecar istio-system/root-picky"
+        );
+    }
 }
