@@ -553,6 +553,15 @@ fn creation(meta: &ObjectMeta) -> String {
     meta.live().creation_timestamp.clone().unwrap_or_default()
 }
 
+/// The list an index holds for `key`, or none; an empty index (a mesh without objects of
+/// its kind) answers without hashing the key.
+pub fn listed<'m>(index: &'m HashMap<String, Vec<usize>>, key: &str) -> &'m [usize] {
+    if index.is_empty() {
+        return &[];
+    }
+    index.get(key).map_or(&[], Vec::as_slice)
+}
+
 /// A new list of an index, room for one: most keys of the model's indexes (a name, a host, a
 /// port) have a single entry, and a list grown by pushing would keep room for four.
 fn list<T>() -> Vec<T> {

@@ -42,9 +42,7 @@ impl Scope {
         let root = mesh.control_plane.namespace.as_str();
         // The Sidecars of a namespace, from the index, in precedence order.
         let of = |namespace: &str| {
-            mesh.sidecars_by_namespace
-                .get(namespace)
-                .map_or(&[][..], Vec::as_slice)
+            crate::model::listed(&mesh.sidecars_by_namespace, namespace)
                 .iter()
                 .map(|&i| &mesh.sidecars[i])
         };

@@ -596,10 +596,12 @@ impl<'m> Ctx<'m> {
     /// hostname, OpenShift Route host) that exposes `host`, and what it is (in a full trace).
     pub(super) fn ingress_address(&self, host: &str, external: bool) -> Option<(Ipv4Addr, String)> {
         let mesh = self.mesh;
-        let by_host = mesh
-            .openshift_routes_by_host
-            .get(&host.to_ascii_lowercase())
-            .map_or(&[][..], Vec::as_slice);
+        let by_host = match mesh.openshift_routes.is_empty() {
+            true => &[][..],
+            false => {
+                crate::model::listed(&mesh.openshift_routes_by_host, &host.to_ascii_lowercase())
+            }
+        };
         for r in by_host.iter().map(|&i| &mesh.openshift_routes[i]) {
             if r.spec.host.as_deref() == Some(host) {
                 return Some((
@@ -656,11 +658,8 @@ impl<'m> Ctx<'m> {
         // A Gateway API Gateway of class `istio` exposes its listeners' hostnames and the
         // hostnames of the HTTPRoutes and GRPCRoutes Istio attached to it: those exposing the
         // host itself or a wildcard, from the model's index, in `gateways` order.
-        let mut exposing: Vec<usize> = mesh
-            .gateways_by_exposed_host
-            .get(host)
-            .map_or(&[][..], Vec::as_slice)
-            .to_vec();
+        let mut exposing: Vec<usize> =
+            crate::model::listed(&mesh.gateways_by_exposed_host, host).to_vec();
         exposing.extend(
             mesh.gateways_exposing_wildcards
                 .iter()

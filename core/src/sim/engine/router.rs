@@ -28,14 +28,12 @@ impl Ctx<'_> {
         let https = msg.scheme == "https";
         // Routes for the host, the longest path first (the router's order): those for the
         // host itself and those for its subdomain, from the indexes, in precedence order.
-        let mut candidates: Vec<usize> = mesh
-            .openshift_routes_by_host
-            .get(&host)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .chain(&mesh.openshift_subdomain_routes)
-            .copied()
-            .collect();
+        let mut candidates: Vec<usize> =
+            crate::model::listed(&mesh.openshift_routes_by_host, &host)
+                .iter()
+                .chain(&mesh.openshift_subdomain_routes)
+                .copied()
+                .collect();
         candidates.sort_unstable();
         candidates.dedup();
         let mut routes: Vec<&crate::model::Config<crate::parse::types::OpenShiftRouteSpec>> =
