@@ -90,6 +90,8 @@ codes! {
         "The control plane has the ambient profile but no ZTunnel resource is declared, so no pod is captured.";
     MISSING_WAYPOINT = "MS0310", Warning, "use-waypoint names no waypoint",
         "An istio.io/use-waypoint label names a waypoint (a Gateway of class istio-waypoint) that does not exist: traffic that should use it is refused.";
+    SIDECAR_SELECTS_ALL = "MS0311", Warning, "Sidecar's workloadSelector has no labels",
+        "The Sidecar's workloadSelector has no labels, so it applies to every workload of its namespace (Istio's validation warns so and admits it). Its selector takes labels; a matchLabels there is not a field of it: kubectl's strict field validation refuses it, and without validation the API server drops it.";
 }
 
 /// Looks a code up in the registry.

@@ -1671,6 +1671,38 @@ fn validate_config(mesh: &mut Mesh) {
             }
         }
     }
+    // Istio's ValidateSidecar (pkg/config/validation/validation.go) warns of a workloadSelector
+    // without labels and admits the Sidecar, which then applies to the whole namespace.
+    for sc in &mesh.sidecars {
+        let Some(sel) = sc
+            .spec
+            .workload_selector
+            .as_ref()
+            .filter(|s| s.labels.is_empty())
+        else {
+            continue;
+        };
+        let (message, hint) = if sel.match_labels.is_some() {
+            (
+                "workloadSelector has matchLabels, which a Sidecar's selector does not have: kubectl refuses the unknown field; applied without validation, the Sidecar selects every workload of its namespace",
+                "write workloadSelector: {labels: {app: ...}}",
+            )
+        } else {
+            (
+                "workloadSelector has no labels: the Sidecar applies to every workload of its namespace",
+                "add labels to the workloadSelector, or remove it to make the namespace's default Sidecar",
+            )
+        };
+        out.push(
+            Diagnostic::new(diag::SIDECAR_SELECTS_ALL, message)
+                .at(
+                    &sc.origin.file,
+                    sc.origin.line_of(&["spec", "workloadSelector"]),
+                )
+                .object(sc.display("Sidecar"))
+                .hint(hint),
+        );
+    }
     for gw in &mesh.gateways {
         if gw.labels.contains_key("istio.io/gateway-for") {
             out.push(

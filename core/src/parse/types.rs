@@ -842,6 +842,10 @@ api_struct! {
     /// reads them (`GetWorkloadSelector().GetLabels()`, pilot/pkg/model/push_context.go).
     pub struct SidecarWorkloadSelector {
         pub labels: Labels,
+        /// Not a field of this selector (it is a policy selector's): read only so that
+        /// meshsim can say so.
+        #[serde(skip_serializing)]
+        pub match_labels: Option<serde::de::IgnoredAny>,
     }
 }
 

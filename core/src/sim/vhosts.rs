@@ -1049,4 +1049,28 @@ mod tests {
             "Sidecar istio-system/root-picky"
         );
     }
+
+    /// A Sidecar selector written as a policy's (`matchLabels`) has no labels to Istio: the
+    /// Sidecar applies to every workload of its namespace, and meshsim warns at its line.
+    #[test]
+    fn a_sidecar_selector_with_match_labels_selects_every_workload_with_a_warning() {
+        let text = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: a}\nspec:\n  workloadSelector:\n    matchLabels: {app: x}\n  egress:\n  - hosts: [\"./*\"]\n";
+        let files = [crate::SourceFile::new("f.yaml", text)];
+        let (mesh, diags) = crate::build_mesh(
+            &files,
+            &crate::LoadOptions::default(),
+            &crate::ModelOptions::default(),
+        );
+        let warning = diags
+            .iter()
+            .chain(&mesh.diagnostics)
+            .find(|d| d.code == crate::diag::SIDECAR_SELECTS_ALL)
+            .expect("a warning");
+        assert_eq!(warning.line, 5, "{warning}");
+        assert!(warning.message.contains("matchLabels"), "{warning}");
+        let mut labels = Labels::default();
+        labels.insert("app", "y");
+        let scope = Scope::for_workload(&mesh, "a", &labels, true);
+        assert!(scope.sidecar.is_some_and(|s| s.starts_with("Sidecar a/s ")));
+    }
 }
