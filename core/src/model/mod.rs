@@ -1647,6 +1647,11 @@ fn validate_config(mesh: &mut Mesh) {
             );
         }
     }
+    let known: std::collections::HashSet<(&str, &str)> = mesh
+        .istio_gateways
+        .iter()
+        .map(|x| (x.namespace.as_str(), x.name.as_str()))
+        .collect();
     for vs in &mesh.virtual_services {
         for g in &vs.spec.gateways {
             if g == "mesh" {
@@ -1657,11 +1662,7 @@ fn validate_config(mesh: &mut Mesh) {
                 None => (vs.namespace.to_string(), g.clone()),
             };
             let name = name.split('.').next().unwrap_or("").to_string();
-            if !mesh
-                .istio_gateways
-                .iter()
-                .any(|x| x.namespace == ns && x.name == name)
-            {
+            if !known.contains(&(ns.as_str(), name.as_str())) {
                 out.push(
                     Diagnostic::new(diag::UNKNOWN_GATEWAY_REF, format!("gateway {ns}/{name} does not exist"))
                         .at(&vs.origin.file, vs.origin.line_of(&["spec", "gateways"]))
