@@ -475,6 +475,9 @@ pub struct Mesh {
     /// list in `gateways` order.
     pub gateways_by_exposed_host: HashMap<String, Vec<usize>>,
     pub gateways_exposing_wildcards: Vec<(usize, String)>,
+    /// meshsim's SimulatedResponses by each host they answer for (as written, and fully
+    /// qualified from the response's namespace), each list in `responses` order.
+    pub responses_by_host: HashMap<String, Vec<usize>>,
     /// VirtualServices bound to an Istio Gateway (`ns/name`), by fully qualified lowercase host;
     /// those with wildcard hosts by gateway in `vs_wildcards_by_gateway`.
     pub vs_by_gateway_host: HashMap<(String, String), Vec<usize>>,
@@ -934,6 +937,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         openshift_subdomain_routes: Vec::new(),
         gateways_by_exposed_host: HashMap::default(),
         gateways_exposing_wildcards: Vec::new(),
+        responses_by_host: HashMap::default(),
         vs_by_gateway_host: HashMap::default(),
         vs_wildcards_by_gateway: HashMap::default(),
         vs_by_gateway: HashMap::default(),
@@ -1873,6 +1877,15 @@ fn index_workloads(mesh: &mut Mesh) {
 /// VirtualServices, so that a trace costs the same whatever the mesh's size.
 fn build_trace_indexes(mesh: &mut Mesh) {
     index_exposed_hosts(mesh);
+    for (i, r) in mesh.responses.iter().enumerate() {
+        let h = r.spec.host.as_str();
+        for key in [h.to_string(), response_host(h, &r.namespace)] {
+            let list = mesh.responses_by_host.entry(key).or_insert_with(list);
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
     for s in &mut mesh.services {
         if let Some(drs) = mesh.dr_by_host.get(&s.hostname) {
             s.destination_rules = drs.as_slice().into();
@@ -2053,22 +2066,9 @@ impl Mesh {
         path: &str,
     ) -> Option<(&Config<SimulatedResponseSpec>, &ResponseRule)> {
         let path = path.split('?').next().unwrap_or("/");
-        for r in &self.responses {
-            let names = |h: &str| -> bool {
-                if h == host {
-                    return true;
-                }
-                // Service short forms, relative to the SimulatedResponse's namespace.
-                let full = if h.ends_with(".svc") {
-                    format!("{h}.cluster.local")
-                } else if !h.contains('.') {
-                    format!("{h}.{}.{DOMAIN}", r.namespace)
-                } else {
-                    format!("{h}.{DOMAIN}")
-                };
-                full == host
-            };
-            if !names(&r.spec.host) || r.spec.port.is_some_and(|p| p != port) {
+        for &i in listed(&self.responses_by_host, host) {
+            let r = &self.responses[i];
+            if r.spec.port.is_some_and(|p| p != port) {
                 continue;
             }
             for rule in &r.spec.rules {
@@ -2088,6 +2088,18 @@ impl Mesh {
             }
         }
         None
+    }
+}
+
+/// The host a SimulatedResponse's `host` names besides itself: Service short forms are
+/// relative to the response's namespace.
+fn response_host(h: &str, namespace: &str) -> String {
+    if h.ends_with(".svc") {
+        format!("{h}.cluster.local")
+    } else if !h.contains('.') {
+        format!("{h}.{namespace}.{DOMAIN}")
+    } else {
+        format!("{h}.{DOMAIN}")
     }
 }
 
