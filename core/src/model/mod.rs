@@ -1640,8 +1640,14 @@ fn gateway_deployments(
 /// Cross-object checks that produce warnings (the loader already checked each object alone).
 fn validate_config(mesh: &mut Mesh) {
     let mut out = Vec::new();
+    // Only gateway proxies can serve an Istio Gateway: a handful among the workloads.
+    let gateway_proxies: Vec<&Workload> = mesh
+        .workloads
+        .iter()
+        .filter(|w| w.proxy == ProxyKind::Gateway)
+        .collect();
     for gw in &mesh.istio_gateways {
-        let served = mesh.workloads.iter().any(|w| gw.selects(w));
+        let served = gateway_proxies.iter().any(|w| gw.selects(w));
         if !served {
             out.push(
                 Diagnostic::new(diag::GATEWAY_NO_WORKLOAD, format!("selector {:?} matches no gateway proxy", gw.spec.selector))
