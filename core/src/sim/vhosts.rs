@@ -1073,4 +1073,66 @@ mod tests {
         let scope = Scope::for_workload(&mesh, "a", &labels, true);
         assert!(scope.sidecar.is_some_and(|s| s.starts_with("Sidecar a/s ")));
     }
+
+    proptest::proptest! {
+        /// The Sidecar a workload takes, found through the index by namespace, is the one
+        /// Istio's rule picks walking every Sidecar in precedence order: its namespace's with
+        /// a matching selector, else its namespace's without one, else the root namespace's
+        /// without one.
+        #[test]
+        fn the_indexed_sidecar_is_the_one_the_walk_finds(
+            sidecars in proptest::collection::vec((0..3usize, 0..3usize), 0..8),
+            ns in 0..4usize,
+            app in 0..3usize,
+        ) {
+            const NS: [&str; 4] = ["a", "b", "istio-system", "c"];
+            const APP: [&str; 3] = ["x", "y", "z"];
+            let mut text = String::new();
+            for (i, (n, selector)) in sidecars.iter().enumerate() {
+                let selector = match selector {
+                    0 => String::new(),
+                    s => format!("  workloadSelector:\n    labels: {{app: {}}}\n", APP[s - 1]),
+                };
+                text.push_str(&format!(
+                    "---\napiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {{name: s{i}, namespace: {}}}\nspec:\n{selector}  egress:\n  - hosts: [\"./*\"]\n",
+                    NS[*n]
+                ));
+            }
+            let files = [crate::SourceFile::new("f.yaml", text)];
+            let mesh = crate::build_mesh(
+                &files,
+                &crate::LoadOptions::default(),
+                &crate::ModelOptions::default(),
+            )
+            .0;
+            let mut labels = Labels::default();
+            labels.insert("app", APP[app]);
+            let ns = NS[ns];
+            let selectorless = |s: &&Config<SidecarSpec>| {
+                s.spec.workload_selector.as_ref().is_none_or(|w| w.labels.is_empty())
+            };
+            let walked = mesh
+                .sidecars
+                .iter()
+                .find(|s| {
+                    s.namespace == ns
+                        && s.spec.workload_selector.as_ref().is_some_and(|w| {
+                            !w.labels.is_empty() && w.labels.is_subset_of(&labels)
+                        })
+                })
+                .or_else(|| mesh.sidecars.iter().filter(|s| s.namespace == ns).find(selectorless))
+                .or_else(|| {
+                    mesh.sidecars
+                        .iter()
+                        .filter(|s| s.namespace == "istio-system")
+                        .find(selectorless)
+                })
+                .map(|s| format!("Sidecar {}/{} ", s.namespace, s.name));
+            let indexed = Scope::for_workload(&mesh, ns, &labels, true).sidecar;
+            proptest::prop_assert_eq!(
+                indexed.as_deref().map(|s| s.split("(").next().unwrap_or_default()),
+                walked.as_deref()
+            );
+        }
+    }
 }
