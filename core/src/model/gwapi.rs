@@ -1855,4 +1855,83 @@ mod tests {
         let order: Vec<usize> = v.iter().map(|r| r.1).collect();
         assert_eq!(order, vec![4, 3, 2, 1, 0]);
     }
+
+    proptest::proptest! {
+        /// The Gateways `Mesh::gateways_by_exposed_host` and `gateways_exposing_wildcards`
+        /// give for a host are those that expose it by the walk a trace once did: class
+        /// `istio`, and a listener's hostname or an attached HTTPRoute's hostname matching it.
+        #[test]
+        fn the_exposed_host_index_agrees_with_the_walk(
+            gateways in proptest::collection::vec((proptest::bool::ANY, 0..4usize), 1..4),
+            routes in proptest::collection::vec((0..8usize, 0..8usize), 0..4),
+        ) {
+            const LISTENER: [Option<&str>; 4] =
+                [None, Some("a.example.com"), Some("*.example.com"), Some("b.example.com")];
+            const ROUTE_HOSTS: [&str; 3] = ["a.example.com", "c.example.com", "*.wild.io"];
+            let mut text = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: gw}\n");
+            for (g, (istio, listener)) in gateways.iter().enumerate() {
+                let class = if *istio { "istio" } else { "other" };
+                let hostname = LISTENER[*listener]
+                    .map(|h| format!("    hostname: \"{h}\"\n"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: g{g}, namespace: gw}}\nspec:\n  gatewayClassName: {class}\n  listeners:\n  - name: http\n    port: 80\n    protocol: HTTP\n{hostname}"
+                ));
+            }
+            for (r, (parents, hosts)) in routes.iter().enumerate() {
+                let parents: Vec<String> = (0..gateways.len())
+                    .filter(|g| parents & (1 << g) != 0)
+                    .map(|g| format!("{{name: g{g}}}"))
+                    .collect();
+                let hosts: Vec<String> = (0..3)
+                    .filter(|h| hosts & (1 << h) != 0)
+                    .map(|h| format!("\"{}\"", ROUTE_HOSTS[h]))
+                    .collect();
+                text.push_str(&format!(
+                    "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r{r}, namespace: gw}}\nspec:\n  parentRefs: [{}]\n  hostnames: [{}]\n  rules:\n  - backendRefs: [{{name: web, port: 80}}]\n",
+                    parents.join(", "),
+                    hosts.join(", ")
+                ));
+            }
+            let files = [crate::SourceFile::new("f.yaml", text)];
+            let mesh = crate::build_mesh(
+                &files,
+                &crate::LoadOptions::default(),
+                &crate::ModelOptions::default(),
+            )
+            .0;
+            for host in ["a.example.com", "b.example.com", "c.example.com", "x.example.com", "y.wild.io", "example.com"] {
+                let walked: Vec<usize> = mesh
+                    .gateways
+                    .iter()
+                    .enumerate()
+                    .filter(|(gi, gw)| {
+                        gw.spec.gateway_class_name == "istio"
+                            && (gw.spec.listeners.iter().any(|l| {
+                                l.hostname.as_deref().is_some_and(|h| host_matches(h, host))
+                            }) || mesh.gateway_api.routes_attached_to(*gi).any(|(kind, ri)| {
+                                kind == RouteKind::Http
+                                    && mesh.http_routes[ri]
+                                        .spec
+                                        .hostnames
+                                        .iter()
+                                        .any(|h| host_matches(h, host))
+                            }))
+                    })
+                    .map(|(gi, _)| gi)
+                    .collect();
+                let mut indexed: Vec<usize> =
+                    crate::model::listed(&mesh.gateways_by_exposed_host, host).to_vec();
+                indexed.extend(
+                    mesh.gateways_exposing_wildcards
+                        .iter()
+                        .filter(|(_, p)| host_matches(p, host))
+                        .map(|(gi, _)| *gi),
+                );
+                indexed.sort_unstable();
+                indexed.dedup();
+                proptest::prop_assert_eq!(&indexed, &walked, "{}", host);
+            }
+        }
+    }
 }
