@@ -465,6 +465,11 @@ pub struct Mesh {
     /// Sidecar resources by namespace, each list in precedence order: a sidecar's scope looks
     /// at its own namespace's and the root namespace's only.
     pub sidecars_by_namespace: HashMap<String, Vec<usize>>,
+    /// Parallel to `sidecars`: each as a sidecar's scope reads it, prepared once.
+    pub sidecar_scopes: Vec<SidecarScope>,
+    /// The egress of a sidecar no Sidecar resource (or one without egress) applies to: every
+    /// namespace's hosts on every port (Istio's default `*/*`).
+    pub open_egress: Box<[EgressListener]>,
     /// OpenShift Routes by lowercase `spec.host`, and those with `wildcardPolicy: Subdomain`,
     /// each list in precedence order.
     pub openshift_routes_by_host: HashMap<String, Vec<usize>>,
@@ -933,6 +938,11 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
         istio_gateways_by_host: HashMap::default(),
         istio_gateway_wildcards: Vec::new(),
         sidecars_by_namespace: HashMap::default(),
+        sidecar_scopes: Vec::new(),
+        open_egress: Box::new([EgressListener {
+            port: None,
+            hosts: Box::new([("*".to_string(), "*".to_string())]),
+        }]),
         openshift_routes_by_host: HashMap::default(),
         openshift_subdomain_routes: Vec::new(),
         gateways_by_exposed_host: HashMap::default(),
@@ -1347,6 +1357,7 @@ fn build(loaded: Loaded, opts: &ModelOptions) -> Mesh {
             .or_insert_with(list)
             .push(i);
     }
+    mesh.sidecar_scopes = mesh.sidecars.iter().map(SidecarScope::of).collect();
     for (i, r) in mesh.openshift_routes.iter().enumerate() {
         if let Some(h) = &r.spec.host {
             mesh.openshift_routes_by_host
@@ -2094,6 +2105,71 @@ impl Mesh {
             }
         }
         None
+    }
+}
+
+/// One egress listener of a Sidecar: its port (none: any), and its hosts as (namespace
+/// pattern, host pattern) pairs (`ns/host`; a host without a namespace is `*/host`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EgressListener {
+    pub port: Option<u16>,
+    pub hosts: Box<[(String, String)]>,
+}
+
+/// A Sidecar resource as a sidecar's scope reads it, prepared while the model is built so
+/// that a trace borrows it.
+#[derive(Debug, Clone)]
+pub struct SidecarScope {
+    /// Its egress listeners; empty when it has none (the scope is then open).
+    pub egress: Box<[EgressListener]>,
+    /// The outbound traffic policy it sets, and where it sets it.
+    pub policy: Option<(OutboundPolicy, String)>,
+    /// `Sidecar ns/name (file:line)`.
+    pub description: String,
+}
+
+impl SidecarScope {
+    fn of(s: &Config<SidecarSpec>) -> SidecarScope {
+        let egress = s
+            .spec
+            .egress
+            .iter()
+            .map(|l| EgressListener {
+                port: l.port.as_ref().map(|p| p.number),
+                hosts: l
+                    .hosts
+                    .iter()
+                    .map(|h| match h.split_once('/') {
+                        Some((n, host)) => (n.to_string(), host.to_string()),
+                        None => ("*".to_string(), h.to_string()),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let policy = s
+            .spec
+            .outbound_traffic_policy
+            .as_ref()
+            .and_then(|p| p.mode.as_deref())
+            .map(|mode| {
+                let policy = if mode == "REGISTRY_ONLY" {
+                    OutboundPolicy::RegistryOnly
+                } else {
+                    OutboundPolicy::AllowAny
+                };
+                let source = format!(
+                    "Sidecar {}/{} ({})",
+                    s.namespace,
+                    s.name,
+                    s.origin.pos_of(&["spec", "outboundTrafficPolicy"])
+                );
+                (policy, source)
+            });
+        SidecarScope {
+            egress,
+            policy,
+            description: format!("Sidecar {}/{} ({})", s.namespace, s.name, s.origin.pos()),
+        }
     }
 }
 

@@ -2,28 +2,25 @@
 //! the one host asked about (never the whole mesh), in the order and shape Istio generates them.
 
 use super::route::*;
-use crate::model::{host_matches, hosts_intersect, Config, Mesh, OutboundPolicy};
+use crate::model::{host_matches, hosts_intersect, Config, EgressListener, Mesh, OutboundPolicy};
 use crate::parse::types::*;
 use crate::text::cat;
 use std::sync::Arc;
 
-/// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies.
-/// Egress listeners of a scope: (port or any, [(namespace pattern, host pattern)]).
-pub type EgressHosts = Vec<(Option<u16>, Vec<(String, String)>)>;
-
-pub struct Scope {
+/// What a sidecar can see: Istio's SidecarScope, from the Sidecar resource that applies,
+/// borrowed from the model (`Mesh::sidecar_scopes`), so that making one allocates nothing.
+pub struct Scope<'m> {
     /// Describe what is built (virtual host and route sources), for a full trace.
     pub words: bool,
-    pub namespace: String,
-    /// (port or any, [(namespace pattern, host pattern)]).
-    pub egress: EgressHosts,
+    pub namespace: &'m str,
+    pub egress: &'m [EgressListener],
     /// No Sidecar egress listener applies: every namespace's hosts on every port are
     /// imported (Istio's default `*/*`).
     pub open: bool,
     pub policy: OutboundPolicy,
-    pub policy_source: String,
+    pub policy_source: &'m str,
     /// `Sidecar ns/name (file:line)` when one applies.
-    pub sidecar: Option<String>,
+    pub sidecar: Option<&'m str>,
 }
 
 /// `text()` when `on`, else nothing: descriptions a verdict does not need.
@@ -35,8 +32,8 @@ pub(super) fn words(on: bool, text: impl FnOnce() -> String) -> String {
     }
 }
 
-impl Scope {
-    pub fn for_workload(mesh: &Mesh, ns: &str, labels: &Labels, words: bool) -> Scope {
+impl<'m> Scope<'m> {
+    pub fn for_workload(mesh: &'m Mesh, ns: &'m str, labels: &Labels, words: bool) -> Scope<'m> {
         // Istio picks the Sidecar of the workload's namespace whose selector matches, then the
         // namespace's selector-less one, then the root namespace's selector-less one.
         let root = mesh.control_plane.namespace.as_str();
@@ -44,79 +41,56 @@ impl Scope {
         let of = |namespace: &str| {
             crate::model::listed(&mesh.sidecars_by_namespace, namespace)
                 .iter()
-                .map(|&i| &mesh.sidecars[i])
+                .map(|&i| (i, &mesh.sidecars[i]))
         };
-        let selectorless = |s: &&Config<SidecarSpec>| {
+        let selectorless = |(_, s): &(usize, &Config<SidecarSpec>)| {
             s.spec
                 .workload_selector
                 .as_ref()
                 .is_none_or(|w| w.labels.is_empty())
         };
-        let chosen: Option<&Config<SidecarSpec>> = of(ns)
-            .find(|s| {
+        let chosen = of(ns)
+            .find(|(_, s)| {
                 s.spec
                     .workload_selector
                     .as_ref()
                     .is_some_and(|w| !w.labels.is_empty() && w.labels.is_subset_of(labels))
             })
             .or_else(|| of(ns).find(selectorless))
-            .or_else(|| of(root).find(selectorless));
-        let mut egress = Vec::new();
-        let mut policy = mesh.settings.outbound_policy;
-        let mut policy_source = mesh.settings.outbound_policy_source.clone();
-        if let Some(s) = chosen {
-            for l in &s.spec.egress {
-                let hosts = l
-                    .hosts
-                    .iter()
-                    .map(|h| match h.split_once('/') {
-                        Some((n, host)) => (n.to_string(), host.to_string()),
-                        None => ("*".to_string(), h.to_string()),
-                    })
-                    .collect();
-                egress.push((l.port.as_ref().map(|p| p.number), hosts));
-            }
-            if let Some(mode) = s
-                .spec
-                .outbound_traffic_policy
-                .as_ref()
-                .and_then(|p| p.mode.as_deref())
-            {
-                policy = if mode == "REGISTRY_ONLY" {
-                    OutboundPolicy::RegistryOnly
-                } else {
-                    OutboundPolicy::AllowAny
-                };
-                policy_source = format!(
-                    "Sidecar {}/{} ({})",
-                    s.namespace,
-                    s.name,
-                    s.origin.pos_of(&["spec", "outboundTrafficPolicy"])
-                );
-            }
-        }
-        let open = egress.is_empty();
-        if open {
-            egress.push((None, vec![("*".to_string(), "*".to_string())]));
-        }
+            .or_else(|| of(root).find(selectorless))
+            .map(|(i, _)| &mesh.sidecar_scopes[i]);
+        let egress = chosen.map(|c| &c.egress[..]).filter(|e| !e.is_empty());
+        let (policy, policy_source) = match chosen.and_then(|c| c.policy.as_ref()) {
+            Some((policy, source)) => (*policy, source.as_str()),
+            None => (
+                mesh.settings.outbound_policy,
+                mesh.settings.outbound_policy_source.as_str(),
+            ),
+        };
         Scope {
             words,
-            namespace: ns.to_string(),
-            egress,
-            open,
+            namespace: ns,
+            egress: egress.unwrap_or(&mesh.open_egress),
+            open: egress.is_none(),
             policy,
             policy_source,
-            sidecar: chosen
-                .map(|s| format!("Sidecar {}/{} ({})", s.namespace, s.name, s.origin.pos())),
+            sidecar: chosen.map(|c| c.description.as_str()),
         }
     }
 
-    fn listeners(&self, port: u16) -> impl Iterator<Item = &(String, String)> {
-        let exact = self.egress.iter().any(|(p, _)| *p == Some(port));
-        self.egress
+    fn listeners(&self, port: u16) -> impl Iterator<Item = &'m (String, String)> {
+        let egress = self.egress;
+        let exact = egress.iter().any(|l| l.port == Some(port));
+        egress
             .iter()
-            .filter(move |(p, _)| if exact { *p == Some(port) } else { p.is_none() })
-            .flat_map(|(_, h)| h.iter())
+            .filter(move |l| {
+                if exact {
+                    l.port == Some(port)
+                } else {
+                    l.port.is_none()
+                }
+            })
+            .flat_map(|l| l.hosts.iter())
     }
 
     fn ns_matches(&self, pattern: &str, ns: &str) -> bool {
@@ -137,7 +111,7 @@ impl Scope {
         if self.open && facts.exported_everywhere && facts.has_hosts {
             return true;
         }
-        exported_to(&vs.spec.export_to, &vs.namespace, &self.namespace)
+        exported_to(&vs.spec.export_to, &vs.namespace, self.namespace)
             && self.listeners(port).any(|(pn, ph)| {
                 self.ns_matches(pn, &vs.namespace) && hosts.iter().any(|h| hosts_intersect(ph, h))
             })
@@ -316,7 +290,7 @@ pub fn has_wildcard_http_listener(mesh: &Mesh, scope: &Scope, port: u16) -> bool
         for &si in list {
             let s = &mesh.services[si];
             if scope.sees_host(port, &s.namespace, &s.hostname)
-                && service_exported(mesh, &s.hostname, &scope.namespace)
+                && service_exported(mesh, &s.hostname, scope.namespace)
             {
                 return true;
             }
@@ -326,7 +300,7 @@ pub fn has_wildcard_http_listener(mesh: &Mesh, scope: &Scope, port: u16) -> bool
         for &i in list {
             let se = &mesh.service_entries[i];
             if scope.sees_host(port, &se.namespace, &se.host)
-                && exported_to(&se.spec.export_to, &se.namespace, &scope.namespace)
+                && exported_to(&se.spec.export_to, &se.namespace, scope.namespace)
             {
                 return true;
             }
@@ -352,7 +326,7 @@ fn registry_matching(mesh: &Mesh, scope: &Scope, port: u16, pattern: &str) -> bo
             let s = &mesh.services[si];
             if host_matches(pattern, &s.hostname)
                 && scope.sees_host(port, &s.namespace, &s.hostname)
-                && service_exported(mesh, &s.hostname, &scope.namespace)
+                && service_exported(mesh, &s.hostname, scope.namespace)
             {
                 return true;
             }
@@ -363,7 +337,7 @@ fn registry_matching(mesh: &Mesh, scope: &Scope, port: u16, pattern: &str) -> bo
             let se = &mesh.service_entries[i];
             if hosts_intersect(pattern, &se.host)
                 && scope.sees_host(port, &se.namespace, &se.host)
-                && exported_to(&se.spec.export_to, &se.namespace, &scope.namespace)
+                && exported_to(&se.spec.export_to, &se.namespace, scope.namespace)
             {
                 return true;
             }
@@ -389,7 +363,7 @@ fn registry_host_described(
         if s.external_name.is_none() {
             let p = s.port(port)?;
             if scope.sees_host(port, &s.namespace, &s.hostname)
-                && service_exported(mesh, &s.hostname, &scope.namespace)
+                && service_exported(mesh, &s.hostname, scope.namespace)
             {
                 return Some(RegistryHost {
                     host: s.hostname.clone(),
@@ -408,7 +382,7 @@ fn registry_host_described(
         let se = &mesh.service_entries[*i];
         if let Some(proto) = se.protocol(port) {
             if scope.sees_host(port, &se.namespace, &se.host)
-                && exported_to(&se.spec.export_to, &se.namespace, &scope.namespace)
+                && exported_to(&se.spec.export_to, &se.namespace, scope.namespace)
             {
                 return Some(RegistryHost {
                     host: se.host.clone(),
@@ -577,7 +551,7 @@ fn registry_vhost(
 /// of it).
 fn services_named(mesh: &Mesh, scope: &Scope, host: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut names: Vec<String> = service_candidates(host, &scope.namespace);
+    let mut names: Vec<String> = service_candidates(host, scope.namespace);
     if let Ok(ip) = host.parse::<std::net::Ipv4Addr>() {
         if let Some(&si) = mesh.service_by_ip.get(&ip) {
             names.push(mesh.services[si].hostname.clone());
@@ -1130,7 +1104,7 @@ mod tests {
                 .map(|s| format!("Sidecar {}/{} ", s.namespace, s.name));
             let indexed = Scope::for_workload(&mesh, ns, &labels, true).sidecar;
             proptest::prop_assert_eq!(
-                indexed.as_deref().map(|s| s.split("(").next().unwrap_or_default()),
+                indexed.map(|s| s.split("(").next().unwrap_or_default()),
                 walked.as_deref()
             );
         }
