@@ -39,6 +39,13 @@ pub fn build_mesh_from(mut loaded: Loaded, model: &ModelOptions) -> (Mesh, Vec<D
     (mesh, diags)
 }
 
+/// The model of one file's manifests, `f.yaml`, for the core's tests.
+#[cfg(test)]
+pub(crate) fn mesh_of(text: &str) -> Mesh {
+    let files = [SourceFile::new("f.yaml", text)];
+    build_mesh(&files, &LoadOptions::default(), &ModelOptions::default()).0
+}
+
 /// Reads a meshConfig document (as istioctl's `--meshConfigFile`).
 pub fn parse_mesh_config(
     path: &str,

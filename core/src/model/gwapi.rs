@@ -1893,13 +1893,7 @@ mod tests {
                     hosts.join(", ")
                 ));
             }
-            let files = [crate::SourceFile::new("f.yaml", text)];
-            let mesh = crate::build_mesh(
-                &files,
-                &crate::LoadOptions::default(),
-                &crate::ModelOptions::default(),
-            )
-            .0;
+            let mesh = crate::mesh_of(&text);
             for host in ["a.example.com", "b.example.com", "c.example.com", "x.example.com", "y.wild.io", "example.com"] {
                 let walked: Vec<usize> = mesh
                     .gateways

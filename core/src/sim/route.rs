@@ -1031,17 +1031,7 @@ fn merge_matches(root: &[RouteMatch], delegate: &[RouteMatch]) -> Vec<RouteMatch
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The model of one file's manifests, `f.yaml`.
-    fn mesh_of(text: &str) -> Mesh {
-        let files = [crate::SourceFile::new("f.yaml", text)];
-        crate::build_mesh(
-            &files,
-            &crate::LoadOptions::default(),
-            &crate::ModelOptions::default(),
-        )
-        .0
-    }
+    use crate::mesh_of;
 
     fn vh(name: &str, domains: &[&str]) -> VirtualHost {
         VirtualHost {

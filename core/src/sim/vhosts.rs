@@ -1000,13 +1000,7 @@ mod tests {
             sidecar("istio-system", "root-picky", &app("y")),
         ]
         .concat();
-        let files = [crate::SourceFile::new("f.yaml", text)];
-        let mesh = crate::build_mesh(
-            &files,
-            &crate::LoadOptions::default(),
-            &crate::ModelOptions::default(),
-        )
-        .0;
+        let mesh = crate::mesh_of(&text);
         let chosen = |ns: &str, a: &str| {
             let mut labels = Labels::default();
             labels.insert("app", a);
@@ -1029,15 +1023,10 @@ mod tests {
     #[test]
     fn a_sidecar_selector_with_match_labels_selects_every_workload_with_a_warning() {
         let text = "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: a}\nspec:\n  workloadSelector:\n    matchLabels: {app: x}\n  egress:\n  - hosts: [\"./*\"]\n";
-        let files = [crate::SourceFile::new("f.yaml", text)];
-        let (mesh, diags) = crate::build_mesh(
-            &files,
-            &crate::LoadOptions::default(),
-            &crate::ModelOptions::default(),
-        );
-        let warning = diags
+        let mesh = crate::mesh_of(text);
+        let warning = mesh
+            .diagnostics
             .iter()
-            .chain(&mesh.diagnostics)
             .find(|d| d.code == crate::diag::SIDECAR_SELECTS_ALL)
             .expect("a warning");
         assert_eq!(warning.line, 5, "{warning}");
@@ -1072,13 +1061,7 @@ mod tests {
                     NS[*n]
                 ));
             }
-            let files = [crate::SourceFile::new("f.yaml", text)];
-            let mesh = crate::build_mesh(
-                &files,
-                &crate::LoadOptions::default(),
-                &crate::ModelOptions::default(),
-            )
-            .0;
+            let mesh = crate::mesh_of(&text);
             let mut labels = Labels::default();
             labels.insert("app", APP[app]);
             let ns = NS[ns];
