@@ -190,7 +190,7 @@ impl GatewayApi {
     /// The routes Istio attached to some listener of the Gateway `gi` (`meshsim get`; a trace
     /// uses `Mesh::gateways_by_exposed_host`).
     pub fn routes_attached_to(&self, gi: usize) -> impl Iterator<Item = (RouteKind, usize)> + '_ {
-        let attached = move |info: &RouteInfo| info.attached_gateways().contains(&gi);
+        let attached = move |info: &RouteInfo| info.listener_gateways().any(|g| g == gi);
         let http = self
             .http_routes
             .iter()
@@ -208,18 +208,21 @@ impl GatewayApi {
 }
 
 impl RouteInfo {
-    /// The Gateways (indexes into `Mesh::gateways`) Istio attached the route to some listener
-    /// of, each once.
-    pub fn attached_gateways(&self) -> Vec<usize> {
-        let mut out: Vec<usize> = self
-            .attachments
+    /// The Gateways (indexes into `Mesh::gateways`) Istio attached the route to a listener
+    /// of, once per attachment.
+    fn listener_gateways(&self) -> impl Iterator<Item = usize> + '_ {
+        self.attachments
             .iter()
             .filter(|a| a.denied.is_none())
             .filter_map(|a| match a.target {
                 ParentTarget::Listener { gateway, .. } => Some(gateway),
                 _ => None,
             })
-            .collect();
+    }
+
+    /// The Gateways Istio attached the route to some listener of, each once.
+    pub fn attached_gateways(&self) -> Vec<usize> {
+        let mut out: Vec<usize> = self.listener_gateways().collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -1914,16 +1917,7 @@ mod tests {
                     })
                     .map(|(gi, _)| gi)
                     .collect();
-                let mut indexed: Vec<usize> =
-                    crate::model::listed(&mesh.gateways_by_exposed_host, host).to_vec();
-                indexed.extend(
-                    mesh.gateways_exposing_wildcards
-                        .iter()
-                        .filter(|(_, p)| host_matches(p, host))
-                        .map(|(gi, _)| *gi),
-                );
-                indexed.sort_unstable();
-                indexed.dedup();
+                let indexed = mesh.gateways_exposing(host);
                 proptest::prop_assert_eq!(&indexed, &walked, "{}", host);
             }
         }

@@ -561,6 +561,23 @@ fn creation(meta: &ObjectMeta) -> String {
     meta.live().creation_timestamp.clone().unwrap_or_default()
 }
 
+impl Mesh {
+    /// The Gateway API Gateways of class `istio` exposing `host` (a listener's hostname or an
+    /// attached route's hostname matching it), in `gateways` order, from the indexes.
+    pub fn gateways_exposing(&self, host: &str) -> Vec<usize> {
+        let mut exposing: Vec<usize> = listed(&self.gateways_by_exposed_host, host).to_vec();
+        exposing.extend(
+            self.gateways_exposing_wildcards
+                .iter()
+                .filter(|(_, pattern)| host_matches(pattern, host))
+                .map(|(gi, _)| *gi),
+        );
+        exposing.sort_unstable();
+        exposing.dedup();
+        exposing
+    }
+}
+
 /// The list an index holds for `key`, or none; an empty index (a mesh without objects of
 /// its kind) answers without hashing the key.
 pub fn listed<'m>(index: &'m HashMap<String, Vec<usize>>, key: &str) -> &'m [usize] {
@@ -1423,29 +1440,15 @@ fn index_exposed_hosts(mesh: &mut Mesh) {
         }
     }
     let api = &mesh.gateway_api;
-    for (ri, info) in api.http_routes.iter().enumerate() {
+    let http = api.http_routes.iter().zip(&mesh.http_routes);
+    let grpc = api.grpc_routes.iter().zip(&mesh.grpc_routes);
+    let routes = http
+        .map(|(info, r)| (info, &r.spec.hostnames))
+        .chain(grpc.map(|(info, r)| (info, &r.spec.hostnames)));
+    for (info, hostnames) in routes {
         for gi in info.attached_gateways() {
             if let Some(hosts) = exposed.get_mut(gi) {
-                hosts.extend(
-                    mesh.http_routes[ri]
-                        .spec
-                        .hostnames
-                        .iter()
-                        .map(String::as_str),
-                );
-            }
-        }
-    }
-    for (ri, info) in api.grpc_routes.iter().enumerate() {
-        for gi in info.attached_gateways() {
-            if let Some(hosts) = exposed.get_mut(gi) {
-                hosts.extend(
-                    mesh.grpc_routes[ri]
-                        .spec
-                        .hostnames
-                        .iter()
-                        .map(String::as_str),
-                );
+                hosts.extend(hostnames.iter().map(String::as_str));
             }
         }
     }

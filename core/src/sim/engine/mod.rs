@@ -658,16 +658,7 @@ impl<'m> Ctx<'m> {
         // A Gateway API Gateway of class `istio` exposes its listeners' hostnames and the
         // hostnames of the HTTPRoutes and GRPCRoutes Istio attached to it: those exposing the
         // host itself or a wildcard, from the model's index, in `gateways` order.
-        let mut exposing: Vec<usize> =
-            crate::model::listed(&mesh.gateways_by_exposed_host, host).to_vec();
-        exposing.extend(
-            mesh.gateways_exposing_wildcards
-                .iter()
-                .filter(|(_, pattern)| crate::model::host_matches(pattern, host))
-                .map(|(gi, _)| *gi),
-        );
-        exposing.sort_unstable();
-        exposing.dedup();
+        let exposing = mesh.gateways_exposing(host);
         for gi in exposing {
             let gw = &mesh.gateways[gi];
             if let Some(s) = mesh.service(&cat!(
