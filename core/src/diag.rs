@@ -70,6 +70,8 @@ codes! {
         "The apiVersion is not one the API server serves for this kind; meshsim reads it as the served version.";
     SET_ASIDE = "MS0204", Note, "installation objects set aside",
         "CRDs, webhook configurations, access control, kustomize files and similar objects of an install folder or a cluster dump are read and kept but change no routing; one note counts them by kind.";
+    UNKNOWN_FIELD = "MS0205", Warning, "field not in the kind's API",
+        "The object writes a field its API does not define (a typo, or a field indented into the wrong place). kubectl apply refuses the object under its default strict field validation; applied without validation, the API server drops the field. meshsim reads the object without it.";
     NO_CONTROL_PLANE = "MS0301", Note, "no control plane declared",
         "No Istio, IstioRevision or istio ConfigMap is in the manifests: meshsim assumes a control plane whose default revision exists and supports sidecar and ambient modes.";
     MISSING_REVISION = "MS0302", Warning, "injection names a revision that does not exist",

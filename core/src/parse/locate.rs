@@ -8,6 +8,20 @@ pub fn locate(doc: &str, path: &[&str]) -> Option<usize> {
     walk(doc, path, false).0
 }
 
+/// Zero-based line offset within `doc` of the field at `path`, or of the deepest part of the
+/// path found when the rest is not in block style (`port: {numbr: 80}` gives `port`'s line);
+/// None when not even the first part is found.
+pub fn locate_nearest(doc: &str, path: &[&str]) -> Option<usize> {
+    let mut path = path;
+    while !path.is_empty() {
+        if let Some(line) = locate(doc, path) {
+            return Some(line);
+        }
+        path = &path[..path.len() - 1];
+    }
+    None
+}
+
 /// Zero-based line offsets of every item of the list at `list`, in one pass: item `i` is at
 /// `locate(doc, list + [i])`.
 pub fn locate_items(doc: &str, list: &[&str]) -> Vec<usize> {
@@ -170,7 +184,7 @@ impl<'a> Line<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{locate, locate_items};
+    use super::{locate, locate_items, locate_nearest};
 
     const VS: &str = "apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -192,6 +206,22 @@ spec:
     route:
     - destination: {host: b}
 ";
+
+    #[test]
+    fn nearest_stops_where_flow_style_starts() {
+        let path = ["spec", "http", "1", "route", "0", "destination", "hots"];
+        assert_eq!(locate(VS, &path), None);
+        assert_eq!(
+            locate_nearest(VS, &path),
+            Some(18),
+            "the `- destination: {{...}}` line"
+        );
+        assert_eq!(
+            locate_nearest(VS, &["spec", "hosts"]),
+            locate(VS, &["spec", "hosts"])
+        );
+        assert_eq!(locate_nearest(VS, &["nothing", "here"]), None);
+    }
 
     #[test]
     fn finds_nested_list_items_and_keys() {

@@ -2,13 +2,16 @@
 //! fails as a whole and never drops an object silently: each document becomes a resource, an
 //! `Unknown` resource listed in a warning, or an error naming file, line and cause.
 
+mod fields;
 mod labels;
 pub mod locate;
 mod onepass;
+mod schema;
 mod source;
 pub mod types;
 
 use crate::diag::{self, Diagnostic};
+use fields::{Checked, Track, UnknownField};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -52,6 +55,14 @@ impl Origin {
     /// The line of a field inside the object (`["spec", "http", "1"]`), or the object's line.
     pub fn line_of(&self, path: &[&str]) -> usize {
         match self.with_document(|doc| locate::locate(doc, path)) {
+            Some(l) => self.line + l,
+            None => self.line,
+        }
+    }
+    /// The line of a field, or of its deepest parent written in block style, or the
+    /// object's line.
+    pub fn line_of_nearest(&self, path: &[&str]) -> usize {
+        match self.with_document(|doc| locate::locate_nearest(doc, path)) {
             Some(l) => self.line + l,
             None => self.line,
         }
@@ -896,14 +907,118 @@ fn list_item_spans(doc: &str) -> Vec<(usize, usize, usize)> {
     spans
 }
 
-/// Deserialises either from the document text (positions exact) or from a list item's value.
+/// Deserialises either from the document text (positions exact) or from a list item's value,
+/// noting in `t` the fields the kind's API does not have.
 fn typed<T: DeserializeOwned>(
     doc: &str,
     item: &Option<serde_yaml::Value>,
+    t: &mut Track,
 ) -> Result<T, serde_yaml::Error> {
     match item {
-        Some(v) => serde_yaml::from_value(v.clone()),
-        None => serde_yaml::from_str(doc),
+        Some(v) => T::deserialize(Checked::new(v.clone(), t)),
+        None => T::deserialize(Checked::new(serde_yaml::Deserializer::from_str(doc), t)),
+    }
+}
+
+/// The top-level fields of an object of each shape (kinds kept as raw values are not
+/// checked).
+fn top_level_fields(shape: Shape) -> Option<&'static [&'static str]> {
+    Some(match shape {
+        Shape::Kept => return None,
+        Shape::ConfigMap => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "data",
+            "binaryData",
+            "immutable",
+        ],
+        Shape::ServiceAccount => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "secrets",
+            "imagePullSecrets",
+            "automountServiceAccountToken",
+        ],
+        Shape::EndpointSlice => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "addressType",
+            "endpoints",
+            "ports",
+        ],
+        _ => &["apiVersion", "kind", "metadata", "spec", "status"],
+    })
+}
+
+/// Notes the top-level keys that are not fields of an object of this shape (`spc:` for
+/// `spec:`). The one-pass reader leaves every document with such a key to the careful path,
+/// so only this path looks.
+fn check_top_level(doc: &str, item: &Option<serde_yaml::Value>, shape: Shape, t: &mut Track) {
+    let Some(fields) = top_level_fields(shape) else {
+        return;
+    };
+    let parsed;
+    let value = match item {
+        Some(v) => v,
+        None => {
+            parsed = serde_yaml::from_str::<serde_yaml::Value>(doc).unwrap_or_default();
+            &parsed
+        }
+    };
+    let Some(map) = value.as_mapping() else {
+        return;
+    };
+    for key in map.keys() {
+        let Some(key) = key.as_str() else { continue };
+        if !fields.contains(&key) {
+            t.found.push(UnknownField {
+                path: vec![key.to_string()],
+                read: fields,
+                unread: &[],
+            });
+        }
+    }
+}
+
+/// One warning for each field of `r` that its API does not define, in the order of their
+/// lines.
+fn report_unknown_fields(found: Vec<UnknownField>, r: &Resource, out: &mut Loaded) {
+    let mut found: Vec<(usize, UnknownField)> = found
+        .into_iter()
+        .map(|f| {
+            let segs: Vec<&str> = f.path.iter().map(String::as_str).collect();
+            (r.origin.line_of_nearest(&segs), f)
+        })
+        .collect();
+    found.sort_by_key(|(line, _)| *line);
+    for (line, f) in found {
+        let hint = match f.suggestion() {
+            Some(s) => format!("did you mean {s:?}? Check the field's spelling and indentation"),
+            None => {
+                let mut all: Vec<&str> = f.read.iter().chain(f.unread).copied().collect();
+                all.sort_unstable();
+                format!(
+                    "check the field's spelling and indentation; the fields here are: {}",
+                    all.join(", ")
+                )
+            }
+        };
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::UNKNOWN_FIELD,
+                format!(
+                    "unknown field {:?}: the {} API has no such field, so meshsim reads the object without it (kubectl apply refuses it: strict decoding error)",
+                    f.dotted(),
+                    r.kind
+                ),
+            )
+            .at(&r.origin.file, line)
+            .object(r.display())
+            .hint(hint),
+        );
     }
 }
 
@@ -1005,7 +1120,8 @@ fn parse_object(
     out: &mut Loaded,
 ) {
     let group = group_of(&api_version).to_string();
-    let meta: ObjectMeta = match typed::<MetaOnly>(doc, &item) {
+    let mut track = Track::default();
+    let meta: ObjectMeta = match typed::<MetaOnly>(doc, &item, &mut track) {
         Ok(m) => m.metadata,
         Err(e) => {
             out.diagnostics.push(yaml_error(&e, &origin, Some(&kind)));
@@ -1055,7 +1171,7 @@ fn parse_object(
     let what = resource.display();
     macro_rules! spec {
         ($t:ty, $variant:expr) => {
-            match typed::<Doc<$t>>(doc, &item) {
+            match typed::<Doc<$t>>(doc, &item, &mut track) {
                 Ok(d) => $variant(d.spec.unwrap_or_default()),
                 Err(e) => {
                     out.diagnostics
@@ -1065,9 +1181,11 @@ fn parse_object(
             }
         };
     }
-    let body = match shape(&group, &kind) {
+    let shape = shape(&group, &kind);
+    check_top_level(doc, &item, shape, &mut track);
+    let body = match shape {
         Shape::Namespace => Body::Namespace,
-        Shape::Pod => match typed::<Doc<PodSpec, PodStatus>>(doc, &item) {
+        Shape::Pod => match typed::<Doc<PodSpec, PodStatus>>(doc, &item, &mut track) {
             Ok(d) => Body::Pod(d.spec.unwrap_or_default(), d.status.unwrap_or_default()),
             Err(e) => {
                 out.diagnostics
@@ -1076,7 +1194,7 @@ fn parse_object(
             }
         },
         Shape::Workload => spec!(WorkloadSpec, Body::Workload),
-        Shape::Service => match typed::<Doc<ServiceSpec, ServiceStatus>>(doc, &item) {
+        Shape::Service => match typed::<Doc<ServiceSpec, ServiceStatus>>(doc, &item, &mut track) {
             Ok(d) => Body::Service(d.spec.unwrap_or_default(), d.status.unwrap_or_default()),
             Err(e) => {
                 out.diagnostics
@@ -1085,7 +1203,7 @@ fn parse_object(
             }
         },
         Shape::ServiceAccount => Body::ServiceAccount,
-        Shape::EndpointSlice => match typed::<EndpointSliceBody>(doc, &item) {
+        Shape::EndpointSlice => match typed::<EndpointSliceBody>(doc, &item, &mut track) {
             Ok(b) => Body::EndpointSlice(b),
             Err(e) => {
                 out.diagnostics
@@ -1093,7 +1211,7 @@ fn parse_object(
                 return;
             }
         },
-        Shape::ConfigMap => match typed::<ConfigMapBody>(doc, &item) {
+        Shape::ConfigMap => match typed::<ConfigMapBody>(doc, &item, &mut track) {
             Ok(c) => Body::ConfigMap(c),
             Err(e) => {
                 out.diagnostics
@@ -1110,7 +1228,7 @@ fn parse_object(
         Shape::AuthorizationPolicy => spec!(AuthorizationPolicySpec, Body::AuthorizationPolicy),
         Shape::PeerAuthentication => spec!(PeerAuthenticationSpec, Body::PeerAuthentication),
         Shape::GatewayClass => spec!(GatewayClassSpec, Body::GatewayClass),
-        Shape::Gateway => match typed::<Doc<GatewaySpec, GatewayStatus>>(doc, &item) {
+        Shape::Gateway => match typed::<Doc<GatewaySpec, GatewayStatus>>(doc, &item, &mut track) {
             Ok(d) => {
                 let mut spec = d.spec.unwrap_or_default();
                 spec.status_addresses = d.status.unwrap_or_default().addresses;
@@ -1141,6 +1259,7 @@ fn parse_object(
         }
     };
     *resource.body = body;
+    report_unknown_fields(track.found, &resource, out);
     validate(&resource, out);
     out.resources.push(resource);
 }

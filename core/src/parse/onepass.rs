@@ -9,6 +9,7 @@
 //! or unexpected top-level key, a `spec` or `status` before `kind`, a `List`, a missing name, and
 //! kinds kept as raw values (unknown ones, RBAC...), which need the whole document as a value.
 
+use super::fields::{Checked, CheckedSeed, Track};
 use super::types::*;
 use super::*;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
@@ -18,7 +19,10 @@ use std::fmt;
 /// document to the careful path.
 pub(super) fn parse(doc: &str, origin: &Origin, opts: &LoadOptions, out: &mut Loaded) -> bool {
     let de = serde_yaml::Deserializer::from_str(doc);
-    let Ok(read) = de.deserialize_map(DocumentVisitor) else {
+    let mut track = Track::reused();
+    let read = de.deserialize_map(DocumentVisitor { t: &mut track });
+    let found = track.give_back();
+    let Ok(read) = read else {
         return false;
     };
     let (Some(api_version), Some(kind)) = (read.api_version, read.kind) else {
@@ -56,6 +60,7 @@ pub(super) fn parse(doc: &str, origin: &Origin, opts: &LoadOptions, out: &mut Lo
         body: Box::new(body),
     };
     check_version(&resource, &group, versions, out);
+    report_unknown_fields(found, &resource, out);
     validate(&resource, out);
     out.resources.push(resource);
     true
@@ -88,7 +93,7 @@ fn with_status(body: Body, status: Option<Status>) -> Body {
 
 /// The body of a document without `spec`: every spec field defaulted.
 fn default_body(shape: Shape) -> Option<Body> {
-    SpecSeed(shape)
+    SpecSeed(shape, &mut Track::default())
         .deserialize(serde::de::value::UnitDeserializer::<serde_yaml::Error>::new())
         .ok()
 }
@@ -112,9 +117,13 @@ fn give_up<E: serde::de::Error>() -> E {
     E::custom("left to the careful path")
 }
 
-struct DocumentVisitor;
+/// Reads the top-level keys; metadata and spec are read through [`Checked`], which notes
+/// the fields their API does not have.
+struct DocumentVisitor<'t> {
+    t: &'t mut Track,
+}
 
-impl<'de> Visitor<'de> for DocumentVisitor {
+impl<'de> Visitor<'de> for DocumentVisitor<'_> {
     type Value = ReadDocument;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -133,11 +142,12 @@ impl<'de> Visitor<'de> for DocumentVisitor {
                     read.kind = Some(scalar_string(map.next_value()?)?);
                 }
                 Key::Metadata if read.metadata.is_none() => {
-                    read.metadata = Some(map.next_value()?);
+                    read.metadata =
+                        Some(map.next_value_seed(CheckedSeed::new(&mut *self.t, "metadata"))?);
                 }
                 Key::Spec if read.body.is_none() => {
                     let shape = shape_so_far(&read).ok_or_else(give_up)?;
-                    read.body = Some(map.next_value_seed(SpecSeed(shape))?);
+                    read.body = Some(map.next_value_seed(SpecSeed(shape, &mut *self.t))?);
                 }
                 Key::Status if !seen_status => {
                     seen_status = true;
@@ -187,57 +197,64 @@ fn scalar_string<E: serde::de::Error>(v: serde_yaml::Value) -> Result<String, E>
     }
 }
 
-/// Reads a `spec` into the body of its kind (Pods and Services get their status later).
-struct SpecSeed(Shape);
+/// Reads a `spec` into the body of its kind (Pods and Services get their status later),
+/// noting its unknown fields.
+struct SpecSeed<'t>(Shape, &'t mut Track);
 
-impl<'de> DeserializeSeed<'de> for SpecSeed {
+impl<'de> DeserializeSeed<'de> for SpecSeed<'_> {
     type Value = Body;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Body, D::Error> {
-        fn spec<'de, S: Deserialize<'de> + Default, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<S, D::Error> {
-            Ok(Option::<S>::deserialize(d)?.unwrap_or_default())
-        }
-        Ok(match self.0 {
-            Shape::Namespace => {
-                IgnoredAny::deserialize(d)?;
-                Body::Namespace
-            }
-            Shape::ServiceAccount => {
-                IgnoredAny::deserialize(d)?;
-                Body::ServiceAccount
-            }
-            Shape::ConfigMap => {
-                IgnoredAny::deserialize(d)?;
-                Body::ConfigMap(ConfigMapBody::default())
-            }
-            Shape::Pod => Body::Pod(spec(d)?, PodStatus::default()),
-            Shape::Workload => Body::Workload(spec(d)?),
-            Shape::Service => Body::Service(spec(d)?, ServiceStatus::default()),
-            Shape::VirtualService => Body::VirtualService(spec(d)?),
-            Shape::DestinationRule => Body::DestinationRule(spec(d)?),
-            Shape::IstioGateway => Body::IstioGateway(spec(d)?),
-            Shape::ServiceEntry => Body::ServiceEntry(spec(d)?),
-            Shape::Sidecar => Body::Sidecar(spec(d)?),
-            Shape::WorkloadEntry => Body::WorkloadEntry(spec(d)?),
-            Shape::AuthorizationPolicy => Body::AuthorizationPolicy(spec(d)?),
-            Shape::PeerAuthentication => Body::PeerAuthentication(spec(d)?),
-            Shape::GatewayClass => Body::GatewayClass(spec(d)?),
-            Shape::Gateway => Body::Gateway(spec(d)?),
-            Shape::HttpRoute => Body::HttpRoute(spec(d)?),
-            Shape::GrpcRoute => Body::GrpcRoute(spec(d)?),
-            Shape::ReferenceGrant => Body::ReferenceGrant(spec(d)?),
-            Shape::OpenShiftRoute => Body::OpenShiftRoute(spec(d)?),
-            Shape::SailIstio => Body::SailIstio(spec(d)?),
-            Shape::IstioRevision => Body::IstioRevision(spec(d)?),
-            Shape::IstioRevisionTag => Body::IstioRevisionTag(spec(d)?),
-            Shape::IstioCni => Body::IstioCni(spec(d)?),
-            Shape::ZTunnel => Body::ZTunnel(spec(d)?),
-            Shape::SimulatedResponse => Body::SimulatedResponse(spec(d)?),
-            // EndpointSlices have no spec, and Gateways carry status addresses: the careful
-            // path reads both.
-            Shape::Kept | Shape::EndpointSlice => return Err(give_up()),
-        })
+        let SpecSeed(shape, t) = self;
+        t.enter("spec");
+        let body = spec_body(shape, Checked::new(d, &mut *t));
+        t.leave();
+        body
     }
+}
+
+fn spec_body<'de, D: Deserializer<'de>>(shape: Shape, d: D) -> Result<Body, D::Error> {
+    fn spec<'de, S: Deserialize<'de> + Default, D: Deserializer<'de>>(d: D) -> Result<S, D::Error> {
+        Ok(Option::<S>::deserialize(d)?.unwrap_or_default())
+    }
+    Ok(match shape {
+        Shape::Namespace => {
+            IgnoredAny::deserialize(d)?;
+            Body::Namespace
+        }
+        Shape::ServiceAccount => {
+            IgnoredAny::deserialize(d)?;
+            Body::ServiceAccount
+        }
+        Shape::ConfigMap => {
+            IgnoredAny::deserialize(d)?;
+            Body::ConfigMap(ConfigMapBody::default())
+        }
+        Shape::Pod => Body::Pod(spec(d)?, PodStatus::default()),
+        Shape::Workload => Body::Workload(spec(d)?),
+        Shape::Service => Body::Service(spec(d)?, ServiceStatus::default()),
+        Shape::VirtualService => Body::VirtualService(spec(d)?),
+        Shape::DestinationRule => Body::DestinationRule(spec(d)?),
+        Shape::IstioGateway => Body::IstioGateway(spec(d)?),
+        Shape::ServiceEntry => Body::ServiceEntry(spec(d)?),
+        Shape::Sidecar => Body::Sidecar(spec(d)?),
+        Shape::WorkloadEntry => Body::WorkloadEntry(spec(d)?),
+        Shape::AuthorizationPolicy => Body::AuthorizationPolicy(spec(d)?),
+        Shape::PeerAuthentication => Body::PeerAuthentication(spec(d)?),
+        Shape::GatewayClass => Body::GatewayClass(spec(d)?),
+        Shape::Gateway => Body::Gateway(spec(d)?),
+        Shape::HttpRoute => Body::HttpRoute(spec(d)?),
+        Shape::GrpcRoute => Body::GrpcRoute(spec(d)?),
+        Shape::ReferenceGrant => Body::ReferenceGrant(spec(d)?),
+        Shape::OpenShiftRoute => Body::OpenShiftRoute(spec(d)?),
+        Shape::SailIstio => Body::SailIstio(spec(d)?),
+        Shape::IstioRevision => Body::IstioRevision(spec(d)?),
+        Shape::IstioRevisionTag => Body::IstioRevisionTag(spec(d)?),
+        Shape::IstioCni => Body::IstioCni(spec(d)?),
+        Shape::ZTunnel => Body::ZTunnel(spec(d)?),
+        Shape::SimulatedResponse => Body::SimulatedResponse(spec(d)?),
+        // EndpointSlices have no spec, and Gateways carry status addresses: the careful
+        // path reads both.
+        Shape::Kept | Shape::EndpointSlice => return Err(give_up()),
+    })
 }

@@ -260,6 +260,10 @@ const DOCUMENTS: &[&str] = &[
     "apiVersion: v1\nkind: Service\nmetadata: &m {name: s}\nspec: {selector: *m}\n",
     "apiVersion: v1\nkind: Service\nmetadata: {name: s\n",
     "apiVersion: v1\nkind: Service\nmetadata:\n\tname: s\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s, lables: {a: b}}\nspec: {selectr: {a: b}, ports: [{port: 80, prot: 8}]}\n",
+    "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [a]\n  http:\n  - match: [{uri: {prefx: /}}]\n    route: [{destination: {host: a}, wieght: 1}]\n",
+    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspc: {ports: [{port: 80}]}\n",
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\nspec: {a: b}\nbinaryData: {}\n",
 ];
 
 #[test]
@@ -539,4 +543,207 @@ fn a_helm_chart_s_build_files_are_set_aside_not_errors() {
     assert_eq!(l.resources.len(), 2);
     assert_eq!(l.diagnostics.len(), 1);
     assert_eq!(l.diagnostics[0].code, diag::SET_ASIDE);
+}
+
+fn unknown_fields(l: &Loaded) -> Vec<(usize, String, Option<String>)> {
+    l.diagnostics
+        .iter()
+        .filter(|d| d.code == diag::UNKNOWN_FIELD)
+        .map(|d| {
+            let field = d.message.split('"').nth(1).unwrap_or("").to_string();
+            (d.line, field, d.hint.clone())
+        })
+        .collect()
+}
+
+/// kubectl's strict field validation (its default) refuses these objects with `strict decoding
+/// error: unknown field "spec.hostss"`; meshsim names each field with its path and line, and
+/// reads the object as the API server stores it without validation, without the field.
+#[test]
+fn unknown_fields_are_named_with_their_path_line_and_nearest_field() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  lables: {app: reviews}
+spec:
+  hostss: [reviews]
+  hosts: [reviews]
+  http:
+  - match:
+    - uri:
+        prefx: /api
+      statPrefix: api
+    route:
+    - destination: {host: reviews, subset: v1}
+      wieght: 10
+    corsPolicy: {allowOrigins: [{exact: x}]}
+  - route:
+    - destination:
+        host: reviews
+        port: {numbr: 9080}
+";
+    let l = load_one(text);
+    let found = unknown_fields(&l);
+    let fields: Vec<(usize, &str)> = found.iter().map(|(l, f, _)| (*l, f.as_str())).collect();
+    assert_eq!(
+        fields,
+        vec![
+            (5, "metadata.lables"),
+            (7, "spec.hostss"),
+            (12, "spec.http[0].match[0].uri.prefx"),
+            (16, "spec.http[0].route[0].wieght"),
+            (21, "spec.http[1].route[0].destination.port.numbr"),
+        ],
+        "statPrefix and corsPolicy are Istio fields meshsim does not read: not reported"
+    );
+    let hints: Vec<&str> = found.iter().filter_map(|(_, _, h)| h.as_deref()).collect();
+    for (hint, near) in hints
+        .iter()
+        .zip(["labels", "hosts", "prefix", "weight", "number"])
+    {
+        assert!(
+            hint.starts_with(&format!("did you mean {near:?}?")),
+            "{hint}"
+        );
+    }
+    assert!(l.diagnostics.iter().all(|d| !d.is_error()));
+    assert_eq!(
+        l.diagnostics[0].object.as_deref(),
+        Some("VirtualService default/reviews")
+    );
+    // The rest of the object reads as written.
+    let Body::VirtualService(vs) = &*l.resources[0].body else {
+        panic!("a VirtualService");
+    };
+    assert_eq!(vs.hosts, ["reviews"]);
+    assert_eq!(vs.http[0].route[0].weight, None);
+    assert_eq!(
+        vs.http[0].r#match[0].uri,
+        Some(StringMatch::default()),
+        "the match's only condition is dropped: it matches every path"
+    );
+}
+
+#[test]
+fn a_field_with_no_near_name_lists_the_fields_of_its_place() {
+    let l = load_one("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 80\n    sessionAffinity: None\n");
+    let found = unknown_fields(&l);
+    assert_eq!(found.len(), 1, "{:#?}", l.diagnostics);
+    assert_eq!(found[0].1, "spec.ports[0].sessionAffinity");
+    assert_eq!(
+        found[0].2.as_deref(),
+        Some("check the field's spelling and indentation; the fields here are: appProtocol, name, nodePort, port, protocol, targetPort")
+    );
+}
+
+/// Each kind's place of the template: a pod template's metadata and containers, a List's
+/// items, a top-level key, the Gateway API and OpenShift.
+#[test]
+fn unknown_fields_are_found_in_templates_lists_top_level_and_every_api() {
+    let text = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata:
+      lables: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx
+        resources: {limits: {cpu: 1}}
+        prots: [{containerPort: 80}]
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Service
+  metadata: {name: web}
+  spc: {selector: {app: web}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRef: [{name: web, port: 80}]
+---
+apiVersion: route.openshift.io/v1
+kind: Route
+metadata: {name: r}
+spec:
+  to: {kind: Service, name: web}
+  tls: {termination: edge, insecureEdgeTermination: Redirect}
+";
+    let l = load_one(text);
+    let fields: Vec<(usize, String)> = unknown_fields(&l)
+        .into_iter()
+        .map(|(l, f, _)| (l, f))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (8, "spec.template.metadata.lables".to_string()),
+            (14, "spec.template.spec.containers[0].prots".to_string()),
+            (22, "spc".to_string()),
+            (31, "spec.rules[0].backendRef".to_string()),
+            (38, "spec.tls.insecureEdgeTermination".to_string()),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
+#[test]
+fn objects_written_as_the_apis_define_them_raise_no_unknown_field() {
+    let text = "\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, finalizers: [x], generation: 2}
+spec:
+  serviceName: db
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 5
+      tolerations: [{key: a, operator: Exists}]
+      containers:
+      - name: db
+        command: [run]
+        env: [{name: A, value: b}]
+        readinessProbe: {httpGet: {path: /, port: 80}}
+        ports: [{containerPort: 80, hostPort: 8080}]
+  volumeClaimTemplates: []
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: d}
+spec:
+  host: d
+  trafficPolicy: {tunnel: {protocol: CONNECT, targetHost: x, targetPort: 1}, tls: {mode: SIMPLE, caCertificates: /c}}
+  subsets: [{name: v1, labels: {v: '1'}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  gatewayClassName: istio
+  infrastructure: {labels: {a: b}}
+  listeners:
+  - name: http
+    port: 80
+    protocol: HTTP
+    allowedRoutes: {namespaces: {from: Selector, selector: {matchLabels: {a: b}}}}
+";
+    let l = load_one(text);
+    assert!(unknown_fields(&l).is_empty(), "{:#?}", l.diagnostics);
 }
