@@ -690,7 +690,9 @@ fn parse_document(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loade
     // kept as a raw value) is read again by the careful path, which names the first problem.
     let first = out.resources.len();
     let doc_start = origin.range.0;
-    if !onepass::parse(doc, &origin, opts, out) {
+    // A document with YAML merge keys (`<<: *base`) is read as a value, merged, then typed:
+    // the one pass would take `<<` for a field.
+    if has_merge_key(doc) || !onepass::parse(doc, &origin, opts, out) {
         parse_document_careful(doc, origin, opts, out);
     }
     note_route_lines(
@@ -744,11 +746,29 @@ fn has_tab_indent(doc: &str, origin: &Origin, out: &mut Loaded) -> bool {
 /// Reads a document in several passes (its shape as a value, its header, its metadata, its
 /// body), so that the first problem found is reported in a fixed order with its position.
 fn parse_document_careful(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
-    let value_kind = serde_yaml::from_str::<serde_yaml::Value>(doc);
+    let mut value_kind = serde_yaml::from_str::<serde_yaml::Value>(doc);
+    let merged = has_merge_key(doc);
+    if merged {
+        if let Ok(v) = &mut value_kind {
+            if let Err(e) = v.apply_merge() {
+                out.diagnostics.push(yaml_error(&e, &origin, None));
+                return;
+            }
+        }
+    }
     let header: Header = match value_kind {
         Err(e) => {
             out.diagnostics.push(yaml_error(&e, &origin, None));
             return;
+        }
+        Ok(ref v @ serde_yaml::Value::Mapping(_)) if merged => {
+            match serde_yaml::from_value::<Header>(v.clone()) {
+                Ok(h) => h,
+                Err(e) => {
+                    out.diagnostics.push(yaml_error(&e, &origin, None));
+                    return;
+                }
+            }
         }
         Ok(serde_yaml::Value::Mapping(_)) => match serde_yaml::from_str::<Header>(doc) {
             Ok(h) => h,
@@ -802,7 +822,17 @@ fn parse_document_careful(doc: &str, origin: Origin, opts: &LoadOptions, out: &m
         parse_list(doc, origin, opts, out);
         return;
     }
-    parse_object(doc, None, api_version, kind, origin, opts, out);
+    let item = match value_kind {
+        Ok(v) if merged => Some(v),
+        _ => None,
+    };
+    parse_object(doc, item, api_version, kind, origin, opts, out);
+}
+
+/// Whether a document may use YAML merge keys (`<<: *base`), which the API server's YAML
+/// reader applies (sigs.k8s.io/yaml, on go-yaml) and serde's typed reading does not.
+fn has_merge_key(doc: &str) -> bool {
+    doc.contains("<<")
 }
 
 /// A `kind: List` (as `kubectl get -o yaml` prints): each item becomes its own resource, its
@@ -823,7 +853,8 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
     } else {
         Vec::new()
     };
-    for (i, item) in list.items.into_iter().enumerate() {
+    let merged = has_merge_key(doc);
+    for (i, mut item) in list.items.into_iter().enumerate() {
         let item_origin = match spans.get(i) {
             Some(&(line, start, end)) => Origin {
                 line: origin.line + line,
@@ -833,6 +864,12 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
             None => origin.clone(),
         };
         let line = item_origin.line;
+        if merged {
+            if let Err(e) = item.apply_merge() {
+                out.diagnostics.push(yaml_error(&e, &item_origin, None));
+                continue;
+            }
+        }
         let header = match serde_yaml::from_value::<Header>(item.clone()) {
             Ok(h) => h,
             Err(_) => {

@@ -747,3 +747,77 @@ spec:
     let l = load_one(text);
     assert!(unknown_fields(&l).is_empty(), "{:#?}", l.diagnostics);
 }
+
+/// YAML merge keys (`<<: *base`), which the API server's YAML reader applies: an object
+/// written with them loads as the object written out in full.
+#[test]
+fn merge_keys_load_as_the_mapping_written_out() {
+    let bodies = |l: &Loaded| -> Vec<String> {
+        l.resources
+            .iter()
+            .map(|r| format!("{} {:?} {:?}", r.display(), r.meta, r.body))
+            .collect()
+    };
+    let merged = "\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: &l {app: web}
+spec:
+  selector:
+    <<: *l
+    tier: front
+  ports:
+  - &p {port: 80, name: http, targetPort: 8080}
+  - <<: *p
+    port: 81
+    name: http2
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: DestinationRule
+  metadata: {name: d}
+  spec:
+    host: web
+    subsets:
+    - &s {name: v1, labels: {version: v1}}
+    - <<: [{name: v2}, *s]
+";
+    let full = "\
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  selector: {app: web, tier: front}
+  ports:
+  - {port: 80, name: http, targetPort: 8080}
+  - {port: 81, name: http2, targetPort: 8080}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: DestinationRule
+  metadata: {name: d}
+  spec:
+    host: web
+    subsets:
+    - {name: v1, labels: {version: v1}}
+    - {name: v2, labels: {version: v1}}
+";
+    let (a, b) = (load_one(merged), load_one(full));
+    assert!(a.diagnostics.is_empty(), "{:#?}", a.diagnostics);
+    assert_eq!(a.resources.len(), 2);
+    assert_eq!(bodies(&a), bodies(&b));
+}
+
+#[test]
+fn a_merge_of_a_scalar_is_a_yaml_error() {
+    let l = load_one("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  <<: 5\n");
+    assert_eq!(only_error(&l).code, diag::YAML_SYNTAX);
+}
