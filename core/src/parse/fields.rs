@@ -45,20 +45,7 @@ pub struct UnknownField {
 impl UnknownField {
     /// The path as the API server writes it: `spec.http[0].match[0].urii`.
     pub fn dotted(&self) -> String {
-        let mut s = String::new();
-        for seg in &self.path {
-            if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
-                s.push('[');
-                s.push_str(seg);
-                s.push(']');
-            } else {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(seg);
-            }
-        }
-        s
+        dotted(&self.path)
     }
 
     /// The field's own name.
@@ -69,22 +56,46 @@ impl UnknownField {
     /// The struct's field nearest to the unknown name, when one is close enough to be a typo
     /// of it (a letter or two off, or another case).
     pub fn suggestion(&self) -> Option<&'static str> {
-        let name = self.name();
-        let lower = name.to_ascii_lowercase();
-        let mut best: Option<(usize, &'static str)> = None;
-        for &f in self.read.iter().chain(self.unread) {
-            let d = if f.eq_ignore_ascii_case(name) {
-                0
-            } else {
-                edit_distance(&lower, &f.to_ascii_lowercase())
-            };
-            let limit = if f.len() <= 4 { 1 } else { 2 };
-            if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-                best = Some((d, f));
-            }
-        }
-        best.map(|(_, f)| f)
+        nearest(self.name(), self.read.iter().chain(self.unread).copied())
     }
+}
+
+/// The candidate nearest to `name`, when one is close enough to be a typo of it (a letter or
+/// two off, or another case).
+pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    let mut best: Option<(usize, &'a str)> = None;
+    for f in candidates {
+        let d = if f.eq_ignore_ascii_case(name) {
+            0
+        } else {
+            edit_distance(&lower, &f.to_ascii_lowercase())
+        };
+        let limit = if f.len() <= 4 { 1 } else { 2 };
+        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+            best = Some((d, f));
+        }
+    }
+    best.map(|(_, f)| f)
+}
+
+/// A path as the API server writes it: `spec.http[0].match[0].urii`.
+pub fn dotted<S: AsRef<str>>(path: &[S]) -> String {
+    let mut s = String::new();
+    for seg in path {
+        let seg = seg.as_ref();
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            s.push('[');
+            s.push_str(seg);
+            s.push(']');
+        } else {
+            if !s.is_empty() {
+                s.push('.');
+            }
+            s.push_str(seg);
+        }
+    }
+    s
 }
 
 /// Levenshtein distance of two short ASCII names.

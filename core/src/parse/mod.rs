@@ -1402,9 +1402,287 @@ fn ns_name(r: &Resource) -> String {
     }
 }
 
+/// Values an enumerated field does not allow. The API server checks them against the CRD's
+/// schema (Istio 1.27's CRDs, the Gateway API's experimental channel) and refuses the object:
+/// `spec.resolution: Unsupported value: "DNSS": supported values: "NONE", ...`.
+fn check_enums(r: &Resource, out: &mut Loaded) {
+    const ISTIO_CLIENT_TLS: &[&str] = &["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"];
+    const ISTIO_SERVER_TLS: &[&str] = &[
+        "PASSTHROUGH",
+        "SIMPLE",
+        "MUTUAL",
+        "AUTO_PASSTHROUGH",
+        "ISTIO_MUTUAL",
+        "OPTIONAL_MUTUAL",
+    ];
+    const GW_FILTERS: &[&str] = &[
+        "RequestHeaderModifier",
+        "ResponseHeaderModifier",
+        "RequestMirror",
+        "RequestRedirect",
+        "URLRewrite",
+        "ExtensionRef",
+        "CORS",
+        "ExternalAuth",
+    ];
+    const GRPC_FILTERS: &[&str] = &[
+        "ResponseHeaderModifier",
+        "RequestHeaderModifier",
+        "RequestMirror",
+        "ExtensionRef",
+    ];
+    const PATH_MODIFIERS: &[&str] = &["ReplaceFullPath", "ReplacePrefixMatch"];
+    const VALUE_MATCHES: &[&str] = &["Exact", "RegularExpression"];
+    let mut bad = |value: Option<&str>, allowed: &[&str], path: &[&str]| {
+        let Some(value) = value else { return };
+        if allowed.contains(&value) {
+            return;
+        }
+        let dotted = fields::dotted(path);
+        // Numbers are written bare, as the API server writes them, and are not typos of one
+        // another.
+        let numeric = value.bytes().all(|b| b.is_ascii_digit());
+        let quote = |v: &str| {
+            if numeric {
+                v.to_string()
+            } else {
+                format!("{v:?}")
+            }
+        };
+        let listed: Vec<String> = allowed.iter().map(|a| quote(a)).collect();
+        let near = fields::nearest(value, allowed.iter().copied()).filter(|_| !numeric);
+        let hint = match near {
+            Some(near) => format!("did you mean {near:?}? The values are case-sensitive"),
+            None => format!("use one of {}", listed.join(", ")),
+        };
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::INVALID_VALUE,
+                format!(
+                    "{dotted}: Unsupported value: {}: supported values: {} (the API server refuses the object)",
+                    quote(value),
+                    listed.join(", ")
+                ),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint(hint),
+        );
+    };
+    match &*r.body {
+        Body::ServiceEntry(se) => {
+            bad(
+                se.location.as_deref(),
+                &["MESH_EXTERNAL", "MESH_INTERNAL"],
+                &["spec", "location"],
+            );
+            bad(
+                se.resolution.as_deref(),
+                &["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"],
+                &["spec", "resolution"],
+            );
+        }
+        Body::DestinationRule(dr) => {
+            let mode = |tp: &Option<Box<TrafficPolicy>>| {
+                tp.as_ref()
+                    .and_then(|tp| tp.tls.as_ref())
+                    .and_then(|t| t.mode.clone())
+            };
+            bad(
+                mode(&dr.traffic_policy).as_deref(),
+                ISTIO_CLIENT_TLS,
+                &["spec", "trafficPolicy", "tls", "mode"],
+            );
+            for (i, s) in dr.subsets.iter().enumerate() {
+                let i = i.to_string();
+                bad(
+                    mode(&s.traffic_policy).as_deref(),
+                    ISTIO_CLIENT_TLS,
+                    &["spec", "subsets", &i, "trafficPolicy", "tls", "mode"],
+                );
+            }
+        }
+        Body::IstioGateway(gw) => {
+            for (i, s) in gw.servers.iter().enumerate() {
+                let i = i.to_string();
+                bad(
+                    s.tls.as_ref().and_then(|t| t.mode.as_deref()),
+                    ISTIO_SERVER_TLS,
+                    &["spec", "servers", &i, "tls", "mode"],
+                );
+            }
+        }
+        Body::Sidecar(sc) => {
+            for (i, e) in sc.egress.iter().enumerate() {
+                let i = i.to_string();
+                bad(
+                    e.capture_mode.as_deref(),
+                    &["DEFAULT", "IPTABLES", "NONE"],
+                    &["spec", "egress", &i, "captureMode"],
+                );
+            }
+            bad(
+                sc.outbound_traffic_policy
+                    .as_ref()
+                    .and_then(|o| o.mode.as_deref()),
+                &["REGISTRY_ONLY", "ALLOW_ANY"],
+                &["spec", "outboundTrafficPolicy", "mode"],
+            );
+        }
+        Body::VirtualService(vs) => {
+            for (i, route) in vs.http.iter().enumerate() {
+                let i = i.to_string();
+                bad(
+                    route
+                        .more()
+                        .redirect
+                        .as_ref()
+                        .and_then(|rd| rd.derive_port.as_deref()),
+                    &["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"],
+                    &["spec", "http", &i, "redirect", "derivePort"],
+                );
+            }
+        }
+        Body::Gateway(gw) => {
+            for (i, l) in gw.listeners.iter().enumerate() {
+                let i = i.to_string();
+                bad(
+                    l.tls.as_ref().and_then(|t| t.mode.as_deref()),
+                    &["Terminate", "Passthrough"],
+                    &["spec", "listeners", &i, "tls", "mode"],
+                );
+                bad(
+                    l.allowed_routes
+                        .as_ref()
+                        .and_then(|a| a.namespaces.as_ref())
+                        .and_then(|n| n.from.as_deref()),
+                    &["All", "Selector", "Same"],
+                    &[
+                        "spec",
+                        "listeners",
+                        &i,
+                        "allowedRoutes",
+                        "namespaces",
+                        "from",
+                    ],
+                );
+            }
+        }
+        Body::HttpRoute(hr) => {
+            for (i, rule) in hr.rules.iter().enumerate() {
+                let i = i.to_string();
+                for (j, m) in rule.matches.iter().enumerate() {
+                    let j = j.to_string();
+                    let at = ["spec", "rules", &i, "matches", &j];
+                    bad(
+                        m.path.as_ref().and_then(|p| p.type_.as_deref()),
+                        &["Exact", "PathPrefix", "RegularExpression"],
+                        &[&at[..], &["path", "type"]].concat(),
+                    );
+                    for (list, what) in [(&m.headers, "headers"), (&m.query_params, "queryParams")]
+                    {
+                        for (k, h) in list.iter().enumerate() {
+                            let k = k.to_string();
+                            bad(
+                                h.type_.as_deref(),
+                                VALUE_MATCHES,
+                                &[&at[..], &[what, &k, "type"]].concat(),
+                            );
+                        }
+                    }
+                    bad(
+                        m.method.as_deref(),
+                        &[
+                            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
+                            "PATCH",
+                        ],
+                        &[&at[..], &["method"]].concat(),
+                    );
+                }
+                let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
+                    br.filters
+                        .iter()
+                        .enumerate()
+                        .map(move |(f, x)| (Some(b.to_string()), f, x))
+                });
+                let filters = rule.filters.iter().enumerate().map(|(f, x)| (None, f, x));
+                for (b, f, filter) in filters.chain(backend_filters) {
+                    let f = f.to_string();
+                    let mut at: Vec<&str> = vec!["spec", "rules", &i];
+                    if let Some(b) = &b {
+                        at.extend(["backendRefs", b.as_str()]);
+                    }
+                    at.extend(["filters", &f]);
+                    bad(
+                        Some(&filter.type_),
+                        GW_FILTERS,
+                        &[&at[..], &["type"]].concat(),
+                    );
+                    if let Some(rd) = &filter.request_redirect {
+                        bad(
+                            rd.scheme.as_deref(),
+                            &["http", "https"],
+                            &[&at[..], &["requestRedirect", "scheme"]].concat(),
+                        );
+                        let code = rd.status_code.map(|c| c.to_string());
+                        bad(
+                            code.as_deref(),
+                            &["301", "302", "303", "307", "308"],
+                            &[&at[..], &["requestRedirect", "statusCode"]].concat(),
+                        );
+                        bad(
+                            rd.path.as_ref().map(|p| p.type_.as_str()),
+                            PATH_MODIFIERS,
+                            &[&at[..], &["requestRedirect", "path", "type"]].concat(),
+                        );
+                    }
+                    if let Some(rw) = &filter.url_rewrite {
+                        bad(
+                            rw.path.as_ref().map(|p| p.type_.as_str()),
+                            PATH_MODIFIERS,
+                            &[&at[..], &["urlRewrite", "path", "type"]].concat(),
+                        );
+                    }
+                }
+            }
+        }
+        Body::GrpcRoute(gr) => {
+            for (i, rule) in gr.rules.iter().enumerate() {
+                let i = i.to_string();
+                for (j, m) in rule.matches.iter().enumerate() {
+                    let j = j.to_string();
+                    bad(
+                        m.method.as_ref().and_then(|x| x.type_.as_deref()),
+                        VALUE_MATCHES,
+                        &["spec", "rules", &i, "matches", &j, "method", "type"],
+                    );
+                    for (k, h) in m.headers.iter().enumerate() {
+                        let k = k.to_string();
+                        bad(
+                            h.type_.as_deref(),
+                            VALUE_MATCHES,
+                            &["spec", "rules", &i, "matches", &j, "headers", &k, "type"],
+                        );
+                    }
+                }
+                for (f, filter) in rule.filters.iter().enumerate() {
+                    let f = f.to_string();
+                    bad(
+                        Some(&filter.type_),
+                        GRPC_FILTERS,
+                        &["spec", "rules", &i, "filters", &f, "type"],
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Checks that types alone cannot express: regexes compile (Envoy uses RE2, which, like the
 /// `regex` crate, has no look-around or back-references), required values are present.
 fn validate(r: &Resource, out: &mut Loaded) {
+    check_enums(r, out);
     // Parsing is enough to find what `regex::Regex::new` would refuse (the model compiles each
     // pattern once), and costs a fraction of compiling.
     let mut bad_regex = |pattern: &str, path: &[&str]| {

@@ -821,3 +821,86 @@ fn a_merge_of_a_scalar_is_a_yaml_error() {
     let l = load_one("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  <<: 5\n");
     assert_eq!(only_error(&l).code, diag::YAML_SYNTAX);
 }
+
+/// Enumerated fields: the API server checks each against its CRD's enum and refuses the
+/// object, so these are errors, each naming the field, the value and the nearest allowed one.
+#[test]
+fn values_an_enumerated_field_does_not_allow_are_errors_at_their_line() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+  resolution: dns
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: a
+  subsets:
+  - name: v1
+    trafficPolicy:
+      tls: {mode: SIMPLEE}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - matches:
+    - path: {type: Prefix, value: /}
+      headers: [{name: x, value: y, type: exact}]
+    backendRefs:
+    - name: web
+      filters:
+      - type: RequestRedirect
+        requestRedirect: {statusCode: 304}
+";
+    let l = load_one(text);
+    let errs: Vec<(usize, &str, Option<&str>)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::INVALID_VALUE)
+        .map(|d| {
+            (
+                d.line,
+                d.message.split(": Unsupported").next().unwrap_or(""),
+                d.hint.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            (
+                6,
+                "spec.resolution",
+                Some("did you mean \"DNS\"? The values are case-sensitive")
+            ),
+            (
+                16,
+                "spec.subsets[0].trafficPolicy.tls.mode",
+                Some("did you mean \"SIMPLE\"? The values are case-sensitive")
+            ),
+            (
+                24,
+                "spec.rules[0].matches[0].path.type",
+                Some("use one of \"Exact\", \"PathPrefix\", \"RegularExpression\"")
+            ),
+            (
+                25,
+                "spec.rules[0].matches[0].headers[0].type",
+                Some("did you mean \"Exact\"? The values are case-sensitive")
+            ),
+            (
+                30,
+                "spec.rules[0].backendRefs[0].filters[0].requestRedirect.statusCode",
+                Some("use one of 301, 302, 303, 307, 308")
+            ),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
