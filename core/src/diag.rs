@@ -62,6 +62,8 @@ codes! {
         "Without apiVersion and kind the document cannot be interpreted.";
     INVALID_VALUE = "MS0110", Error, "invalid field value",
         "A field holds a value its API does not allow.";
+    REFUSED_BY_ISTIO = "MS0111", Error, "Istio's validation refuses the object",
+        "istiod's validating webhook (validation.istio.io) denies the object: kubectl apply fails with 'admission webhook \"validation.istio.io\" denied the request: configuration is invalid', and the object does not exist in the cluster.";
     UNKNOWN_KIND = "MS0201", Warning, "kind not simulated",
         "meshsim keeps the object but does not simulate this kind.";
     DUPLICATE = "MS0202", Warning, "object defined twice",

@@ -1402,6 +1402,158 @@ fn ns_name(r: &Resource) -> String {
     }
 }
 
+/// What istiod's validating webhook refuses in a VirtualService (Istio 1.27,
+/// `pkg/config/validation/validation.go` ValidateVirtualService and
+/// `virtualservice.go` validateHTTPRouteConflict): an HTTP route that both routes and
+/// redirects (or answers directly), or does neither; a root route (with `delegate`) that
+/// also routes or redirects; a delegate VirtualService (no hosts) with gateways, TCP or TLS
+/// routes; no routes at all; `*` as a host of a VirtualService that applies to sidecars;
+/// duplicate hosts. The message is the webhook's.
+fn check_istio_validation(r: &Resource, out: &mut Loaded) {
+    let Body::VirtualService(vs) = &*r.body else {
+        return;
+    };
+    let mut refuse = |message: String, path: &[&str]| {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::REFUSED_BY_ISTIO,
+                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint("fix the object as the message says; until then it does not exist in the cluster"),
+        );
+    };
+    let delegate_vs = vs.hosts.is_empty();
+    if delegate_vs {
+        if !vs.gateways.is_empty() {
+            refuse(
+                "delegate virtual service must have no gateways specified".into(),
+                &["spec", "gateways"],
+            );
+        }
+        if !vs.tls.is_empty() {
+            refuse(
+                "delegate virtual service must have no tls route specified".into(),
+                &["spec", "tls"],
+            );
+        }
+        if !vs.tcp.is_empty() {
+            refuse(
+                "delegate virtual service must have no tcp route specified".into(),
+                &["spec", "tcp"],
+            );
+        }
+    }
+    let to_mesh = vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh");
+    if to_mesh && vs.hosts.iter().any(|h| h == "*") {
+        refuse(
+            "wildcard host * is not allowed for virtual services bound to the mesh gateway".into(),
+            &["spec", "hosts"],
+        );
+    }
+    for (i, a) in vs.hosts.iter().enumerate() {
+        for b in &vs.hosts[i + 1..] {
+            if hosts_overlap(a, b) {
+                refuse(
+                    format!("duplicate hosts in virtual service: {a} & {b}"),
+                    &["spec", "hosts"],
+                );
+            }
+        }
+    }
+    if vs.http.is_empty() && vs.tcp.is_empty() && vs.tls.is_empty() {
+        refuse(
+            "http, tcp or tls must be provided in virtual service".into(),
+            &["spec"],
+        );
+    }
+    for (i, h) in vs.http.iter().enumerate() {
+        let i = i.to_string();
+        let path = ["spec", "http", &i];
+        let more = h.more();
+        let name = h.name.as_deref().unwrap_or("");
+        if more.delegate.is_some() && !delegate_vs {
+            if more.redirect.is_some() {
+                refuse(
+                    format!("root HTTP route {name} must not specify redirect"),
+                    &path,
+                );
+            }
+            if !h.route.is_empty() {
+                refuse(
+                    format!("root HTTP route {name} must not specify route"),
+                    &path,
+                );
+            }
+            continue;
+        }
+        if delegate_vs && more.delegate.is_some() {
+            refuse("delegate HTTP route cannot contain delegate".into(), &path);
+        }
+        if more.redirect.is_some() {
+            if !h.route.is_empty() {
+                refuse(
+                    "HTTP route cannot contain both route and redirect".into(),
+                    &path,
+                );
+            }
+            if more.fault.is_some() {
+                refuse(
+                    "HTTP route cannot contain both fault and redirect".into(),
+                    &path,
+                );
+            }
+            if more.rewrite.is_some() {
+                refuse(
+                    "HTTP route rule cannot contain both rewrite and redirect".into(),
+                    &path,
+                );
+            }
+            if more.direct_response.is_some() {
+                refuse(
+                    "HTTP route rule cannot contain both direct_response and redirect".into(),
+                    &path,
+                );
+            }
+        } else if more.direct_response.is_some() {
+            if !h.route.is_empty() {
+                refuse(
+                    "HTTP route cannot contain both route and direct_response".into(),
+                    &path,
+                );
+            }
+            if more.fault.is_some() {
+                refuse(
+                    "HTTP route cannot contain both fault and direct_response".into(),
+                    &path,
+                );
+            }
+            if more.rewrite.is_some() {
+                refuse(
+                    "HTTP route rule cannot contain both rewrite and direct_response".into(),
+                    &path,
+                );
+            }
+        } else if h.route.is_empty() {
+            refuse(
+                "HTTP route, redirect or direct_response is required".into(),
+                &path,
+            );
+        }
+    }
+}
+
+/// Whether two VirtualService hosts overlap, as Istio's `host.Name.Matches` decides: equal,
+/// or one a wildcard (`*.example.com`, `*`) that covers the other.
+fn hosts_overlap(a: &str, b: &str) -> bool {
+    let covers = |w: &str, h: &str| match w.strip_prefix('*') {
+        Some(suffix) => h.ends_with(suffix),
+        None => false,
+    };
+    a == b || covers(a, b) || covers(b, a)
+}
+
 /// Values an enumerated field does not allow. The API server checks them against the CRD's
 /// schema (Istio 1.27's CRDs, the Gateway API's experimental channel) and refuses the object:
 /// `spec.resolution: Unsupported value: "DNSS": supported values: "NONE", ...`.
@@ -1683,6 +1835,7 @@ fn check_enums(r: &Resource, out: &mut Loaded) {
 /// `regex` crate, has no look-around or back-references), required values are present.
 fn validate(r: &Resource, out: &mut Loaded) {
     check_enums(r, out);
+    check_istio_validation(r, out);
     // Parsing is enough to find what `regex::Regex::new` would refuse (the model compiles each
     // pattern once), and costs a fraction of compiling.
     let mut bad_regex = |pattern: &str, path: &[&str]| {

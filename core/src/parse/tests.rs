@@ -904,3 +904,116 @@ spec:
         l.diagnostics
     );
 }
+
+/// istiod's validating webhook refuses these VirtualServices (Istio 1.27
+/// `pkg/config/validation`); Istio's own analyzer test data says of a VirtualService with
+/// hosts and no routes: "this will cause a schema validation error".
+#[test]
+fn virtual_services_istio_s_webhook_refuses_are_errors_with_its_message() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: both}
+spec:
+  hosts: [a, a]
+  http:
+  - redirect: {uri: /b}
+    route: [{destination: {host: a}}]
+  - directResponse: {status: 503}
+    fault: {abort: {httpStatus: 500}}
+  - name: nothing
+    match: [{uri: {prefix: /}}]
+  - name: root
+    delegate: {name: d}
+    route: [{destination: {host: a}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: star}
+spec:
+  hosts: ['*', '*.example.com', api.example.com]
+  gateways: [mesh]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: d}
+spec:
+  gateways: [gw]
+  http:
+  - delegate: {name: e}
+";
+    let l = load_one(text);
+    let refused: Vec<(usize, String)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
+        .map(|d| {
+            let m = d
+                .message
+                .rsplit("configuration is invalid: ")
+                .next()
+                .unwrap_or("");
+            (d.line, m.to_string())
+        })
+        .collect();
+    let expected: Vec<(usize, &str)> = vec![
+        (5, "duplicate hosts in virtual service: a & a"),
+        (7, "HTTP route cannot contain both route and redirect"),
+        (
+            9,
+            "HTTP route cannot contain both fault and direct_response",
+        ),
+        (11, "HTTP route, redirect or direct_response is required"),
+        (13, "root HTTP route root must not specify route"),
+        (
+            21,
+            "wildcard host * is not allowed for virtual services bound to the mesh gateway",
+        ),
+        (21, "duplicate hosts in virtual service: * & *.example.com"),
+        (
+            21,
+            "duplicate hosts in virtual service: * & api.example.com",
+        ),
+        (
+            21,
+            "duplicate hosts in virtual service: *.example.com & api.example.com",
+        ),
+        (20, "http, tcp or tls must be provided in virtual service"),
+        (
+            28,
+            "delegate virtual service must have no gateways specified",
+        ),
+        (30, "delegate HTTP route cannot contain delegate"),
+        // Upstream goes on to the conflict checks after that one: no route either.
+        (30, "HTTP route, redirect or direct_response is required"),
+    ];
+    let got: Vec<(usize, &str)> = refused.iter().map(|(l, m)| (*l, m.as_str())).collect();
+    assert_eq!(got, expected, "{:#?}", l.diagnostics);
+}
+
+#[test]
+fn delegating_and_delegate_virtual_services_written_correctly_pass_istio_s_validation() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: root}
+spec:
+  hosts: [shop.example.com]
+  gateways: [istio-ingress/gw]
+  http:
+  - match: [{uri: {prefix: /cart}}]
+    delegate: {name: cart}
+  - redirect: {uri: /cart}
+  - directResponse: {status: 404}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: cart}
+spec:
+  http:
+  - route: [{destination: {host: cart}}]
+    fault: {delay: {fixedDelay: 1s}}
+";
+    let l = load_one(text);
+    assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+}
