@@ -96,6 +96,8 @@ codes! {
         "An istio.io/use-waypoint label names a waypoint (a Gateway of class istio-waypoint) that does not exist: traffic that should use it is refused.";
     SIDECAR_SELECTS_ALL = "MS0311", Warning, "Sidecar's workloadSelector has no labels",
         "The Sidecar's workloadSelector has no labels, so it applies to every workload of its namespace (Istio's validation warns so and admits it). Its selector takes labels; a matchLabels there is not a field of it: kubectl's strict field validation refuses it, and without validation the API server drops it.";
+    UNUSED_RULE = "MS0312", Warning, "VirtualService rule never used",
+        "An HTTP rule comes after a rule without matches, or every match of it repeats an earlier one: no request reaches it. istiod's validating webhook admits the VirtualService with this warning.";
 }
 
 /// Looks a code up in the registry.

@@ -1413,6 +1413,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
     let Body::VirtualService(vs) = &*r.body else {
         return;
     };
+    warn_unused_rules(r, vs, out);
     let mut refuse = |message: String, path: &[&str]| {
         out.diagnostics.push(
             Diagnostic::new(
@@ -1539,6 +1540,83 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             refuse(
                 "HTTP route, redirect or direct_response is required".into(),
                 &path,
+            );
+        }
+    }
+}
+
+/// The rules of a VirtualService no request reaches, as istiod's webhook warns of them
+/// (Istio 1.27 `analyzeUnreachableHTTPRules`): any rule after one without matches, and a rule
+/// each of whose matches repeats an earlier match (names aside). A match that repeats an
+/// earlier one in a rule that has others is named on its own.
+fn warn_unused_rules(r: &Resource, vs: &VirtualServiceSpec, out: &mut Loaded) {
+    let rule_name = |i: usize| match vs.http[i].name.as_deref() {
+        Some(n) if !n.is_empty() => format!("{n:?}"),
+        _ => format!("#{i}"),
+    };
+    let unnamed = |m: &HttpMatchRequest| {
+        let mut m = m.clone();
+        m.name = None;
+        m
+    };
+    let mut seen: Vec<(HttpMatchRequest, usize)> = Vec::new();
+    let mut catch_all: Option<usize> = None;
+    let mut warn = |i: usize, message: String| {
+        let at = i.to_string();
+        out.diagnostics.push(
+            Diagnostic::new(diag::UNUSED_RULE, message)
+                .at(&r.origin.file, r.origin.line_of(&["spec", "http", &at]))
+                .object(r.display())
+                .hint("move the rule before the one that takes its requests, or remove it"),
+        );
+    };
+    for (i, route) in vs.http.iter().enumerate() {
+        if route.r#match.is_empty() {
+            if catch_all.is_some() {
+                warn(
+                    i,
+                    format!(
+                        "virtualService rule {} not used (only the last rule can have no matches)",
+                        rule_name(i)
+                    ),
+                );
+            }
+            catch_all = Some(i);
+            continue;
+        }
+        if catch_all.is_some() {
+            warn(
+                i,
+                format!(
+                    "virtualService rule {} not used (route without matches defined before)",
+                    rule_name(i)
+                ),
+            );
+            continue;
+        }
+        let mut repeated = 0;
+        for (j, m) in route.r#match.iter().enumerate() {
+            let m = unnamed(m);
+            if let Some((_, earlier)) = seen.iter().find(|(s, _)| *s == m) {
+                let match_name = match route.r#match[j].name.as_deref() {
+                    Some(n) if !n.is_empty() => format!("{n:?}"),
+                    _ => format!("#{j}"),
+                };
+                if route.r#match.len() > 1 {
+                    warn(i, format!("virtualService rule {} match {match_name} is not used (duplicate/overlapping match in rule {})", rule_name(i), rule_name(*earlier)));
+                }
+                repeated += 1;
+                continue;
+            }
+            seen.push((m, i));
+        }
+        if repeated == route.r#match.len() {
+            warn(
+                i,
+                format!(
+                    "virtualService rule {} not used (all matches used by prior rules)",
+                    rule_name(i)
+                ),
             );
         }
     }

@@ -1003,7 +1003,8 @@ spec:
   http:
   - match: [{uri: {prefix: /cart}}]
     delegate: {name: cart}
-  - redirect: {uri: /cart}
+  - match: [{uri: {exact: /basket}}]
+    redirect: {uri: /cart}
   - directResponse: {status: 404}
 ---
 apiVersion: networking.istio.io/v1
@@ -1016,4 +1017,49 @@ spec:
 ";
     let l = load_one(text);
     assert!(l.diagnostics.is_empty(), "{:#?}", l.diagnostics);
+}
+
+/// istiod's webhook admits these with a warning each (`kubectl apply` prints it); Istio's
+/// own bookinfo sample `fault-injection-details-v1.yaml` has the first kind.
+#[test]
+fn rules_no_request_reaches_are_warned_of_as_istio_s_webhook_does() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - match: [{uri: {prefix: /a}, name: first}]
+    route: [{destination: {host: a}}]
+  - name: again
+    match: [{uri: {prefix: /a}, name: other-name}]
+    route: [{destination: {host: b}}]
+  - match: [{uri: {prefix: /b}}, {uri: {prefix: /a}}]
+    route: [{destination: {host: b}}]
+  - route: [{destination: {host: a}}]
+  - name: late
+    match: [{uri: {prefix: /c}}]
+    route: [{destination: {host: c}}]
+  - route: [{destination: {host: c}}]
+";
+    let l = load_one(text);
+    let warned: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::UNUSED_RULE)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![
+            (9, "virtualService rule \"again\" not used (all matches used by prior rules)"),
+            (12, "virtualService rule #2 match #1 is not used (duplicate/overlapping match in rule #0)"),
+            (15, "virtualService rule \"late\" not used (route without matches defined before)"),
+            (18, "virtualService rule #5 not used (only the last rule can have no matches)"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+    assert!(!l.has_errors());
 }
