@@ -1410,6 +1410,10 @@ fn ns_name(r: &Resource) -> String {
 /// routes; no routes at all; `*` as a host of a VirtualService that applies to sidecars;
 /// duplicate hosts. The message is the webhook's.
 fn check_istio_validation(r: &Resource, out: &mut Loaded) {
+    if let Body::DestinationRule(dr) = &*r.body {
+        check_destination_rule(r, dr, out);
+        return;
+    }
     let Body::VirtualService(vs) = &*r.body else {
         return;
     };
@@ -1447,6 +1451,17 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         }
     }
     let to_mesh = vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh");
+    // Hosts of a VirtualService for sidecars are domain names (or IP addresses); those
+    // bound to gateways only are checked more loosely upstream, and not here.
+    if to_mesh {
+        for h in &vs.hosts {
+            if let Err(e) = validate_wildcard_domain(h) {
+                if h.parse::<std::net::IpAddr>().is_err() {
+                    refuse(e, &["spec", "hosts"]);
+                }
+            }
+        }
+    }
     if to_mesh && vs.hosts.iter().any(|h| h == "*") {
         refuse(
             "wildcard host * is not allowed for virtual services bound to the mesh gateway".into(),
@@ -1554,12 +1569,24 @@ fn warn_unused_rules(r: &Resource, vs: &VirtualServiceSpec, out: &mut Loaded) {
         Some(n) if !n.is_empty() => format!("{n:?}"),
         _ => format!("#{i}"),
     };
-    let unnamed = |m: &HttpMatchRequest| {
-        let mut m = m.clone();
-        m.name = None;
-        m
+    // Two matches alike but for their names (every other field listed, so that a new one
+    // cannot be left out).
+    let alike = |a: &HttpMatchRequest, b: &HttpMatchRequest| {
+        let HttpMatchRequest {
+            name: _,
+            uri,
+            headers,
+            port,
+            ignore_uri_case,
+            more,
+        } = a;
+        *uri == b.uri
+            && *headers == b.headers
+            && *port == b.port
+            && *ignore_uri_case == b.ignore_uri_case
+            && *more == b.more
     };
-    let mut seen: Vec<(HttpMatchRequest, usize)> = Vec::new();
+    let mut seen: Vec<(&HttpMatchRequest, usize)> = Vec::new();
     let mut catch_all: Option<usize> = None;
     let mut warn = |i: usize, message: String| {
         let at = i.to_string();
@@ -1596,8 +1623,7 @@ fn warn_unused_rules(r: &Resource, vs: &VirtualServiceSpec, out: &mut Loaded) {
         }
         let mut repeated = 0;
         for (j, m) in route.r#match.iter().enumerate() {
-            let m = unnamed(m);
-            if let Some((_, earlier)) = seen.iter().find(|(s, _)| *s == m) {
+            if let Some((_, earlier)) = seen.iter().find(|(s, _)| alike(s, m)) {
                 let match_name = match route.r#match[j].name.as_deref() {
                     Some(n) if !n.is_empty() => format!("{n:?}"),
                     _ => format!("#{j}"),
@@ -1620,6 +1646,95 @@ fn warn_unused_rules(r: &Resource, vs: &VirtualServiceSpec, out: &mut Loaded) {
             );
         }
     }
+}
+
+/// What istiod's webhook refuses in a DestinationRule (`ValidateDestinationRule`): a host
+/// that is not a domain name, and subsets without a name, with a name that is not a DNS
+/// label, or with the name of an earlier subset.
+fn check_destination_rule(r: &Resource, dr: &DestinationRuleSpec, out: &mut Loaded) {
+    let mut refuse = |message: String, path: &[&str]| {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::REFUSED_BY_ISTIO,
+                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint("fix the object as the message says; until then it does not exist in the cluster"),
+        );
+    };
+    if let Err(e) = validate_wildcard_domain(&dr.host) {
+        refuse(e, &["spec", "host"]);
+    }
+    for (i, subset) in dr.subsets.iter().enumerate() {
+        let at = i.to_string();
+        let path = ["spec", "subsets", &at, "name"];
+        if dr.subsets[..i].iter().any(|s| s.name == subset.name) {
+            refuse(format!("duplicate subset names: {}", subset.name), &path);
+        }
+        if subset.name.is_empty() {
+            refuse("subset name cannot be empty".into(), &path);
+        } else if !is_dns1123_label(&subset.name) {
+            refuse(format!("subset name is invalid: {}", subset.name), &path);
+        }
+    }
+}
+
+/// A DNS label as Istio's `labels.IsDNS1123Label` takes it: 1 to 63 letters, digits and
+/// hyphens, starting and ending with a letter or digit (either case).
+fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+}
+
+/// Istio's `agent.ValidateWildcardDomain`: a domain name whose first label may be `*`, or
+/// start with `*` or `*-`; the message is Istio's.
+fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
+    if domain.len() > 255 {
+        return Err(format!("domain name {domain:?} too long (max 255)"));
+    }
+    if domain.is_empty() {
+        return Err("empty domain name not allowed".into());
+    }
+    let (first, rest) = match domain.split_once('.') {
+        Some((f, r)) => (f, Some(r)),
+        None => (domain, None),
+    };
+    let wildcard_label = first.len() <= 63
+        && (first == "*"
+            || is_dns1123_label(first)
+            || first
+                .strip_prefix("*-")
+                .or_else(|| first.strip_prefix('*'))
+                .is_some_and(is_dns1123_label));
+    if !wildcard_label {
+        return Err(format!(
+            "domain name {domain:?} invalid (label {first:?} invalid)"
+        ));
+    }
+    let Some(rest) = rest else { return Ok(()) };
+    let parts: Vec<&str> = rest.split('.').collect();
+    let tld = parts[parts.len() - 1];
+    if !tld.is_empty() && tld.parse::<i64>().is_ok() {
+        return Err(format!(
+            "domain name {rest:?} invalid (top level domain {tld:?} cannot be all-numeric)"
+        ));
+    }
+    for (i, label) in parts.iter().enumerate() {
+        if i == parts.len() - 1 && label.is_empty() {
+            return Ok(());
+        }
+        if !is_dns1123_label(label) {
+            return Err(format!(
+                "domain name {rest:?} invalid (label {label:?} invalid)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether two VirtualService hosts overlap, as Istio's `host.Name.Matches` decides: equal,

@@ -1063,3 +1063,64 @@ spec:
     );
     assert!(!l.has_errors());
 }
+
+#[test]
+fn destination_rules_and_hosts_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: d}
+spec:
+  host: reviews_v1.default.svc.cluster.local
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v1
+  - name: V_2
+  - name: ''
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [reviews, 10.0.0.1, '*.example.com', bad..host, ratings.123]
+  http:
+  - route: [{destination: {host: reviews}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: at-gateway}
+spec:
+  hosts: [SHOP.example.com]
+  gateways: [gw]
+  http:
+  - route: [{destination: {host: shop}}]
+";
+    let l = load_one(text);
+    let refused: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
+        .map(|d| {
+            let m = d
+                .message
+                .rsplit("configuration is invalid: ")
+                .next()
+                .unwrap_or("");
+            (d.line, m)
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            (5, "domain name \"reviews_v1.default.svc.cluster.local\" invalid (label \"reviews_v1\" invalid)"),
+            (9, "duplicate subset names: v1"),
+            (10, "subset name is invalid: V_2"),
+            (11, "subset name cannot be empty"),
+            (17, "domain name \".host\" invalid (label \"\" invalid)"),
+            (17, "domain name \"123\" invalid (top level domain \"123\" cannot be all-numeric)"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
