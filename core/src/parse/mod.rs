@@ -1402,6 +1402,195 @@ fn ns_name(r: &Resource) -> String {
     }
 }
 
+/// What the Gateway API's CRDs refuse through their validation rules (CEL, in the
+/// experimental channel's CRDs of the Gateway API): an HTTPRoute rule that redirects and has
+/// backends, that both redirects and rewrites, or repeats a filter; a filter without the
+/// field of its type, or with another type's; a path match not starting with `/` or with
+/// `//`, `/./`, `/../`, `%2f`, `#`; repeated rule names; a
+/// Gateway with a repeated listener name, TLS on an HTTP, TCP or UDP listener, a mode other
+/// than Terminate on an HTTPS one, or two listeners alike in port, protocol and hostname. The
+/// message follows the API server's (`spec.rules[0]: Invalid value: "object": ...`).
+/// Not checked yet: "Must have port for Service reference" (in the CRDs since Gateway API
+/// v0.8): meshsim simulates Istio's answer to such a route instead (`ResolvedRefs` false, no
+/// route: 404), which `tests/gateway-api/filters` covers.
+fn check_gateway_api(r: &Resource, out: &mut Loaded) {
+    let mut refuse = |path: &[&str], message: &str| {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::INVALID_VALUE,
+                format!(
+                    "{}: Invalid value: \"object\": {message} (the API server refuses the object)",
+                    fields::dotted(path)
+                ),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint("see the Gateway API reference for this field's rules"),
+        );
+    };
+    match &*r.body {
+        Body::HttpRoute(hr) => {
+            let mut names: Vec<&str> = Vec::new();
+            for (i, rule) in hr.rules.iter().enumerate() {
+                let i = i.to_string();
+                let at = ["spec", "rules", &i];
+                if let Some(n) = rule.name.as_deref() {
+                    if names.contains(&n) {
+                        refuse(
+                            &["spec", "rules"],
+                            "Rule name must be unique within the route",
+                        );
+                    }
+                    names.push(n);
+                }
+                let redirects = rule.filters.iter().any(|f| f.request_redirect.is_some());
+                if redirects && !rule.backend_refs.is_empty() {
+                    refuse(
+                        &at,
+                        "RequestRedirect filter must not be used together with backendRefs",
+                    );
+                }
+                let has = |t: &str| rule.filters.iter().filter(|f| f.type_ == t).count();
+                if has("RequestRedirect") > 0 && has("URLRewrite") > 0 {
+                    refuse(
+                        &[&at[..], &["filters"]].concat(),
+                        "May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both",
+                    );
+                }
+                for t in [
+                    "CORS",
+                    "RequestHeaderModifier",
+                    "ResponseHeaderModifier",
+                    "RequestRedirect",
+                    "URLRewrite",
+                ] {
+                    if has(t) > 1 {
+                        refuse(
+                            &[&at[..], &["filters"]].concat(),
+                            &format!("{t} filter cannot be repeated"),
+                        );
+                    }
+                }
+                for (j, m) in rule.matches.iter().enumerate() {
+                    let j = j.to_string();
+                    let Some(p) = &m.path else { continue };
+                    let kind = p.type_.as_deref().unwrap_or("PathPrefix");
+                    if kind != "Exact" && kind != "PathPrefix" {
+                        continue;
+                    }
+                    let value = p.value.as_deref().unwrap_or("/");
+                    let path = [&at[..], &["matches", &j, "path"]].concat();
+                    if !value.starts_with('/') {
+                        refuse(&path, "value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']");
+                    }
+                    for bad in ["//", "/./", "/../", "%2f", "%2F", "#"] {
+                        if value.contains(bad) {
+                            refuse(&path, &format!("must not contain '{bad}' when type one of ['Exact', 'PathPrefix']"));
+                        }
+                    }
+                    for bad in ["/..", "/."] {
+                        if value.ends_with(bad) {
+                            refuse(&path, &format!("must not end with '{bad}' when type one of ['Exact', 'PathPrefix']"));
+                        }
+                    }
+                }
+                let filters = rule.filters.iter().enumerate().map(|(f, x)| (None, f, x));
+                let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
+                    br.filters
+                        .iter()
+                        .enumerate()
+                        .map(move |(f, x)| (Some(b), f, x))
+                });
+                for (b, f, filter) in filters.chain(backend_filters) {
+                    let (b, f) = (b.map(|b| b.to_string()), f.to_string());
+                    let mut path: Vec<&str> = at.to_vec();
+                    if let Some(b) = &b {
+                        path.extend(["backendRefs", b.as_str()]);
+                    }
+                    path.extend(["filters", &f]);
+                    let fields = [
+                        (
+                            "RequestHeaderModifier",
+                            "requestHeaderModifier",
+                            filter.request_header_modifier.is_some(),
+                        ),
+                        (
+                            "ResponseHeaderModifier",
+                            "responseHeaderModifier",
+                            filter.response_header_modifier.is_some(),
+                        ),
+                        (
+                            "RequestMirror",
+                            "requestMirror",
+                            filter.request_mirror.is_some(),
+                        ),
+                        (
+                            "RequestRedirect",
+                            "requestRedirect",
+                            filter.request_redirect.is_some(),
+                        ),
+                        ("URLRewrite", "urlRewrite", filter.url_rewrite.is_some()),
+                        (
+                            "ExtensionRef",
+                            "extensionRef",
+                            filter.extension_ref.is_some(),
+                        ),
+                    ];
+                    for (t, field, present) in fields {
+                        if present && filter.type_ != t {
+                            refuse(
+                                &path,
+                                &format!(
+                                    "filter.{field} must be nil if the filter.type is not {t}"
+                                ),
+                            );
+                        }
+                        if !present && filter.type_ == t {
+                            refuse(
+                                &path,
+                                &format!("filter.{field} must be specified for {t} filter.type"),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        Body::Gateway(gw) => {
+            let at = ["spec", "listeners"];
+            for (i, l) in gw.listeners.iter().enumerate() {
+                if gw.listeners[..i].iter().any(|o| o.name == l.name) {
+                    refuse(&at, "Listener name must be unique within the Gateway");
+                }
+                if gw.listeners[..i].iter().any(|o| {
+                    o.port == l.port && o.protocol == l.protocol && o.hostname == l.hostname
+                }) {
+                    refuse(&at, "Combination of port, protocol and hostname must be unique for each listener");
+                }
+            }
+            if gw
+                .listeners
+                .iter()
+                .any(|l| ["HTTP", "TCP", "UDP"].contains(&l.protocol.as_str()) && l.tls.is_some())
+            {
+                refuse(
+                    &at,
+                    "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
+                );
+            }
+            if gw.listeners.iter().any(|l| {
+                l.protocol == "HTTPS"
+                    && l.tls
+                        .as_ref()
+                        .and_then(|t| t.mode.as_deref())
+                        .is_some_and(|m| !m.is_empty() && m != "Terminate")
+            }) {
+                refuse(&at, "tls mode must be Terminate for protocol HTTPS");
+            }
+        }
+        _ => {}
+    }
+}
+
 /// What istiod's validating webhook refuses in a VirtualService (Istio 1.27,
 /// `pkg/config/validation/validation.go` ValidateVirtualService and
 /// `virtualservice.go` validateHTTPRouteConflict): an HTTP route that both routes and
@@ -2028,6 +2217,7 @@ fn check_enums(r: &Resource, out: &mut Loaded) {
 /// `regex` crate, has no look-around or back-references), required values are present.
 fn validate(r: &Resource, out: &mut Loaded) {
     check_enums(r, out);
+    check_gateway_api(r, out);
     check_istio_validation(r, out);
     // Parsing is enough to find what `regex::Regex::new` would refuse (the model compiles each
     // pattern once), and costs a fraction of compiling.

@@ -1124,3 +1124,71 @@ spec:
         l.diagnostics
     );
 }
+
+/// The Gateway API CRDs' validation rules (CEL) refuse these.
+#[test]
+fn routes_and_gateways_the_gateway_api_crds_refuse_are_errors() {
+    let text = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - name: a
+    matches: [{path: {type: PathPrefix, value: api}}, {path: {value: /a//b}}]
+    filters:
+    - type: RequestRedirect
+      requestRedirect: {scheme: https}
+    - type: URLRewrite
+    backendRefs: [{name: web, port: 80}]
+  - name: a
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: x, value: y}]}
+      urlRewrite: {hostname: x}
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {remove: [z]}
+    backendRefs: [{name: web, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, tls: {mode: Terminate}}
+  - {name: http, port: 80, protocol: HTTP}
+  - {name: https, port: 443, protocol: HTTPS, tls: {mode: Passthrough}}
+";
+    let l = load_one(text);
+    let got: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::INVALID_VALUE)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    let suffix = " (the API server refuses the object)";
+    let expected: Vec<(usize, String)> = [
+        (7, "spec.rules[0].matches[0].path: Invalid value: \"object\": value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']"),
+        (7, "spec.rules[0].matches[1].path: Invalid value: \"object\": must not contain '//' when type one of ['Exact', 'PathPrefix']"),
+        (6, "spec.rules[0]: Invalid value: \"object\": RequestRedirect filter must not be used together with backendRefs"),
+        (8, "spec.rules[0].filters: Invalid value: \"object\": May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both"),
+        (11, "spec.rules[0].filters[1]: Invalid value: \"object\": filter.urlRewrite must be specified for URLRewrite filter.type"),
+        (5, "spec.rules: Invalid value: \"object\": Rule name must be unique within the route"),
+        (14, "spec.rules[1].filters: Invalid value: \"object\": RequestHeaderModifier filter cannot be repeated"),
+        (15, "spec.rules[1].filters[0]: Invalid value: \"object\": filter.urlRewrite must be nil if the filter.type is not URLRewrite"),
+        (27, "spec.listeners: Invalid value: \"object\": Listener name must be unique within the Gateway"),
+        (27, "spec.listeners: Invalid value: \"object\": Combination of port, protocol and hostname must be unique for each listener"),
+        (27, "spec.listeners: Invalid value: \"object\": tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']"),
+        (27, "spec.listeners: Invalid value: \"object\": tls mode must be Terminate for protocol HTTPS"),
+    ]
+    .iter()
+    .map(|(l, m)| (*l, format!("{m}{suffix}")))
+    .collect();
+    let expected: Vec<(usize, &str)> = expected.iter().map(|(l, m)| (*l, m.as_str())).collect();
+    let mut got_sorted = got.clone();
+    got_sorted.sort();
+    let mut expected_sorted = expected.clone();
+    expected_sorted.sort();
+    assert_eq!(got_sorted, expected_sorted, "{:#?}", l.diagnostics);
+}
