@@ -1603,6 +1603,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         check_destination_rule(r, dr, out);
         return;
     }
+    if let Body::ServiceEntry(se) = &*r.body {
+        check_service_entry(r, se, out);
+        return;
+    }
     let Body::VirtualService(vs) = &*r.body else {
         return;
     };
@@ -1905,12 +1909,20 @@ fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
             "domain name {domain:?} invalid (label {first:?} invalid)"
         ));
     }
-    let Some(rest) = rest else { return Ok(()) };
-    let parts: Vec<&str> = rest.split('.').collect();
+    match rest {
+        Some(rest) => validate_dns1123_labels(rest),
+        None => Ok(()),
+    }
+}
+
+/// Istio's `agent.ValidateDNS1123Labels`: every label a DNS label (the last may be empty, as
+/// in `istio.io.`), the last not all digits.
+fn validate_dns1123_labels(domain: &str) -> Result<(), String> {
+    let parts: Vec<&str> = domain.split('.').collect();
     let tld = parts[parts.len() - 1];
     if !tld.is_empty() && tld.parse::<i64>().is_ok() {
         return Err(format!(
-            "domain name {rest:?} invalid (top level domain {tld:?} cannot be all-numeric)"
+            "domain name {domain:?} invalid (top level domain {tld:?} cannot be all-numeric)"
         ));
     }
     for (i, label) in parts.iter().enumerate() {
@@ -1919,11 +1931,101 @@ fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
         }
         if !is_dns1123_label(label) {
             return Err(format!(
-                "domain name {rest:?} invalid (label {label:?} invalid)"
+                "domain name {domain:?} invalid (label {label:?} invalid)"
             ));
         }
     }
     Ok(())
+}
+
+/// What istiod's webhook refuses in a ServiceEntry (`ValidateServiceEntry`): no hosts, `*` or
+/// a name that is not a domain as a host, both a workloadSelector and endpoints, CIDR
+/// addresses with DNS resolution, repeated port names or numbers, endpoints with resolution
+/// NONE, and, with DNS resolution and no endpoints, hosts that are not plain domain names
+/// (a wildcard host has no name to resolve).
+fn check_service_entry(r: &Resource, se: &ServiceEntrySpec, out: &mut Loaded) {
+    let mut refuse = |message: String, path: &[&str]| {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::REFUSED_BY_ISTIO,
+                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint("fix the object as the message says; until then it does not exist in the cluster"),
+        );
+    };
+    let resolution = se.resolution.as_deref().unwrap_or("NONE");
+    if se.workload_selector.is_some() && !se.endpoints.is_empty() {
+        refuse(
+            "only one of WorkloadSelector or Endpoints is allowed in Service Entry".into(),
+            &["spec", "endpoints"],
+        );
+    }
+    if se.hosts.is_empty() {
+        refuse(
+            "service entry must have at least one host".into(),
+            &["spec"],
+        );
+    }
+    for h in &se.hosts {
+        if h == "*" {
+            refuse(format!("invalid host {h}"), &["spec", "hosts"]);
+        } else if let Err(e) = validate_wildcard_domain(h) {
+            refuse(e, &["spec", "hosts"]);
+        }
+    }
+    let cidr = se.addresses.iter().any(|a| a.contains('/'));
+    if cidr && resolution != "NONE" && resolution != "STATIC" {
+        refuse(
+            "CIDR addresses are allowed only for NONE/STATIC resolution types".into(),
+            &["spec", "addresses"],
+        );
+    }
+    for (i, p) in se.ports.iter().enumerate() {
+        let at = i.to_string();
+        let earlier = &se.ports[..i];
+        if earlier.iter().any(|e| e.name == p.name) {
+            let name = p.name.as_deref().unwrap_or("");
+            refuse(
+                format!("service entry port name {name:?} already defined"),
+                &["spec", "ports", &at],
+            );
+        }
+        if earlier.iter().any(|e| e.number == p.number) {
+            refuse(
+                format!("service entry port {} already defined", p.number),
+                &["spec", "ports", &at],
+            );
+        }
+    }
+    match resolution {
+        "NONE" if !se.endpoints.is_empty() => refuse(
+            "no endpoints should be provided for resolution type none".into(),
+            &["spec", "endpoints"],
+        ),
+        "DNS" | "DNS_ROUND_ROBIN" => {
+            if se.endpoints.is_empty() {
+                let bad = se
+                    .hosts
+                    .iter()
+                    .find_map(|h| validate_dns1123_labels(h).err());
+                if let Some(e) = bad {
+                    refuse(
+                        format!("hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode {resolution}, {e}"),
+                        &["spec", "hosts"],
+                    );
+                }
+            }
+            if resolution == "DNS_ROUND_ROBIN" && se.endpoints.len() > 1 {
+                refuse(
+                    format!("there must only be 0 or 1 endpoint for resolution mode {resolution}"),
+                    &["spec", "endpoints"],
+                );
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Whether two VirtualService hosts overlap, as Istio's `host.Name.Matches` decides: equal,

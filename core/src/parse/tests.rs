@@ -1192,3 +1192,62 @@ spec:
     expected_sorted.sort();
     assert_eq!(got_sorted, expected_sorted, "{:#?}", l.diagnostics);
 }
+
+#[test]
+fn service_entries_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: wild}
+spec:
+  hosts: ['*.example.com']
+  ports: [{number: 443, name: tls, protocol: TLS}, {number: 443, name: tls}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: none}
+spec:
+  hosts: ['*']
+  addresses: [10.0.0.0/24]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+  endpoints: [{address: 10.0.0.1}]
+  workloadSelector: {labels: {app: x}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: fine}
+spec:
+  hosts: ['*.example.org']
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: NONE
+";
+    let l = load_one(text);
+    let refused: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
+        .map(|d| {
+            let m = d
+                .message
+                .rsplit("configuration is invalid: ")
+                .next()
+                .unwrap_or("");
+            (d.line, m)
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            (6, "service entry port name \"tls\" already defined"),
+            (6, "service entry port 443 already defined"),
+            (5, "hosts must be FQDN or contain only prefix wildcards if no endpoints are provided for resolution mode DNS, domain name \"*.example.com\" invalid (label \"*\" invalid)"),
+            (17, "only one of WorkloadSelector or Endpoints is allowed in Service Entry"),
+            (13, "invalid host *"),
+            (14, "CIDR addresses are allowed only for NONE/STATIC resolution types"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
