@@ -1607,6 +1607,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         check_service_entry(r, se, out);
         return;
     }
+    if let Body::IstioGateway(gw) = &*r.body {
+        check_istio_gateway(r, gw, out);
+        return;
+    }
     let Body::VirtualService(vs) = &*r.body else {
         return;
     };
@@ -1936,6 +1940,112 @@ fn validate_dns1123_labels(domain: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What istiod's webhook refuses in an Istio Gateway (`ValidateGateway`, `validateServer`,
+/// `validateServerPort`): no servers; a server without hosts, with a protocol Istio does not
+/// know, without a port name, with a targetPort; HTTPS or TLS without TLS settings; TLS
+/// settings that terminate on a plain-text port; two servers with one port name.
+fn check_istio_gateway(r: &Resource, gw: &IstioGatewaySpec, out: &mut Loaded) {
+    let mut refuse = |message: String, path: &[&str]| {
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::REFUSED_BY_ISTIO,
+                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint("fix the object as the message says; until then it does not exist in the cluster"),
+        );
+    };
+    if gw.servers.is_empty() {
+        refuse("gateway must have at least one server".into(), &["spec"]);
+    }
+    for (i, server) in gw.servers.iter().enumerate() {
+        let at = i.to_string();
+        let path = ["spec", "servers", &at];
+        if server.hosts.is_empty() {
+            refuse("server config must contain at least one host".into(), &path);
+        }
+        let port = &server.port;
+        let protocol = port.protocol.as_deref().unwrap_or("").to_ascii_lowercase();
+        // Istio's protocol.Parse: what a Gateway server may speak.
+        const KNOWN: &[&str] = &[
+            "tcp",
+            "udp",
+            "grpc",
+            "grpc-web",
+            "http",
+            "http_proxy",
+            "http2",
+            "https",
+            "tls",
+            "mongo",
+            "redis",
+            "mysql",
+        ];
+        let known = KNOWN.contains(&protocol.as_str());
+        if !known {
+            refuse(
+                format!("invalid protocol {:?}, supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP", port.protocol.as_deref().unwrap_or("")),
+                &[&path[..], &["port", "protocol"]].concat(),
+            );
+        }
+        if port.target_port.is_some_and(|t| t > 0) {
+            refuse(
+                "targetPort has no impact on Gateways".into(),
+                &[&path[..], &["port", "targetPort"]].concat(),
+            );
+        }
+        if port.name.as_deref().unwrap_or("").is_empty() {
+            refuse(
+                "port name must be set".into(),
+                &[&path[..], &["port"]].concat(),
+            );
+        }
+        if known {
+            let tls_protocol = protocol == "https" || protocol == "tls";
+            let http =
+                ["http", "http2", "grpc", "grpc-web", "http_proxy"].contains(&protocol.as_str());
+            match &server.tls {
+                None if tls_protocol => refuse(
+                    "server must have TLS settings for HTTPS/TLS protocols".into(),
+                    &path,
+                ),
+                Some(tls) if !tls_protocol => {
+                    // The mode's default is PASSTHROUGH: `tls: {httpsRedirect: true}` passes.
+                    let passthrough = matches!(
+                        tls.mode.as_deref(),
+                        None | Some("PASSTHROUGH") | Some("AUTO_PASSTHROUGH")
+                    );
+                    let certificates =
+                        tls.private_key.is_some() || tls.server_certificate.is_some();
+                    if !http {
+                        refuse(
+                            "server cannot have TLS settings for non HTTPS/TLS ports".into(),
+                            &[&path[..], &["tls"]].concat(),
+                        );
+                    } else if !passthrough || certificates {
+                        refuse(
+                            "server cannot have TLS settings for plain text HTTP ports".into(),
+                            &[&path[..], &["tls"]].concat(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        let name = port.name.as_deref().unwrap_or("");
+        if gw.servers[..i]
+            .iter()
+            .any(|o| o.port.name.as_deref().unwrap_or("") == name)
+        {
+            refuse(
+                format!("port names in servers must be unique: duplicate name {name}"),
+                &[&path[..], &["port", "name"]].concat(),
+            );
+        }
+    }
 }
 
 /// What istiod's webhook refuses in a ServiceEntry (`ValidateServiceEntry`): no hosts, `*` or

@@ -1251,3 +1251,62 @@ spec:
         l.diagnostics
     );
 }
+
+#[test]
+fn istio_gateways_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ['*']
+  - port: {number: 80, name: https, protocol: HTTP}
+    hosts: ['*']
+    tls: {mode: SIMPLE, credentialName: cert}
+  - port: {number: 8080, name: web, protocol: WEB, targetPort: 8081}
+  - port: {number: 9000, name: tcp, protocol: TCP}
+    hosts: ['*']
+    tls: {mode: PASSTHROUGH}
+  - port: {number: 8000, name: redirect, protocol: HTTP}
+    hosts: ['*']
+    tls: {httpsRedirect: true}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: empty}
+spec:
+  selector: {istio: ingressgateway}
+";
+    let l = load_one(text);
+    let refused: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
+        .map(|d| {
+            let m = d
+                .message
+                .rsplit("configuration is invalid: ")
+                .next()
+                .unwrap_or("");
+            (d.line, m)
+        })
+        .collect();
+    assert_eq!(
+        refused,
+        vec![
+            (7, "server must have TLS settings for HTTPS/TLS protocols"),
+            (11, "server cannot have TLS settings for plain text HTTP ports"),
+            (9, "port names in servers must be unique: duplicate name https"),
+            (12, "server config must contain at least one host"),
+            (12, "invalid protocol \"WEB\", supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP"),
+            (12, "targetPort has no impact on Gateways"),
+            (15, "server cannot have TLS settings for non HTTPS/TLS ports"),
+            (23, "gateway must have at least one server"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
