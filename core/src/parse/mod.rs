@@ -1591,6 +1591,17 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
     }
 }
 
+/// istiod's validating webhook denies `r`, for `message`, at the field at `path`.
+fn refused(r: &Resource, message: String, path: &[&str]) -> Diagnostic {
+    Diagnostic::new(
+        diag::REFUSED_BY_ISTIO,
+        format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
+    )
+    .at(&r.origin.file, r.origin.line_of_nearest(path))
+    .object(r.display())
+    .hint("fix the object as the message says; until then it does not exist in the cluster")
+}
+
 /// What istiod's validating webhook refuses in a VirtualService (Istio 1.27,
 /// `pkg/config/validation/validation.go` ValidateVirtualService and
 /// `virtualservice.go` validateHTTPRouteConflict): an HTTP route that both routes and
@@ -1615,17 +1626,8 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         return;
     };
     warn_unused_rules(r, vs, out);
-    let mut refuse = |message: String, path: &[&str]| {
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::REFUSED_BY_ISTIO,
-                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint("fix the object as the message says; until then it does not exist in the cluster"),
-        );
-    };
+    let mut refuse =
+        |message: String, path: &[&str]| out.diagnostics.push(refused(r, message, path));
     let delegate_vs = vs.hosts.is_empty();
     if delegate_vs {
         if !vs.gateways.is_empty() {
@@ -1704,55 +1706,52 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         if delegate_vs && more.delegate.is_some() {
             refuse("delegate HTTP route cannot contain delegate".into(), &path);
         }
-        if more.redirect.is_some() {
-            if !h.route.is_empty() {
-                refuse(
-                    "HTTP route cannot contain both route and redirect".into(),
-                    &path,
-                );
-            }
-            if more.fault.is_some() {
-                refuse(
-                    "HTTP route cannot contain both fault and redirect".into(),
-                    &path,
-                );
-            }
-            if more.rewrite.is_some() {
-                refuse(
-                    "HTTP route rule cannot contain both rewrite and redirect".into(),
-                    &path,
-                );
-            }
-            if more.direct_response.is_some() {
-                refuse(
-                    "HTTP route rule cannot contain both direct_response and redirect".into(),
-                    &path,
-                );
-            }
+        // validateHTTPRouteConflict: what a redirect, or else a direct response, excludes;
+        // without either, a route is required.
+        let conflicts: Vec<(bool, &str)> = if more.redirect.is_some() {
+            vec![
+                (
+                    !h.route.is_empty(),
+                    "HTTP route cannot contain both route and redirect",
+                ),
+                (
+                    more.fault.is_some(),
+                    "HTTP route cannot contain both fault and redirect",
+                ),
+                (
+                    more.rewrite.is_some(),
+                    "HTTP route rule cannot contain both rewrite and redirect",
+                ),
+                (
+                    more.direct_response.is_some(),
+                    "HTTP route rule cannot contain both direct_response and redirect",
+                ),
+            ]
         } else if more.direct_response.is_some() {
-            if !h.route.is_empty() {
-                refuse(
-                    "HTTP route cannot contain both route and direct_response".into(),
-                    &path,
-                );
+            vec![
+                (
+                    !h.route.is_empty(),
+                    "HTTP route cannot contain both route and direct_response",
+                ),
+                (
+                    more.fault.is_some(),
+                    "HTTP route cannot contain both fault and direct_response",
+                ),
+                (
+                    more.rewrite.is_some(),
+                    "HTTP route rule cannot contain both rewrite and direct_response",
+                ),
+            ]
+        } else {
+            vec![(
+                h.route.is_empty(),
+                "HTTP route, redirect or direct_response is required",
+            )]
+        };
+        for (hit, message) in conflicts {
+            if hit {
+                refuse(message.into(), &path);
             }
-            if more.fault.is_some() {
-                refuse(
-                    "HTTP route cannot contain both fault and direct_response".into(),
-                    &path,
-                );
-            }
-            if more.rewrite.is_some() {
-                refuse(
-                    "HTTP route rule cannot contain both rewrite and direct_response".into(),
-                    &path,
-                );
-            }
-        } else if h.route.is_empty() {
-            refuse(
-                "HTTP route, redirect or direct_response is required".into(),
-                &path,
-            );
         }
     }
 }
@@ -1849,17 +1848,8 @@ fn warn_unused_rules(r: &Resource, vs: &VirtualServiceSpec, out: &mut Loaded) {
 /// that is not a domain name, and subsets without a name, with a name that is not a DNS
 /// label, or with the name of an earlier subset.
 fn check_destination_rule(r: &Resource, dr: &DestinationRuleSpec, out: &mut Loaded) {
-    let mut refuse = |message: String, path: &[&str]| {
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::REFUSED_BY_ISTIO,
-                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint("fix the object as the message says; until then it does not exist in the cluster"),
-        );
-    };
+    let mut refuse =
+        |message: String, path: &[&str]| out.diagnostics.push(refused(r, message, path));
     if let Err(e) = validate_wildcard_domain(&dr.host) {
         refuse(e, &["spec", "host"]);
     }
@@ -1947,17 +1937,8 @@ fn validate_dns1123_labels(domain: &str) -> Result<(), String> {
 /// know, without a port name, with a targetPort; HTTPS or TLS without TLS settings; TLS
 /// settings that terminate on a plain-text port; two servers with one port name.
 fn check_istio_gateway(r: &Resource, gw: &IstioGatewaySpec, out: &mut Loaded) {
-    let mut refuse = |message: String, path: &[&str]| {
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::REFUSED_BY_ISTIO,
-                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint("fix the object as the message says; until then it does not exist in the cluster"),
-        );
-    };
+    let mut refuse =
+        |message: String, path: &[&str]| out.diagnostics.push(refused(r, message, path));
     if gw.servers.is_empty() {
         refuse("gateway must have at least one server".into(), &["spec"]);
     }
@@ -2054,17 +2035,8 @@ fn check_istio_gateway(r: &Resource, gw: &IstioGatewaySpec, out: &mut Loaded) {
 /// NONE, and, with DNS resolution and no endpoints, hosts that are not plain domain names
 /// (a wildcard host has no name to resolve).
 fn check_service_entry(r: &Resource, se: &ServiceEntrySpec, out: &mut Loaded) {
-    let mut refuse = |message: String, path: &[&str]| {
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::REFUSED_BY_ISTIO,
-                format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint("fix the object as the message says; until then it does not exist in the cluster"),
-        );
-    };
+    let mut refuse =
+        |message: String, path: &[&str]| out.diagnostics.push(refused(r, message, path));
     let resolution = se.resolution.as_deref().unwrap_or("NONE");
     if se.workload_selector.is_some() && !se.endpoints.is_empty() {
         refuse(

@@ -905,6 +905,18 @@ spec:
     );
 }
 
+/// The line and the webhook's own words of each refusal by istiod (MS0111).
+fn refusals(l: &Loaded) -> Vec<(usize, &str)> {
+    l.diagnostics
+        .iter()
+        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
+        .map(|d| {
+            let m = d.message.rsplit("configuration is invalid: ").next();
+            (d.line, m.unwrap_or(""))
+        })
+        .collect()
+}
+
 /// istiod's validating webhook refuses these VirtualServices (Istio 1.27
 /// `pkg/config/validation`); Istio's own analyzer test data says of a VirtualService with
 /// hosts and no routes: "this will cause a schema validation error".
@@ -943,19 +955,7 @@ spec:
   - delegate: {name: e}
 ";
     let l = load_one(text);
-    let refused: Vec<(usize, String)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
-        .map(|d| {
-            let m = d
-                .message
-                .rsplit("configuration is invalid: ")
-                .next()
-                .unwrap_or("");
-            (d.line, m.to_string())
-        })
-        .collect();
+    let refused = refusals(&l);
     let expected: Vec<(usize, &str)> = vec![
         (5, "duplicate hosts in virtual service: a & a"),
         (7, "HTTP route cannot contain both route and redirect"),
@@ -987,8 +987,7 @@ spec:
         // Upstream goes on to the conflict checks after that one: no route either.
         (30, "HTTP route, redirect or direct_response is required"),
     ];
-    let got: Vec<(usize, &str)> = refused.iter().map(|(l, m)| (*l, m.as_str())).collect();
-    assert_eq!(got, expected, "{:#?}", l.diagnostics);
+    assert_eq!(refused, expected, "{:#?}", l.diagnostics);
 }
 
 #[test]
@@ -1097,19 +1096,7 @@ spec:
   - route: [{destination: {host: shop}}]
 ";
     let l = load_one(text);
-    let refused: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
-        .map(|d| {
-            let m = d
-                .message
-                .rsplit("configuration is invalid: ")
-                .next()
-                .unwrap_or("");
-            (d.line, m)
-        })
-        .collect();
+    let refused = refusals(&l);
     assert_eq!(
         refused,
         vec![
@@ -1224,19 +1211,7 @@ spec:
   resolution: NONE
 ";
     let l = load_one(text);
-    let refused: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
-        .map(|d| {
-            let m = d
-                .message
-                .rsplit("configuration is invalid: ")
-                .next()
-                .unwrap_or("");
-            (d.line, m)
-        })
-        .collect();
+    let refused = refusals(&l);
     assert_eq!(
         refused,
         vec![
@@ -1281,19 +1256,7 @@ spec:
   selector: {istio: ingressgateway}
 ";
     let l = load_one(text);
-    let refused: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::REFUSED_BY_ISTIO)
-        .map(|d| {
-            let m = d
-                .message
-                .rsplit("configuration is invalid: ")
-                .next()
-                .unwrap_or("");
-            (d.line, m)
-        })
-        .collect();
+    let refused = refusals(&l);
     assert_eq!(
         refused,
         vec![
