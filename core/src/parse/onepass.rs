@@ -146,12 +146,12 @@ impl<'de> Visitor<'de> for DocumentVisitor<'_> {
                         Some(map.next_value_seed(CheckedSeed::new(&mut *self.t, "metadata"))?);
                 }
                 Key::Spec if read.body.is_none() => {
-                    let shape = shape_so_far(&read).ok_or_else(give_up)?;
+                    let shape = field_of(&read, "spec")?;
                     read.body = Some(map.next_value_seed(SpecSeed(shape, &mut *self.t))?);
                 }
                 Key::Status if !seen_status => {
                     seen_status = true;
-                    let shape = shape_so_far(&read).ok_or_else(give_up)?;
+                    let shape = field_of(&read, "status")?;
                     read.status = Some(match shape {
                         Shape::Pod => {
                             Status::Pod(map.next_value::<Option<PodStatus>>()?.unwrap_or_default())
@@ -168,17 +168,24 @@ impl<'de> Visitor<'de> for DocumentVisitor<'_> {
                     });
                 }
                 Key::Data if read.data.is_none() => {
-                    let shape = shape_so_far(&read).ok_or_else(give_up)?;
-                    if shape == Shape::ConfigMap {
-                        read.data = Some(map.next_value()?);
-                    } else {
-                        map.next_value::<IgnoredAny>()?;
-                    }
+                    field_of(&read, "data")?;
+                    read.data = Some(map.next_value()?);
                 }
                 _ => return Err(give_up()),
             }
         }
         Ok(read)
+    }
+}
+
+/// The shape of the kind read so far, when `key` is one of its top-level fields; otherwise
+/// the careful path reads the document (and reports the key when the kind has no such
+/// field).
+fn field_of<E: serde::de::Error>(read: &ReadDocument, key: &str) -> Result<Shape, E> {
+    let shape = shape_so_far(read).ok_or_else(give_up)?;
+    match top_level_fields(shape) {
+        Some(fields) if fields.contains(&key) => Ok(shape),
+        _ => Err(give_up()),
     }
 }
 
