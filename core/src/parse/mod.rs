@@ -1602,6 +1602,99 @@ fn refused(r: &Resource, message: String, path: &[&str]) -> Diagnostic {
     .hint("fix the object as the message says; until then it does not exist in the cluster")
 }
 
+/// The Gateway API's hostname fields against their CRD pattern: lowercase DNS labels, a
+/// leading `*.` where a wildcard is allowed (routes' hostnames, a listener's), no scheme,
+/// port or path.
+fn check_gateway_api_hostnames(r: &Resource, out: &mut Loaded) {
+    const WILDCARD: &str =
+        r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    const PLAIN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    let mut check = |h: &str, wildcard: bool, path: &[&str]| {
+        let name = match h.strip_prefix("*.") {
+            Some(rest) if wildcard => rest,
+            _ => h,
+        };
+        let label_ok = |l: &str| {
+            let b = l.as_bytes();
+            !b.is_empty()
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase() || *c == b'-')
+        };
+        if !h.is_empty() && h.len() <= 253 && name.split('.').all(label_ok) {
+            return;
+        }
+        let dotted = fields::dotted(path);
+        let pattern = if wildcard { WILDCARD } else { PLAIN };
+        out.diagnostics.push(
+            Diagnostic::new(
+                diag::INVALID_VALUE,
+                format!("{dotted}: Invalid value: {h:?}: {dotted} in body should match '{pattern}' (the API server refuses the object)"),
+            )
+            .at(&r.origin.file, r.origin.line_of_nearest(path))
+            .object(r.display())
+            .hint("a hostname is lowercase, with no scheme, port or path (api.example.com, *.example.com)"),
+        );
+    };
+    match &*r.body {
+        Body::HttpRoute(hr) => {
+            for (i, h) in hr.hostnames.iter().enumerate() {
+                check(h, true, &["spec", "hostnames", &i.to_string()]);
+            }
+            for (i, rule) in hr.rules.iter().enumerate() {
+                let i = i.to_string();
+                let filters = rule.filters.iter().enumerate().map(|(f, x)| (None, f, x));
+                let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
+                    br.filters
+                        .iter()
+                        .enumerate()
+                        .map(move |(f, x)| (Some(b), f, x))
+                });
+                for (b, f, filter) in filters.chain(backend_filters) {
+                    let (b, f) = (b.map(|b| b.to_string()), f.to_string());
+                    let mut path: Vec<&str> = vec!["spec", "rules", &i];
+                    if let Some(b) = &b {
+                        path.extend(["backendRefs", b.as_str()]);
+                    }
+                    path.extend(["filters", &f]);
+                    if let Some(h) = filter
+                        .request_redirect
+                        .as_ref()
+                        .and_then(|x| x.hostname.as_deref())
+                    {
+                        check(
+                            h,
+                            false,
+                            &[&path[..], &["requestRedirect", "hostname"]].concat(),
+                        );
+                    }
+                    if let Some(h) = filter
+                        .url_rewrite
+                        .as_ref()
+                        .and_then(|x| x.hostname.as_deref())
+                    {
+                        check(h, false, &[&path[..], &["urlRewrite", "hostname"]].concat());
+                    }
+                }
+            }
+        }
+        Body::GrpcRoute(gr) => {
+            for (i, h) in gr.hostnames.iter().enumerate() {
+                check(h, true, &["spec", "hostnames", &i.to_string()]);
+            }
+        }
+        Body::Gateway(gw) => {
+            for (i, l) in gw.listeners.iter().enumerate() {
+                if let Some(h) = l.hostname.as_deref() {
+                    check(h, true, &["spec", "listeners", &i.to_string(), "hostname"]);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// What istiod's validating webhook refuses in a VirtualService (Istio 1.27,
 /// `pkg/config/validation/validation.go` ValidateVirtualService and
 /// `virtualservice.go` validateHTTPRouteConflict): an HTTP route that both routes and
@@ -2402,6 +2495,7 @@ fn check_enums(r: &Resource, out: &mut Loaded) {
 fn validate(r: &Resource, out: &mut Loaded) {
     check_enums(r, out);
     check_gateway_api(r, out);
+    check_gateway_api_hostnames(r, out);
     check_istio_validation(r, out);
     // Parsing is enough to find what `regex::Regex::new` would refuse (the model compiles each
     // pattern once), and costs a fraction of compiling.

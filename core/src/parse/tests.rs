@@ -1273,3 +1273,49 @@ spec:
         l.diagnostics
     );
 }
+
+/// The Gateway API CRDs' hostname pattern: lowercase DNS labels, `*.` where wildcards are
+/// allowed, no scheme, port or path.
+#[test]
+fn gateway_api_hostnames_outside_the_crd_pattern_are_errors() {
+    let text = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  hostnames: [api.example.com, '*.example.com', Shop.example.com, 'http://x.example.com', 'x.example.com:8080']
+  rules:
+  - filters:
+    - type: RequestRedirect
+      requestRedirect: {hostname: '*.example.com'}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  gatewayClassName: istio
+  listeners:
+  - {name: http, port: 80, protocol: HTTP, hostname: '*.Example.com'}
+";
+    let l = load_one(text);
+    let got: Vec<(usize, String)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::INVALID_VALUE)
+        .map(|d| {
+            (
+                d.line,
+                d.message.split(" in body").next().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(usize, &str)> = vec![
+        (5, "spec.hostnames[2]: Invalid value: \"Shop.example.com\": spec.hostnames[2]"),
+        (5, "spec.hostnames[3]: Invalid value: \"http://x.example.com\": spec.hostnames[3]"),
+        (5, "spec.hostnames[4]: Invalid value: \"x.example.com:8080\": spec.hostnames[4]"),
+        (9, "spec.rules[0].filters[0].requestRedirect.hostname: Invalid value: \"*.example.com\": spec.rules[0].filters[0].requestRedirect.hostname"),
+        (17, "spec.listeners[0].hostname: Invalid value: \"*.Example.com\": spec.listeners[0].hostname"),
+    ];
+    let got: Vec<(usize, &str)> = got.iter().map(|(l, m)| (*l, m.as_str())).collect();
+    assert_eq!(got, expected, "{:#?}", l.diagnostics);
+}
