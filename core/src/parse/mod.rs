@@ -1715,6 +1715,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         check_istio_gateway(r, gw, out);
         return;
     }
+    if let Body::Sidecar(sc) = &*r.body {
+        check_sidecar(r, sc, out);
+        return;
+    }
     let Body::VirtualService(vs) = &*r.body else {
         return;
     };
@@ -2025,6 +2029,82 @@ fn validate_dns1123_labels(domain: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Istio's `agent.ValidateNamespaceSlashWildcardHostname`, for a Sidecar's egress host
+/// (`namespace/dnsName` required) or a Gateway server's (`dnsName` alone allowed): the
+/// errors, in Istio's words.
+fn namespace_slash_host_errors(host: &str, gateway: bool) -> Vec<String> {
+    let mut errs = Vec::new();
+    let (ns, name) = match host.split_once('/') {
+        Some((ns, name)) => (Some(ns), name),
+        None if gateway => (None, host),
+        None => return vec!["host must be of form namespace/dnsName".into()],
+    };
+    if let Some(ns) = ns {
+        if ns.is_empty() || name.is_empty() {
+            errs.push("config namespace and dnsName in host entry cannot be empty".into());
+        }
+        if gateway {
+            if ns != "*" && ns != "." && !is_dns1123_label(ns) {
+                errs.push(format!("invalid namespace value {ns:?} in gateway"));
+            }
+        } else {
+            let bare = ns.strip_prefix('~').unwrap_or(ns);
+            if !bare.is_empty() && bare != "*" && bare != "." && !is_dns1123_label(bare) {
+                errs.push(format!("invalid namespace value {ns:?} in sidecar"));
+            }
+        }
+    }
+    // validateSidecarOrGatewayHostnamePart
+    if name != "*" && !name.contains('.') {
+        errs.push("short names (non FQDN) are not allowed".into());
+    }
+    if let Err(e) = validate_wildcard_domain(name) {
+        if !gateway || name.parse::<std::net::IpAddr>().is_err() {
+            errs.push(e);
+        }
+    }
+    errs
+}
+
+/// What istiod's webhook refuses in a Sidecar's egress (`ValidateSidecar`): listeners
+/// without hosts, hosts not written `namespace/dnsName`, short names, and a listener without
+/// a port that is not the last, or not the only one.
+fn check_sidecar(r: &Resource, sc: &SidecarSpec, out: &mut Loaded) {
+    let mut refuse =
+        |message: String, path: &[&str]| out.diagnostics.push(refused(r, message, path));
+    let mut catch_all = false;
+    for (i, e) in sc.egress.iter().enumerate() {
+        let at = i.to_string();
+        let path = ["spec", "egress", &at];
+        if e.port.is_none() {
+            if catch_all {
+                refuse(
+                    "sidecar: egress can have only one listener with empty port".into(),
+                    &path,
+                );
+            } else if i + 1 == sc.egress.len() {
+                catch_all = true;
+            } else {
+                refuse(
+                    "sidecar: the egress listener with empty port should be the last listener in the list".into(),
+                    &path,
+                );
+            }
+        }
+        if e.hosts.is_empty() {
+            refuse(
+                "sidecar: egress listener must contain at least one host".into(),
+                &path,
+            );
+        }
+        for h in &e.hosts {
+            for err in namespace_slash_host_errors(h, false) {
+                refuse(err, &[&path[..], &["hosts"]].concat());
+            }
+        }
+    }
+}
+
 /// What istiod's webhook refuses in an Istio Gateway (`ValidateGateway`, `validateServer`,
 /// `validateServerPort`): no servers; a server without hosts, with a protocol Istio does not
 /// know, without a port name, with a targetPort; HTTPS or TLS without TLS settings; TLS
@@ -2040,6 +2120,11 @@ fn check_istio_gateway(r: &Resource, gw: &IstioGatewaySpec, out: &mut Loaded) {
         let path = ["spec", "servers", &at];
         if server.hosts.is_empty() {
             refuse("server config must contain at least one host".into(), &path);
+        }
+        for h in &server.hosts {
+            for err in namespace_slash_host_errors(h, true) {
+                refuse(err, &[&path[..], &["hosts"]].concat());
+            }
         }
         let port = &server.port;
         let protocol = port.protocol.as_deref().unwrap_or("").to_ascii_lowercase();

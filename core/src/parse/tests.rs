@@ -1319,3 +1319,41 @@ spec:
     let got: Vec<(usize, &str)> = got.iter().map(|(l, m)| (*l, m.as_str())).collect();
     assert_eq!(got, expected, "{:#?}", l.diagnostics);
 }
+
+/// A Sidecar's egress hosts are `namespace/dnsName`; a Gateway server's may leave out the
+/// namespace; neither takes a short name (Istio's ValidateNamespaceSlashWildcardHostname).
+#[test]
+fn sidecar_and_gateway_hosts_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: s}
+spec:
+  egress:
+  - hosts: ['*.example.com']
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [./httpbin, 'Bad_NS/api.example.com', istio-system/*]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: [httpbin, 'shop/*.example.com', 'x.example.com', '10.0.0.1']
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (6, "sidecar: the egress listener with empty port should be the last listener in the list"),
+            (6, "host must be of form namespace/dnsName"),
+            (8, "short names (non FQDN) are not allowed"),
+            (8, "invalid namespace value \"Bad_NS\" in sidecar"),
+            (17, "short names (non FQDN) are not allowed"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
