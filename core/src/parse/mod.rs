@@ -1695,7 +1695,7 @@ fn check_gateway_api_hostnames(r: &Resource, out: &mut Loaded) {
     }
 }
 
-/// What istiod's validating webhook refuses in a VirtualService (Istio 1.27,
+/// What istiod's validating webhook refuses in a VirtualService (Istio's
 /// `pkg/config/validation/validation.go` ValidateVirtualService and
 /// `virtualservice.go` validateHTTPRouteConflict): an HTTP route that both routes and
 /// redirects (or answers directly), or does neither; a root route (with `delegate`) that
@@ -1854,7 +1854,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
 }
 
 /// The rules of a VirtualService no request reaches, as istiod's webhook warns of them
-/// (Istio 1.27 `analyzeUnreachableHTTPRules`): any rule after one without matches, and a rule
+/// (Istio's `analyzeUnreachableHTTPRules`): any rule after one without matches, and a rule
 /// each of whose matches repeats an earlier match (names aside). A match that repeats an
 /// earlier one in a rule that has others is named on its own.
 fn warn_unused_rules(r: &Resource, vs: &VirtualServiceSpec, out: &mut Loaded) {
@@ -2299,7 +2299,7 @@ fn hosts_overlap(a: &str, b: &str) -> bool {
 }
 
 /// Values an enumerated field does not allow. The API server checks them against the CRD's
-/// schema (Istio 1.27's CRDs, the Gateway API's experimental channel) and refuses the object:
+/// schema (Istio's CRDs, the Gateway API's experimental channel) and refuses the object:
 /// `spec.resolution: Unsupported value: "DNSS": supported values: "NONE", ...`.
 fn check_enums(r: &Resource, out: &mut Loaded) {
     const ISTIO_CLIENT_TLS: &[&str] = &["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"];
@@ -2574,6 +2574,11 @@ fn check_enums(r: &Resource, out: &mut Loaded) {
         _ => {}
     }
 }
+
+// The validation below follows istiod's `pkg/config/validation` and the CRDs as read on
+// Istio's 1.32 development branch and the Gateway API's v1.6 experimental channel. The checks
+// reproduced are older than Istio 1.27 and Gateway API 1.2; where a later release added a
+// value or a field, the list here has it too, so that nothing 1.27 takes is refused.
 
 /// Checks that types alone cannot express: regexes compile (Envoy uses RE2, which, like the
 /// `regex` crate, has no look-around or back-references), required values are present.

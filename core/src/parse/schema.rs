@@ -2,8 +2,9 @@
 //! the fields a struct of `types` has, they are every field its API defines, so that any
 //! other key is unknown (see [`super::fields`]).
 //!
-//! Sources: the Kubernetes API reference (core/v1, apps/v1, batch/v1, as of 1.34), Istio 1.27's
-//! CRD schemas (`manifests/charts/base/files/crd-all.gen.yaml`), the Gateway API's
+//! Sources: the Kubernetes API reference (core/v1, apps/v1, batch/v1, as of 1.34), Istio's
+//! CRD schemas (`manifests/charts/base/files/crd-all.gen.yaml`, read on the 1.32 development
+//! branch: a superset of 1.27's fields, so that no field of 1.27 is called unknown), the Gateway API's
 //! experimental-channel CRDs (a superset of the standard channel's; fields of earlier
 //! experimental releases are kept, such as a listener's `frontendValidation`) and OpenShift's
 //! `route.openshift.io/v1`. A struct used in several places lists the fields of all of them.

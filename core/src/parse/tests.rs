@@ -917,7 +917,7 @@ fn refusals(l: &Loaded) -> Vec<(usize, &str)> {
         .collect()
 }
 
-/// istiod's validating webhook refuses these VirtualServices (Istio 1.27
+/// istiod's validating webhook refuses these VirtualServices (Istio's
 /// `pkg/config/validation`); Istio's own analyzer test data says of a VirtualService with
 /// hosts and no routes: "this will cause a schema validation error".
 #[test]
