@@ -38,7 +38,7 @@ pub struct UnknownField {
     /// From the document's top (`["spec", "http", "0", "match", "0", "urii"]`).
     pub path: Vec<String>,
     /// The fields the struct has: the ones meshsim reads, then the ones it leaves.
-    pub read: &'static [&'static str],
+    pub read: Vec<&'static str>,
     pub unread: &'static [&'static str],
 }
 
@@ -191,7 +191,7 @@ impl Track {
         let path = self.path();
         self.found.push(UnknownField {
             path,
-            read: within.read,
+            read: within.read.to_vec(),
             unread,
         });
     }
@@ -609,7 +609,7 @@ mod tests {
     fn unknown(path: &[&str]) -> UnknownField {
         UnknownField {
             path: path.iter().map(|s| s.to_string()).collect(),
-            read: &["uri", "headers", "port"],
+            read: vec!["uri", "headers", "port"],
             unread: &["statPrefix"],
         }
     }

@@ -1013,11 +1013,107 @@ fn check_top_level(doc: &str, item: &Option<serde_yaml::Value>, shape: Shape, t:
         if !fields.contains(&key) {
             t.found.push(UnknownField {
                 path: vec![key.to_string()],
-                read: fields,
+                read: fields.to_vec(),
                 unread: &[],
             });
         }
     }
+}
+
+/// Notes the keys of a free-form `value` at `path` that `shape` does not have.
+fn check_value_shape(
+    value: &serde_yaml::Value,
+    shape: &'static schema::ValueShape,
+    path: &mut Vec<String>,
+    found: &mut Vec<UnknownField>,
+) {
+    use schema::ValueShape;
+    match (shape, value) {
+        (ValueShape::Object(fields), serde_yaml::Value::Mapping(m)) => {
+            for (k, v) in m {
+                let Some(k) = k.as_str() else { continue };
+                path.push(k.to_string());
+                match fields.iter().find(|(name, _)| *name == k) {
+                    Some((_, inner)) => check_value_shape(v, inner, path, found),
+                    None => found.push(UnknownField {
+                        path: path.clone(),
+                        read: fields.iter().map(|(name, _)| *name).collect(),
+                        unread: &[],
+                    }),
+                }
+                path.pop();
+            }
+        }
+        (ValueShape::List(inner), serde_yaml::Value::Sequence(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(i.to_string());
+                check_value_shape(item, inner, path, found);
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The unknown fields of a DestinationRule's traffic policies, which are kept as free-form
+/// values (`loadBalancer`, `connectionPool`, `outlierDetection`, `portLevelSettings`).
+fn traffic_policy_unknown_fields(r: &Resource) -> Vec<UnknownField> {
+    let mut found = Vec::new();
+    let Body::DestinationRule(dr) = &*r.body else {
+        return found;
+    };
+    let mut policies: Vec<(Vec<String>, &TrafficPolicy)> = Vec::new();
+    if let Some(tp) = &dr.traffic_policy {
+        policies.push((vec!["spec".into(), "trafficPolicy".into()], tp));
+    }
+    for (i, s) in dr.subsets.iter().enumerate() {
+        if let Some(tp) = &s.traffic_policy {
+            let at = vec![
+                "spec".into(),
+                "subsets".into(),
+                i.to_string(),
+                "trafficPolicy".into(),
+            ];
+            policies.push((at, tp));
+        }
+    }
+    for (mut path, tp) in policies {
+        let parts: [(
+            &str,
+            Option<&serde_yaml::Value>,
+            &'static schema::ValueShape,
+        ); 3] = [
+            (
+                "loadBalancer",
+                tp.load_balancer.as_ref(),
+                &schema::LOAD_BALANCER,
+            ),
+            (
+                "connectionPool",
+                tp.connection_pool.as_ref(),
+                &schema::CONNECTION_POOL,
+            ),
+            (
+                "outlierDetection",
+                tp.outlier_detection.as_ref(),
+                &schema::OUTLIER_DETECTION,
+            ),
+        ];
+        for (name, value, shape) in parts {
+            if let Some(v) = value {
+                path.push(name.into());
+                check_value_shape(v, shape, &mut path, &mut found);
+                path.pop();
+            }
+        }
+        path.push("portLevelSettings".into());
+        for (i, v) in tp.port_level_settings.iter().enumerate() {
+            path.push(i.to_string());
+            check_value_shape(v, &schema::PORT_TRAFFIC_POLICY, &mut path, &mut found);
+            path.pop();
+        }
+    }
+    found
 }
 
 /// One warning for each field of `r` that its API does not define, in the order of their
@@ -1296,7 +1392,9 @@ fn parse_object(
         }
     };
     *resource.body = body;
-    report_unknown_fields(track.found, &resource, out);
+    let mut found = track.found;
+    found.extend(traffic_policy_unknown_fields(&resource));
+    report_unknown_fields(found, &resource, out);
     validate(&resource, out);
     out.resources.push(resource);
 }

@@ -60,6 +60,8 @@ pub(super) fn parse(doc: &str, origin: &Origin, opts: &LoadOptions, out: &mut Lo
         body: Box::new(body),
     };
     check_version(&resource, &group, versions, out);
+    let mut found = found;
+    found.extend(traffic_policy_unknown_fields(&resource));
     report_unknown_fields(found, &resource, out);
     validate(&resource, out);
     out.resources.push(resource);

@@ -300,6 +300,136 @@ pub const API_FIELDS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The shape of a field kept as a free-form value (`serde_yaml::Value`), for the fields of it
+/// that are checked all the same: an object with these fields, a list of such, or anything.
+pub enum ValueShape {
+    Any,
+    Object(&'static [(&'static str, ValueShape)]),
+    List(&'static ValueShape),
+}
+
+use ValueShape::{Any, List, Object};
+
+const FROM_TO: ValueShape = Object(&[("from", Any), ("to", Any)]);
+
+/// A DestinationRule's `loadBalancer` (Istio's `LoadBalancerSettings`).
+pub const LOAD_BALANCER: ValueShape = Object(&[
+    ("simple", Any),
+    (
+        "consistentHash",
+        Object(&[
+            ("httpHeaderName", Any),
+            (
+                "httpCookie",
+                Object(&[
+                    ("name", Any),
+                    ("path", Any),
+                    ("ttl", Any),
+                    (
+                        "attributes",
+                        List(&Object(&[("name", Any), ("value", Any)])),
+                    ),
+                ]),
+            ),
+            ("useSourceIp", Any),
+            ("httpQueryParameterName", Any),
+            ("ringHash", Object(&[("minimumRingSize", Any)])),
+            ("maglev", Object(&[("tableSize", Any)])),
+            ("minimumRingSize", Any),
+        ]),
+    ),
+    (
+        "localityLbSetting",
+        Object(&[
+            ("distribute", List(&FROM_TO)),
+            ("failover", List(&FROM_TO)),
+            ("failoverPriority", Any),
+            ("enabled", Any),
+        ]),
+    ),
+    ("warmupDurationSecs", Any),
+    (
+        "warmup",
+        Object(&[
+            ("duration", Any),
+            ("minimumPercent", Any),
+            ("aggression", Any),
+        ]),
+    ),
+    ("backendUtilization", Any),
+    ("zoneAwareLbSetting", Any),
+]);
+
+/// A DestinationRule's `connectionPool` (`ConnectionPoolSettings`).
+pub const CONNECTION_POOL: ValueShape = Object(&[
+    (
+        "tcp",
+        Object(&[
+            ("maxConnections", Any),
+            ("connectTimeout", Any),
+            (
+                "tcpKeepalive",
+                Object(&[("probes", Any), ("time", Any), ("interval", Any)]),
+            ),
+            ("maxConnectionDuration", Any),
+            ("idleTimeout", Any),
+        ]),
+    ),
+    (
+        "http",
+        Object(&[
+            ("http1MaxPendingRequests", Any),
+            ("http2MaxRequests", Any),
+            ("maxRequestsPerConnection", Any),
+            ("maxRetries", Any),
+            ("idleTimeout", Any),
+            ("h2UpgradePolicy", Any),
+            ("useClientProtocol", Any),
+            ("maxConcurrentStreams", Any),
+            (
+                "http2KeepAlive",
+                Object(&[("interval", Any), ("timeout", Any)]),
+            ),
+        ]),
+    ),
+]);
+
+/// A DestinationRule's `outlierDetection` (`OutlierDetection`).
+pub const OUTLIER_DETECTION: ValueShape = Object(&[
+    ("baseEjectionTime", Any),
+    ("consecutive5xxErrors", Any),
+    ("consecutiveErrors", Any),
+    ("consecutiveGatewayErrors", Any),
+    ("consecutiveLocalOriginFailures", Any),
+    ("interval", Any),
+    ("maxEjectionPercent", Any),
+    ("minHealthPercent", Any),
+    ("outlierDetectionHttpErrorCodes", Any),
+    ("splitExternalLocalOriginErrors", Any),
+]);
+
+/// An item of a DestinationRule's `portLevelSettings` (`PortTrafficPolicy`).
+pub const PORT_TRAFFIC_POLICY: ValueShape = Object(&[
+    ("port", Object(&[("number", Any)])),
+    ("loadBalancer", LOAD_BALANCER),
+    ("connectionPool", CONNECTION_POOL),
+    ("outlierDetection", OUTLIER_DETECTION),
+    (
+        "tls",
+        Object(&[
+            ("caCertificates", Any),
+            ("caCrl", Any),
+            ("clientCertificate", Any),
+            ("credentialName", Any),
+            ("insecureSkipVerify", Any),
+            ("mode", Any),
+            ("privateKey", Any),
+            ("sni", Any),
+            ("subjectAltNames", Any),
+        ]),
+    ),
+]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

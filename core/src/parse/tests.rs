@@ -1357,3 +1357,49 @@ spec:
         l.diagnostics
     );
 }
+
+/// A DestinationRule's traffic policies are kept as free-form values, and their fields are
+/// checked all the same (`consecutiveErrors` is still an API field; `consecutive5xxError` is
+/// not).
+#[test]
+fn unknown_fields_of_traffic_policies_kept_as_values_are_named() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: d}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      http: {http1MaxPendingRequest: 10, maxRetries: 3}
+    outlierDetection: {consecutive5xxError: 5, consecutiveErrors: 5, interval: 10s}
+    loadBalancer:
+      consistentHash: {httpCookie: {name: u, ttl: 0s, attributes: [{name: a, valu: b}]}}
+    portLevelSettings:
+    - port: {numbr: 80}
+      loadBalancer: {simple: ROUND_ROBIN}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      loadBalancer: {simpel: LEAST_REQUEST}
+";
+    let l = load_one(text);
+    let got: Vec<(usize, String, Option<String>)> = unknown_fields(&l);
+    let fields: Vec<(usize, &str, Option<&str>)> = got
+        .iter()
+        .map(|(l, f, h)| (*l, f.as_str(), h.as_deref()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (8, "spec.trafficPolicy.connectionPool.http.http1MaxPendingRequest", Some("did you mean \"http1MaxPendingRequests\"? Check the field's spelling and indentation")),
+            (9, "spec.trafficPolicy.outlierDetection.consecutive5xxError", Some("did you mean \"consecutive5xxErrors\"? Check the field's spelling and indentation")),
+            (11, "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[0].valu", Some("did you mean \"value\"? Check the field's spelling and indentation")),
+            (13, "spec.trafficPolicy.portLevelSettings[0].port.numbr", Some("did you mean \"number\"? Check the field's spelling and indentation")),
+            (19, "spec.subsets[0].trafficPolicy.loadBalancer.simpel", Some("did you mean \"simple\"? Check the field's spelling and indentation")),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
