@@ -1055,10 +1055,28 @@ fn check_value_shape(
     }
 }
 
-/// The unknown fields of a DestinationRule's traffic policies, which are kept as free-form
-/// values (`loadBalancer`, `connectionPool`, `outlierDetection`, `portLevelSettings`).
-fn traffic_policy_unknown_fields(r: &Resource) -> Vec<UnknownField> {
+/// The unknown fields of the parts of objects kept as free-form values: a DestinationRule's
+/// traffic policies (`loadBalancer`, `connectionPool`, `outlierDetection`,
+/// `portLevelSettings`), an AuthorizationPolicy's rules, a Sidecar's ingress listeners.
+fn free_form_unknown_fields(r: &Resource) -> Vec<UnknownField> {
     let mut found = Vec::new();
+    let listed = |what: &str, items: &[serde_yaml::Value], shape, found: &mut Vec<UnknownField>| {
+        for (i, v) in items.iter().enumerate() {
+            let mut path = vec!["spec".to_string(), what.to_string(), i.to_string()];
+            check_value_shape(v, shape, &mut path, found);
+        }
+    };
+    match &*r.body {
+        Body::AuthorizationPolicy(ap) => {
+            listed("rules", &ap.rules, &schema::AUTHORIZATION_RULE, &mut found);
+            return found;
+        }
+        Body::Sidecar(sc) => {
+            listed("ingress", &sc.ingress, &schema::SIDECAR_INGRESS, &mut found);
+            return found;
+        }
+        _ => {}
+    }
     let Body::DestinationRule(dr) = &*r.body else {
         return found;
     };
@@ -1393,7 +1411,7 @@ fn parse_object(
     };
     *resource.body = body;
     let mut found = track.found;
-    found.extend(traffic_policy_unknown_fields(&resource));
+    found.extend(free_form_unknown_fields(&resource));
     report_unknown_fields(found, &resource, out);
     validate(&resource, out);
     out.resources.push(resource);

@@ -61,7 +61,7 @@ pub(super) fn parse(doc: &str, origin: &Origin, opts: &LoadOptions, out: &mut Lo
     };
     check_version(&resource, &group, versions, out);
     let mut found = found;
-    found.extend(traffic_policy_unknown_fields(&resource));
+    found.extend(free_form_unknown_fields(&resource));
     report_unknown_fields(found, &resource, out);
     validate(&resource, out);
     out.resources.push(resource);

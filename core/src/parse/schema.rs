@@ -430,6 +430,74 @@ pub const PORT_TRAFFIC_POLICY: ValueShape = Object(&[
     ),
 ]);
 
+/// An item of an AuthorizationPolicy's `rules` (Istio's `Rule`).
+pub const AUTHORIZATION_RULE: ValueShape = Object(&[
+    (
+        "from",
+        List(&Object(&[(
+            "source",
+            Object(&[
+                ("principals", Any),
+                ("notPrincipals", Any),
+                ("requestPrincipals", Any),
+                ("notRequestPrincipals", Any),
+                ("namespaces", Any),
+                ("notNamespaces", Any),
+                ("serviceAccounts", Any),
+                ("notServiceAccounts", Any),
+                ("ipBlocks", Any),
+                ("notIpBlocks", Any),
+                ("remoteIpBlocks", Any),
+                ("notRemoteIpBlocks", Any),
+                ("trustDomains", Any),
+                ("notTrustDomains", Any),
+            ]),
+        )])),
+    ),
+    (
+        "to",
+        List(&Object(&[(
+            "operation",
+            Object(&[
+                ("hosts", Any),
+                ("notHosts", Any),
+                ("ports", Any),
+                ("notPorts", Any),
+                ("methods", Any),
+                ("notMethods", Any),
+                ("paths", Any),
+                ("notPaths", Any),
+            ]),
+        )])),
+    ),
+    (
+        "when",
+        List(&Object(&[
+            ("key", Any),
+            ("values", Any),
+            ("notValues", Any),
+        ])),
+    ),
+]);
+
+/// An item of a Sidecar's `ingress` (Istio's `IstioIngressListener`).
+pub const SIDECAR_INGRESS: ValueShape = Object(&[
+    (
+        "port",
+        Object(&[
+            ("number", Any),
+            ("protocol", Any),
+            ("name", Any),
+            ("targetPort", Any),
+        ]),
+    ),
+    ("bind", Any),
+    ("captureMode", Any),
+    ("defaultEndpoint", Any),
+    ("tls", Any),
+    ("connectionPool", CONNECTION_POOL),
+]);
+
 #[cfg(test)]
 mod tests {
     use super::*;

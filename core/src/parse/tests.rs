@@ -1403,3 +1403,39 @@ spec:
         l.diagnostics
     );
 }
+
+#[test]
+fn unknown_fields_of_authorization_rules_and_sidecar_ingress_are_named() {
+    let text = "\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: a}
+spec:
+  rules:
+  - from: [{source: {principal: [cluster.local/ns/a/sa/b]}}]
+    to: [{operation: {methods: [GET], path: [/x]}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: s}
+spec:
+  ingress:
+  - port: {number: 9080, protocol: HTTP, name: http}
+    defaultEndpoints: 127.0.0.1:8080
+";
+    let l = load_one(text);
+    let fields: Vec<(usize, String)> = unknown_fields(&l)
+        .into_iter()
+        .map(|(l, f, _)| (l, f))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            (6, "spec.rules[0].from[0].source.principal".to_string()),
+            (7, "spec.rules[0].to[0].operation.path".to_string()),
+            (15, "spec.ingress[0].defaultEndpoints".to_string()),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
