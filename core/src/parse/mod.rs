@@ -1967,6 +1967,37 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             }
         }
     }
+    // validateTLSRoute, validateTLSMatch, validateTCPRoute.
+    for (i, t) in vs.tls.iter().enumerate() {
+        let i = i.to_string();
+        let path = ["spec", "tls", &i];
+        if t.r#match.is_empty() {
+            refuse(
+                "TLS route must have at least one match condition".into(),
+                &path,
+            );
+        }
+        for (j, m) in t.r#match.iter().enumerate() {
+            if m.sni_hosts.is_empty() {
+                let j = j.to_string();
+                refuse(
+                    "TLS match must have at least one SNI host".into(),
+                    &[&path[..], &["match", &j]].concat(),
+                );
+            }
+        }
+        if t.route.is_empty() {
+            refuse("TLS route is required".into(), &path);
+        }
+    }
+    for (i, t) in vs.tcp.iter().enumerate() {
+        if t.route.is_empty() {
+            refuse(
+                "TCP route is required".into(),
+                &["spec", "tcp", &i.to_string()],
+            );
+        }
+    }
 }
 
 /// The rules of a VirtualService no request reaches, as istiod's webhook warns of them

@@ -1439,3 +1439,31 @@ spec:
         l.diagnostics
     );
 }
+
+#[test]
+fn tls_and_tcp_routes_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [api.example.com]
+  tls:
+  - match: [{port: 443}]
+  - route: [{destination: {host: api.example.com}}]
+  tcp:
+  - match: [{port: 9000}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (7, "TLS match must have at least one SNI host"),
+            (7, "TLS route is required"),
+            (8, "TLS route must have at least one match condition"),
+            (10, "TCP route is required"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
