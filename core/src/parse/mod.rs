@@ -822,11 +822,14 @@ fn parse_document_careful(doc: &str, origin: Origin, opts: &LoadOptions, out: &m
         parse_list(doc, origin, opts, out);
         return;
     }
-    let item = match value_kind {
-        Ok(v) if merged => Some(v),
-        _ => None,
+    // Typed from the merged value, or from the text (positions exact) with the value at hand
+    // for what needs the document as a whole.
+    let (item, whole) = match value_kind {
+        Ok(v) if merged => (Some(v), None),
+        Ok(v) => (None, Some(v)),
+        Err(_) => (None, None),
     };
-    parse_object(doc, item, api_version, kind, origin, opts, out);
+    parse_object(doc, item, whole, api_version, kind, origin, opts, out);
 }
 
 /// Whether a document may use YAML merge keys (`<<: *base`), which the API server's YAML
@@ -888,7 +891,7 @@ fn parse_list(doc: &str, origin: Origin, opts: &LoadOptions, out: &mut Loaded) {
             scalar_string(&header.api_version),
             scalar_string(&header.kind),
         ) {
-            (Some(a), Some(k)) => parse_object("", Some(item), a, k, item_origin, opts, out),
+            (Some(a), Some(k)) => parse_object("", Some(item), None, a, k, item_origin, opts, out),
             _ => out.diagnostics.push(
                 Diagnostic::new(
                     diag::MISSING_KIND,
@@ -993,19 +996,11 @@ fn top_level_fields(shape: Shape) -> Option<&'static [&'static str]> {
 /// Notes the top-level keys that are not fields of an object of this shape (`spc:` for
 /// `spec:`). The one-pass reader leaves every document with such a key to the careful path,
 /// so only this path looks.
-fn check_top_level(doc: &str, item: &Option<serde_yaml::Value>, shape: Shape, t: &mut Track) {
+fn check_top_level(value: Option<&serde_yaml::Value>, shape: Shape, t: &mut Track) {
     let Some(fields) = top_level_fields(shape) else {
         return;
     };
-    let parsed;
-    let value = match item {
-        Some(v) => v,
-        None => {
-            parsed = serde_yaml::from_str::<serde_yaml::Value>(doc).unwrap_or_default();
-            &parsed
-        }
-    };
-    let Some(map) = value.as_mapping() else {
+    let Some(map) = value.and_then(|v| v.as_mapping()) else {
         return;
     };
     for key in map.keys() {
@@ -1261,9 +1256,13 @@ fn known(group: &str, kind: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// Reads an object from `item` when given (a List's item, a merged document), else from
+/// the text `doc`, whose parsed value `whole` serves what needs the document as a whole.
+#[allow(clippy::too_many_arguments)]
 fn parse_object(
     doc: &str,
     item: Option<serde_yaml::Value>,
+    whole: Option<serde_yaml::Value>,
     api_version: String,
     kind: String,
     origin: Origin,
@@ -1310,11 +1309,7 @@ fn parse_object(
             .at(&resource.origin.file, resource.origin.line)
             .hint("meshsim keeps this object but does not simulate its kind"),
         );
-        let v = match item {
-            Some(v) => v,
-            None => serde_yaml::from_str(doc).unwrap_or(serde_yaml::Value::Null),
-        };
-        *resource.body = Body::Unknown(v);
+        *resource.body = Body::Unknown(item.or(whole).unwrap_or_default());
         out.resources.push(resource);
         return;
     };
@@ -1333,7 +1328,7 @@ fn parse_object(
         };
     }
     let shape = shape(&group, &kind);
-    check_top_level(doc, &item, shape, &mut track);
+    check_top_level(item.as_ref().or(whole.as_ref()), shape, &mut track);
     let body = match shape {
         Shape::Namespace => Body::Namespace,
         Shape::Pod => match typed::<Doc<PodSpec, PodStatus>>(doc, &item, &mut track) {
@@ -1401,13 +1396,7 @@ fn parse_object(
         Shape::IstioCni => spec!(SailComponentSpec, Body::IstioCni),
         Shape::ZTunnel => spec!(SailComponentSpec, Body::ZTunnel),
         Shape::SimulatedResponse => spec!(SimulatedResponseSpec, Body::SimulatedResponse),
-        Shape::Kept => {
-            let v = match item {
-                Some(v) => v,
-                None => serde_yaml::from_str(doc).unwrap_or(serde_yaml::Value::Null),
-            };
-            Body::Kept(v)
-        }
+        Shape::Kept => Body::Kept(item.or(whole).unwrap_or_default()),
     };
     *resource.body = body;
     let mut found = track.found;
@@ -1531,18 +1520,16 @@ fn ns_name(r: &Resource) -> String {
 /// route: 404), which `tests/gateway-api/filters` covers.
 fn check_gateway_api(r: &Resource, out: &mut Loaded) {
     let mut refuse = |path: &[&str], message: &str| {
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::INVALID_VALUE,
-                format!(
-                    "{}: Invalid value: \"object\": {message} (the API server refuses the object)",
-                    fields::dotted(path)
-                ),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint("see the Gateway API reference for this field's rules"),
-        );
+        out.diagnostics.push(at_field(
+            r,
+            diag::INVALID_VALUE,
+            format!(
+                "{}: Invalid value: \"object\": {message} (the API server refuses the object)",
+                fields::dotted(path)
+            ),
+            path,
+            "see the Gateway API reference for this field's rules",
+        ));
     };
     match &*r.body {
         Body::HttpRoute(hr) => {
@@ -1610,20 +1597,12 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
                         }
                     }
                 }
-                let filters = rule.filters.iter().enumerate().map(|(f, x)| (None, f, x));
-                let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
-                    br.filters
+                for (below, filter) in rule_filters(rule) {
+                    let path: Vec<&str> = at
                         .iter()
-                        .enumerate()
-                        .map(move |(f, x)| (Some(b), f, x))
-                });
-                for (b, f, filter) in filters.chain(backend_filters) {
-                    let (b, f) = (b.map(|b| b.to_string()), f.to_string());
-                    let mut path: Vec<&str> = at.to_vec();
-                    if let Some(b) = &b {
-                        path.extend(["backendRefs", b.as_str()]);
-                    }
-                    path.extend(["filters", &f]);
+                        .copied()
+                        .chain(below.iter().map(String::as_str))
+                        .collect();
                     let fields = [
                         (
                             "RequestHeaderModifier",
@@ -1707,15 +1686,46 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
     }
 }
 
+/// Every filter of an HTTPRoute rule, its own and then its backends', each with its path
+/// below the rule (`["filters", "0"]`, `["backendRefs", "1", "filters", "0"]`).
+fn rule_filters(rule: &HttpRouteRule) -> Vec<(Vec<String>, &HttpRouteFilter)> {
+    let own = rule
+        .filters
+        .iter()
+        .enumerate()
+        .map(|(f, x)| (vec!["filters".to_string(), f.to_string()], x));
+    let backends = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
+        br.filters.iter().enumerate().map(move |(f, x)| {
+            let path = ["backendRefs", &b.to_string(), "filters", &f.to_string()];
+            (path.iter().map(|s| s.to_string()).collect(), x)
+        })
+    });
+    own.chain(backends).collect()
+}
+
+/// A diagnostic of `r` at the field at `path` (or its nearest written parent).
+fn at_field(
+    r: &Resource,
+    code: &'static str,
+    message: String,
+    path: &[&str],
+    hint: &str,
+) -> Diagnostic {
+    Diagnostic::new(code, message)
+        .at(&r.origin.file, r.origin.line_of_nearest(path))
+        .object(r.display())
+        .hint(hint)
+}
+
 /// istiod's validating webhook denies `r`, for `message`, at the field at `path`.
 fn refused(r: &Resource, message: String, path: &[&str]) -> Diagnostic {
-    Diagnostic::new(
+    at_field(
+        r,
         diag::REFUSED_BY_ISTIO,
         format!("admission webhook \"validation.istio.io\" denied the request: configuration is invalid: {message}"),
+        path,
+        "fix the object as the message says; until then it does not exist in the cluster",
     )
-    .at(&r.origin.file, r.origin.line_of_nearest(path))
-    .object(r.display())
-    .hint("fix the object as the message says; until then it does not exist in the cluster")
 }
 
 /// The Gateway API's hostname fields against their CRD pattern: lowercase DNS labels, a
@@ -1743,15 +1753,13 @@ fn check_gateway_api_hostnames(r: &Resource, out: &mut Loaded) {
         }
         let dotted = fields::dotted(path);
         let pattern = if wildcard { WILDCARD } else { PLAIN };
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::INVALID_VALUE,
-                format!("{dotted}: Invalid value: {h:?}: {dotted} in body should match '{pattern}' (the API server refuses the object)"),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint("a hostname is lowercase, with no scheme, port or path (api.example.com, *.example.com)"),
-        );
+        out.diagnostics.push(at_field(
+            r,
+            diag::INVALID_VALUE,
+            format!("{dotted}: Invalid value: {h:?}: {dotted} in body should match '{pattern}' (the API server refuses the object)"),
+            path,
+            "a hostname is lowercase, with no scheme, port or path (api.example.com, *.example.com)",
+        ));
     };
     match &*r.body {
         Body::HttpRoute(hr) => {
@@ -1760,20 +1768,11 @@ fn check_gateway_api_hostnames(r: &Resource, out: &mut Loaded) {
             }
             for (i, rule) in hr.rules.iter().enumerate() {
                 let i = i.to_string();
-                let filters = rule.filters.iter().enumerate().map(|(f, x)| (None, f, x));
-                let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
-                    br.filters
-                        .iter()
-                        .enumerate()
-                        .map(move |(f, x)| (Some(b), f, x))
-                });
-                for (b, f, filter) in filters.chain(backend_filters) {
-                    let (b, f) = (b.map(|b| b.to_string()), f.to_string());
-                    let mut path: Vec<&str> = vec!["spec", "rules", &i];
-                    if let Some(b) = &b {
-                        path.extend(["backendRefs", b.as_str()]);
-                    }
-                    path.extend(["filters", &f]);
+                for (below, filter) in rule_filters(rule) {
+                    let path: Vec<&str> = ["spec", "rules", &i]
+                        .into_iter()
+                        .chain(below.iter().map(String::as_str))
+                        .collect();
                     if let Some(h) = filter
                         .request_redirect
                         .as_ref()
@@ -2498,19 +2497,17 @@ fn check_enums(r: &Resource, out: &mut Loaded) {
             Some(near) => format!("did you mean {near:?}? The values are case-sensitive"),
             None => format!("use one of {}", listed.join(", ")),
         };
-        out.diagnostics.push(
-            Diagnostic::new(
-                diag::INVALID_VALUE,
-                format!(
-                    "{dotted}: Unsupported value: {}: supported values: {} (the API server refuses the object)",
-                    quote(value),
-                    listed.join(", ")
-                ),
-            )
-            .at(&r.origin.file, r.origin.line_of_nearest(path))
-            .object(r.display())
-            .hint(hint),
-        );
+        out.diagnostics.push(at_field(
+            r,
+            diag::INVALID_VALUE,
+            format!(
+                "{dotted}: Unsupported value: {}: supported values: {} (the API server refuses the object)",
+                quote(value),
+                listed.join(", ")
+            ),
+            path,
+            &hint,
+        ));
     };
     match &*r.body {
         Body::ServiceEntry(se) => {
@@ -2642,20 +2639,11 @@ fn check_enums(r: &Resource, out: &mut Loaded) {
                         &[&at[..], &["method"]].concat(),
                     );
                 }
-                let backend_filters = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
-                    br.filters
-                        .iter()
-                        .enumerate()
-                        .map(move |(f, x)| (Some(b.to_string()), f, x))
-                });
-                let filters = rule.filters.iter().enumerate().map(|(f, x)| (None, f, x));
-                for (b, f, filter) in filters.chain(backend_filters) {
-                    let f = f.to_string();
-                    let mut at: Vec<&str> = vec!["spec", "rules", &i];
-                    if let Some(b) = &b {
-                        at.extend(["backendRefs", b.as_str()]);
-                    }
-                    at.extend(["filters", &f]);
+                for (below, filter) in rule_filters(rule) {
+                    let at: Vec<&str> = ["spec", "rules", &i]
+                        .into_iter()
+                        .chain(below.iter().map(String::as_str))
+                        .collect();
                     bad(
                         Some(&filter.type_),
                         GW_FILTERS,

@@ -556,6 +556,14 @@ fn unknown_fields(l: &Loaded) -> Vec<(usize, String, Option<String>)> {
         .collect()
 }
 
+/// The line and path of each unknown field (MS0205).
+fn unknown_field_paths(l: &Loaded) -> Vec<(usize, String)> {
+    unknown_fields(l)
+        .into_iter()
+        .map(|(l, f, _)| (l, f))
+        .collect()
+}
+
 /// kubectl's strict field validation (its default) refuses these objects with `strict decoding
 /// error: unknown field "spec.hostss"`; meshsim names each field with its path and line, and
 /// reads the object as the API server stores it without validation, without the field.
@@ -683,10 +691,7 @@ spec:
   tls: {termination: edge, insecureEdgeTermination: Redirect}
 ";
     let l = load_one(text);
-    let fields: Vec<(usize, String)> = unknown_fields(&l)
-        .into_iter()
-        .map(|(l, f, _)| (l, f))
-        .collect();
+    let fields = unknown_field_paths(&l);
     assert_eq!(
         fields,
         vec![
@@ -1424,10 +1429,7 @@ spec:
     defaultEndpoints: 127.0.0.1:8080
 ";
     let l = load_one(text);
-    let fields: Vec<(usize, String)> = unknown_fields(&l)
-        .into_iter()
-        .map(|(l, f, _)| (l, f))
-        .collect();
+    let fields = unknown_field_paths(&l);
     assert_eq!(
         fields,
         vec![
