@@ -21,6 +21,22 @@ use std::sync::Mutex;
 
 const SIZES: &[usize] = &[100, 1000, 10_000];
 
+/// The mesh sizes to run: `SIZES`, or those `MESHSIM_BENCH_SIZES` lists (`30000,100000`), to
+/// see how a trace's time behaves beyond the target's size.
+fn sizes() -> Vec<usize> {
+    match std::env::var("MESHSIM_BENCH_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("MESHSIM_BENCH_SIZES: {n:?} is not a number"))
+            })
+            .collect(),
+        Err(_) => SIZES.to_vec(),
+    }
+}
+
 /// Generated cases per mesh size; each trace benchmark takes one sample per case, so that its
 /// median is over every case, each traced once (a sample is one trace).
 const CASES: usize = 600;
@@ -71,7 +87,7 @@ mod load {
     use super::*;
 
     /// The baseline: serde_yaml parses every document into a `Value`, and nothing more.
-    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    #[divan::bench(args = sizes(), sample_count = 3, sample_size = 1)]
     fn yaml_value_baseline(bencher: Bencher, services: usize) {
         let f = fixture(services);
         bencher.bench(|| {
@@ -89,14 +105,14 @@ mod load {
     }
 
     /// The core's loader on one thread (the browser's path), without the model.
-    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    #[divan::bench(args = sizes(), sample_count = 3, sample_size = 1)]
     fn parse_one_thread(bencher: Bencher, services: usize) {
         let f = fixture(services);
         bencher.bench(|| parse::load(&f.files, &LoadOptions::default()));
     }
 
     /// Files to a model on one thread.
-    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    #[divan::bench(args = sizes(), sample_count = 3, sample_size = 1)]
     fn to_model_one_thread(bencher: Bencher, services: usize) {
         let f = fixture(services);
         bencher.bench(|| meshsim_core::build_mesh(&f.files, &LoadOptions::default(), &model()));
@@ -104,7 +120,7 @@ mod load {
 
     /// Files to a model as the CLI does it: documents parsed on every core, their memory
     /// returned to the system as it is freed.
-    #[divan::bench(args = SIZES, sample_count = 3, sample_size = 1)]
+    #[divan::bench(args = sizes(), sample_count = 3, sample_size = 1)]
     fn to_model_all_cores(bencher: Bencher, services: usize) {
         let f = fixture(services);
         bencher
@@ -116,7 +132,7 @@ mod load {
 }
 
 /// Loaded resources to a model.
-#[divan::bench(args = SIZES, sample_count = 5, sample_size = 1)]
+#[divan::bench(args = sizes(), sample_count = 5, sample_size = 1)]
 fn model_build(bencher: Bencher, services: usize) {
     let f = fixture(services);
     bencher
@@ -150,26 +166,26 @@ fn cycle(bencher: Bencher, services: usize, detail: Detail, repeated: bool) {
 }
 
 /// A full trace (steps, notes, explanation, access-log lines), first uses.
-#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
+#[divan::bench(args = sizes(), sample_count = CASES as u32, sample_size = 1)]
 fn trace(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Full, false);
 }
 
 /// A full trace of a case traced before.
-#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
+#[divan::bench(args = sizes(), sample_count = CASES as u32, sample_size = 1)]
 fn trace_warm(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Full, true);
 }
 
 /// A verdict (`Detail::Verdict`: what `meshsim test` computes for a case that checks no
 /// access-log line), first uses.
-#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
+#[divan::bench(args = sizes(), sample_count = CASES as u32, sample_size = 1)]
 fn verdict(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Verdict, false);
 }
 
 /// A verdict of a case traced before.
-#[divan::bench(args = SIZES, sample_count = CASES as u32, sample_size = 1)]
+#[divan::bench(args = sizes(), sample_count = CASES as u32, sample_size = 1)]
 fn verdict_warm(bencher: Bencher, services: usize) {
     cycle(bencher, services, Detail::Verdict, true);
 }
