@@ -357,7 +357,7 @@ struct HeaderLists {
 }
 
 impl HeaderOps {
-    pub fn from_istio(h: &Option<HeaderOperations>) -> HeaderOps {
+    pub fn from_istio(h: Option<&HeaderOperations>) -> HeaderOps {
         match h {
             Some(h) if !(h.set.is_empty() && h.add.is_empty() && h.remove.is_empty()) => {
                 HeaderOps(Some(Box::new(HeaderLists {
@@ -661,24 +661,27 @@ fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
             })
             .collect::<Vec<_>>()
     };
-    let more = m.more();
-    let rare = MoreRouteMatch {
-        name: m.name.clone(),
-        method: sm(more.method.as_ref()),
-        authority: sm(more.authority.as_ref()),
-        scheme: sm(more.scheme.as_ref()),
-        without_headers: list(&more.without_headers),
-        query: list(&more.query_params),
-        source_labels: more.source_labels.clone(),
-        source_namespace: more.source_namespace.clone(),
-        gateways: more.gateways.clone(),
-    };
+    // Most matches have neither a name nor a rare condition: nothing to build.
+    let rare = (m.name.is_some() || m.more.is_some()).then(|| {
+        let more = m.more();
+        MoreRouteMatch {
+            name: m.name.clone(),
+            method: sm(more.method.as_ref()),
+            authority: sm(more.authority.as_ref()),
+            scheme: sm(more.scheme.as_ref()),
+            without_headers: list(&more.without_headers),
+            query: list(&more.query_params),
+            source_labels: more.source_labels.clone(),
+            source_namespace: more.source_namespace.clone(),
+            gateways: more.gateways.clone(),
+        }
+    });
     RouteMatch {
         path: sm(m.uri.as_ref()),
         headers: list(&m.headers),
         port: m.port,
         ignore_case: m.ignore_uri_case,
-        more: (!rare.is_empty()).then(|| Box::new(rare)),
+        more: rare.filter(|r| !r.is_empty()).map(Box::new),
     }
 }
 
@@ -733,7 +736,8 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 }
             }
         }
-        let prefix = matched_prefix(matches.first());
+        // Only a Gateway API redirect or rewrite reads it.
+        let prefix = || matched_prefix(matches.first());
         let more = r.more();
         let action = if let Some(rd) = &more.redirect {
             // Istio 1.27 marks a Gateway API ReplacePrefixMatch as `%PREFIX()%<replacement>`.
@@ -742,7 +746,7 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .as_deref()
                 .filter(|_| gw)
                 .and_then(|u| u.strip_prefix("%PREFIX()%"))
-                .map(|x| (prefix.clone(), x.to_string()));
+                .map(|x| (prefix(), x.to_string()));
             Action::Redirect(Box::new(Redirect {
                 scheme: rd.scheme.clone(),
                 host: rd.authority.clone(),
@@ -788,10 +792,10 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                         None => 0,
                     },
                     request_headers: HeaderOps::from_istio(
-                        &d.headers.as_ref().and_then(|h| h.request.clone()),
+                        d.headers.as_ref().and_then(|h| h.request.as_ref()),
                     ),
                     response_headers: HeaderOps::from_istio(
-                        &d.headers.as_ref().and_then(|h| h.response.clone()),
+                        d.headers.as_ref().and_then(|h| h.response.as_ref()),
                     ),
                     // Istio points a Gateway API backendRef it could not resolve at the
                     // cluster `UnknownService`, which does not exist.
@@ -824,24 +828,24 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                     if uri == "/" {
                         // Removing the prefix: Istio writes a regex that keeps one `/`.
                         out.regex = Some((
-                            format!("^{}(/?)(.*)", regex::escape(&prefix)),
+                            format!("^{}(/?)(.*)", regex::escape(&prefix())),
                             "/\\2".to_string(),
                         ));
                     } else {
-                        out.prefix = Some((prefix.clone(), uri));
+                        out.prefix = Some((prefix(), uri));
                     }
                 }
             }
             Box::new(out)
         });
-        let headers = more.headers.clone().unwrap_or_default();
+        let headers = more.headers.as_ref();
         out.push(Route {
             name: r.name.clone(),
             matches,
             action,
             rewrite,
-            request_headers: HeaderOps::from_istio(&headers.request),
-            response_headers: HeaderOps::from_istio(&headers.response),
+            request_headers: HeaderOps::from_istio(headers.and_then(|h| h.request.as_ref())),
+            response_headers: HeaderOps::from_istio(headers.and_then(|h| h.response.as_ref())),
             fault_abort: more
                 .fault
                 .as_ref()
