@@ -457,6 +457,8 @@ pub fn resolve_backend(
             })
         }
     };
+    // Istio's answer to a reference without a port. The CRDs already refuse one to a Service
+    // (the loader reports it, MS0110); one to Istio's Hostname or ServiceEntry kinds gets here.
     let Some(port) = b.port else {
         return Err(ConfigError::new(
             "InvalidDestination",

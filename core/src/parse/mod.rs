@@ -1515,9 +1515,9 @@ fn ns_name(r: &Resource) -> String {
 /// Gateway with a repeated listener name, TLS on an HTTP, TCP or UDP listener, a mode other
 /// than Terminate on an HTTPS one, or two listeners alike in port, protocol and hostname. The
 /// message follows the API server's (`spec.rules[0]: Invalid value: "object": ...`).
-/// Not checked yet: "Must have port for Service reference" (in the CRDs since Gateway API
-/// v0.8): meshsim simulates Istio's answer to such a route instead (`ResolvedRefs` false, no
-/// route: 404), which `tests/gateway-api/filters` covers.
+/// A backendRef of an HTTPRoute or GRPCRoute rule, or of a RequestMirror filter, that names a
+/// Service (no group, kind `Service`, the CRD's defaults) must have a port: "Must have port
+/// for Service reference", in the CRDs since Gateway API v0.8.
 fn check_gateway_api(r: &Resource, out: &mut Loaded) {
     let mut refuse = |path: &[&str], message: &str| {
         out.diagnostics.push(at_field(
@@ -1545,6 +1545,13 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
                         );
                     }
                     names.push(n);
+                }
+                for below in portless_service_refs(&rule.filters, &rule.backend_refs) {
+                    let below: Vec<&str> = below.iter().map(String::as_str).collect();
+                    refuse(
+                        &[&at[..], &below].concat(),
+                        "Must have port for Service reference",
+                    );
                 }
                 let redirects = rule.filters.iter().any(|f| f.request_redirect.is_some());
                 if redirects && !rule.backend_refs.is_empty() {
@@ -1650,6 +1657,18 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
                 }
             }
         }
+        Body::GrpcRoute(gr) => {
+            for (i, rule) in gr.rules.iter().enumerate() {
+                let i = i.to_string();
+                for below in portless_service_refs(&rule.filters, &rule.backend_refs) {
+                    let below: Vec<&str> = below.iter().map(String::as_str).collect();
+                    refuse(
+                        &[&["spec", "rules", &i][..], &below].concat(),
+                        "Must have port for Service reference",
+                    );
+                }
+            }
+        }
         Body::Gateway(gw) => {
             let at = ["spec", "listeners"];
             for (i, l) in gw.listeners.iter().enumerate() {
@@ -1689,18 +1708,55 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
 /// Every filter of an HTTPRoute rule, its own and then its backends', each with its path
 /// below the rule (`["filters", "0"]`, `["backendRefs", "1", "filters", "0"]`).
 fn rule_filters(rule: &HttpRouteRule) -> Vec<(Vec<String>, &HttpRouteFilter)> {
-    let own = rule
-        .filters
+    filters_below(&rule.filters, &rule.backend_refs)
+}
+
+/// The filters of a rule (HTTPRoute or GRPCRoute), its own and then its backends', each with
+/// its path below the rule.
+fn filters_below<'a>(
+    filters: &'a [HttpRouteFilter],
+    backend_refs: &'a [HttpBackendRef],
+) -> Vec<(Vec<String>, &'a HttpRouteFilter)> {
+    let own = filters
         .iter()
         .enumerate()
         .map(|(f, x)| (vec!["filters".to_string(), f.to_string()], x));
-    let backends = rule.backend_refs.iter().enumerate().flat_map(|(b, br)| {
+    let backends = backend_refs.iter().enumerate().flat_map(|(b, br)| {
         br.filters.iter().enumerate().map(move |(f, x)| {
             let path = ["backendRefs", &b.to_string(), "filters", &f.to_string()];
             (path.iter().map(|s| s.to_string()).collect(), x)
         })
     });
     own.chain(backends).collect()
+}
+
+/// The references of a rule (HTTPRoute or GRPCRoute) to a Service without a port, by their
+/// path below the rule: its backendRefs and its RequestMirror filters' backendRef. A
+/// reference names a Service when its group is empty and its kind `Service`, the CRD's
+/// defaults; the CRDs require a port for it ("Must have port for Service reference").
+fn portless_service_refs(
+    filters: &[HttpRouteFilter],
+    backend_refs: &[HttpBackendRef],
+) -> Vec<Vec<String>> {
+    let service = |group: Option<&str>, kind: Option<&str>| {
+        group.unwrap_or("").is_empty() && kind.unwrap_or("Service") == "Service"
+    };
+    let backends = backend_refs
+        .iter()
+        .enumerate()
+        .filter(|(_, br)| service(br.group.as_deref(), br.kind.as_deref()) && br.port.is_none())
+        .map(|(b, _)| vec!["backendRefs".to_string(), b.to_string()]);
+    let mirrors = filters_below(filters, backend_refs)
+        .into_iter()
+        .filter_map(|(below, f)| {
+            let to = &f.request_mirror.as_ref()?.backend_ref;
+            (service(to.group.as_deref(), to.kind.as_deref()) && to.port.is_none()).then(|| {
+                let mut path = below;
+                path.extend(["requestMirror".to_string(), "backendRef".to_string()]);
+                path
+            })
+        });
+    backends.chain(mirrors).collect()
 }
 
 /// A diagnostic of `r` at the field at `path` (or its nearest written parent).

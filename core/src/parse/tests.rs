@@ -862,6 +862,7 @@ spec:
       filters:
       - type: RequestRedirect
         requestRedirect: {statusCode: 304}
+      port: 80
 ";
     let l = load_one(text);
     let errs: Vec<(usize, &str, Option<&str>)> = l
@@ -1183,6 +1184,65 @@ spec:
     let mut expected_sorted = expected.clone();
     expected_sorted.sort();
     assert_eq!(got_sorted, expected_sorted, "{:#?}", l.diagnostics);
+}
+
+/// The Gateway API CRDs require a port on every reference to a Service (no group, kind
+/// `Service`, both the defaults): rule backendRefs and RequestMirror backendRefs, of
+/// HTTPRoutes and GRPCRoutes. Other kinds, and Services with a port, are left alone.
+#[test]
+fn service_references_without_a_port_are_refused_as_the_crds_do() {
+    let text = "\
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: r}
+spec:
+  rules:
+  - backendRefs:
+    - {name: web, port: 80}
+    - name: web
+      filters:
+      - type: RequestMirror
+        requestMirror: {backendRef: {name: shadow}}
+    - {name: bucket, group: example.com, kind: Bucket}
+    - {name: se, group: networking.istio.io, kind: ServiceEntry}
+  - filters:
+    - type: RequestMirror
+      requestMirror: {backendRef: {name: shadow, kind: Service, group: ''}}
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: x, value: y}]}
+    backendRefs: [{name: web, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g}
+spec:
+  rules:
+  - backendRefs: [{name: grpc}]
+";
+    let l = load_one(text);
+    let got: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::INVALID_VALUE)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    let message = |path: &str| {
+        format!("{path}: Invalid value: \"object\": Must have port for Service reference (the API server refuses the object)")
+    };
+    let expected = [
+        (8, message("spec.rules[0].backendRefs[1]")),
+        (
+            11,
+            message("spec.rules[0].backendRefs[1].filters[0].requestMirror.backendRef"),
+        ),
+        (
+            16,
+            message("spec.rules[1].filters[0].requestMirror.backendRef"),
+        ),
+        (26, message("spec.rules[0].backendRefs[0]")),
+    ];
+    let expected: Vec<(usize, &str)> = expected.iter().map(|(l, m)| (*l, m.as_str())).collect();
+    assert_eq!(got, expected, "{:#?}", l.diagnostics);
 }
 
 #[test]
