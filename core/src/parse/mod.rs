@@ -1918,24 +1918,39 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         }
     }
     let to_mesh = vs.gateways.is_empty() || vs.gateways.iter().any(|g| g == "mesh");
-    // Hosts of a VirtualService for sidecars are domain names (or IP addresses); those
-    // bound to gateways only are checked more loosely upstream, and not here.
-    if to_mesh {
-        for h in &vs.hosts {
-            if let Err(e) = validate_wildcard_domain(h) {
-                if h.parse::<std::net::IpAddr>().is_err() {
-                    refuse(e, &["spec", "hosts"]);
-                }
+    // Hosts are domain names (or IP addresses). A VirtualService bound to gateways only, with
+    // SNI matches, may also name the SNI Istio generates for AUTO_PASSTHROUGH
+    // (`outbound_.80_._.host`).
+    let sni = vs
+        .tls
+        .iter()
+        .any(|t| t.r#match.iter().any(|m| !m.sni_hosts.is_empty()));
+    // Duplicates are looked for only among valid hosts, as upstream.
+    let mut all_valid = true;
+    for h in &vs.hosts {
+        let checked = if to_mesh {
+            validate_wildcard_domain(h)
+        } else {
+            validate_gateway_vs_host(sni, h)
+        };
+        match checked {
+            Err(e) if h.parse::<std::net::IpAddr>().is_err() => {
+                refuse(e, &["spec", "hosts"]);
+                all_valid = false;
             }
+            Err(_) => {}
+            Ok(()) if to_mesh && h == "*" => {
+                refuse(
+                    "wildcard host * is not allowed for virtual services bound to the mesh gateway"
+                        .into(),
+                    &["spec", "hosts"],
+                );
+                all_valid = false;
+            }
+            Ok(()) => {}
         }
     }
-    if to_mesh && vs.hosts.iter().any(|h| h == "*") {
-        refuse(
-            "wildcard host * is not allowed for virtual services bound to the mesh gateway".into(),
-            &["spec", "hosts"],
-        );
-    }
-    for (i, a) in vs.hosts.iter().enumerate() {
+    for (i, a) in vs.hosts.iter().enumerate().filter(|_| all_valid) {
         for b in &vs.hosts[i + 1..] {
             if hosts_overlap(a, b) {
                 refuse(
@@ -2179,6 +2194,36 @@ fn is_dns1123_label(s: &str) -> bool {
 
 /// Istio's `agent.ValidateWildcardDomain`: a domain name whose first label may be `*`, or
 /// start with `*` or `*-`; the message is Istio's.
+/// Istio's `agent.ValidateWildcardDomainForVirtualServiceBoundToGateway`: a host of a
+/// VirtualService bound to gateways only. As [`validate_wildcard_domain`], except that with
+/// SNI matches (`sni`) a host may be the SNI Istio generates for AUTO_PASSTHROUGH,
+/// `outbound_.<PORT>_._.<HOSTNAME>`, whose port must hold a digit and hostname a letter.
+fn validate_gateway_vs_host(sni: bool, domain: &str) -> Result<(), String> {
+    const FORMAT: &str = "outbound_.<PORT>_._.<HOSTNAME>";
+    if !(sni && domain.len() <= 255 && domain.starts_with("outbound_")) {
+        return validate_wildcard_domain(domain);
+    }
+    let parts: Vec<&str> = domain.split('_').collect();
+    if parts.len() < 4 {
+        return Err(format!(
+            "domain name {domain} invalid, should follow '{FORMAT}' format"
+        ));
+    }
+    let port = parts[1].trim_matches('.');
+    let hostname = parts[3].trim_matches('.');
+    if !port.bytes().any(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "domain name {domain:?} invalid (label {port:?} invalid). should follow {FORMAT} format"
+        ));
+    }
+    if !hostname.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return Err(format!(
+            "domain name {domain:?} invalid (label {hostname:?} invalid). should follow {FORMAT} format"
+        ));
+    }
+    Ok(())
+}
+
 fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
     if domain.len() > 255 {
         return Err(format!("domain name {domain:?} too long (max 255)"));
