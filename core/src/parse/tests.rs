@@ -1017,7 +1017,7 @@ apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: sni}
 spec:
-  hosts: [outbound_.443_._.db.example.com, outbound_.x_._.db, outbound_.1]
+  hosts: [db.example.com, outbound_.443_._.db.example.com, outbound_.x_._.db, outbound_.1]
   gateways: [gw]
   tls:
   - match: [{port: 443, sniHosts: [db.example.com]}]
@@ -1043,6 +1043,57 @@ spec:
             (23, "domain name \"outbound_.x_._.db\" invalid (label \"x\" invalid). should follow outbound_.<PORT>_._.<HOSTNAME> format"),
             (23, "domain name outbound_.1 invalid, should follow 'outbound_.<PORT>_._.<HOSTNAME>' format"),
             (33, "domain name \"outbound_.443_._.db.example.com\" invalid (label \"outbound_\" invalid)"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
+/// SNI hosts of TLS matches (Istio's `validateSniHost`): domain names within one of the
+/// VirtualService's hosts as written. An IP address is only warned of upstream.
+#[test]
+fn sni_hosts_outside_the_virtual_service_s_hosts_are_refused() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: mesh}
+spec:
+  hosts: [db.example.com, '*.internal.example.com']
+  gateways: [mesh]
+  tls:
+  - match:
+    - sniHosts: [db.example.com, a.internal.example.com, 10.0.0.1]
+    - sniHosts: [other.example.com, bad..sni, outbound_.443_._.db.example.com]
+    route: [{destination: {host: db.example.com}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: short}
+spec:
+  hosts: [db]
+  tls:
+  - match: [{sniHosts: [db.default.svc.cluster.local]}]
+    route: [{destination: {host: db}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: gw}
+spec:
+  hosts: ['*.example.com']
+  gateways: [gw]
+  tls:
+  - match: [{sniHosts: ['*.example.com', '*.a.example.com', '*']}]
+    route: [{destination: {host: db.example.com}}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (10, "SNI host \"other.example.com\" is not a compatible subset of any of the virtual service hosts: [db.example.com, *.internal.example.com]"),
+            (10, "domain name \".sni\" invalid (label \"\" invalid)"),
+            (10, "domain name \"outbound_.443_._.db.example.com\" invalid (label \"outbound_\" invalid)"),
+            (19, "SNI host \"db.default.svc.cluster.local\" is not a compatible subset of any of the virtual service hosts: [db]"),
+            (29, "SNI host \"*\" is not a compatible subset of any of the virtual service hosts: [*.example.com]"),
         ],
         "{:#?}",
         l.diagnostics
