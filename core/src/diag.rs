@@ -98,6 +98,8 @@ codes! {
         "The Sidecar's workloadSelector has no labels, so it applies to every workload of its namespace (Istio's validation warns so and admits it). Its selector takes labels; a matchLabels there is not a field of it: kubectl's strict field validation refuses it, and without validation the API server drops it.";
     UNUSED_RULE = "MS0312", Warning, "VirtualService rule never used",
         "An HTTP rule comes after a rule without matches, or every match of it repeats an earlier one: no request reaches it. istiod's validating webhook admits the VirtualService with this warning.";
+    WEBHOOK_WARNING = "MS0313", Warning, "Istio's validation warns",
+        "istiod's validating webhook admits the object with a warning (kubectl apply prints it as 'Warning: ...'), such as an IP address as an SNI host.";
 }
 
 /// Looks a code up in the registry.

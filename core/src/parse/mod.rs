@@ -2038,6 +2038,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         }
     }
     // validateTLSRoute, validateTLSMatch, validateTCPRoute.
+    let mut warnings: Vec<(String, [String; 2])> = Vec::new();
     for (i, t) in vs.tls.iter().enumerate() {
         let i = i.to_string();
         let path = ["spec", "tls", &i];
@@ -2054,8 +2055,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 refuse("TLS match must have at least one SNI host".into(), &at);
             }
             for sni in &m.sni_hosts {
-                if let Some(e) = sni_host_error(vs, sni) {
-                    refuse(e, &[&at[..], &["sniHosts"]].concat());
+                match sni_host_check(vs, sni) {
+                    SniHost::Fine => {}
+                    SniHost::Refused(e) => refuse(e, &[&at[..], &["sniHosts"]].concat()),
+                    SniHost::Address => warnings.push((sni.clone(), [i.clone(), j.clone()])),
                 }
             }
         }
@@ -2070,6 +2073,15 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 &["spec", "tcp", &i.to_string()],
             );
         }
+    }
+    for (sni, [i, j]) in warnings {
+        out.diagnostics.push(at_field(
+            r,
+            diag::WEBHOOK_WARNING,
+            format!("using an IP address ({sni:?}) goes against SNI spec and most clients do not support this"),
+            &["spec", "tls", &i, "match", &j, "sniHosts"],
+            "match the server name clients send (a DNS name), or route by address with a TCP route",
+        ));
     }
 }
 
@@ -2538,12 +2550,20 @@ fn check_service_entry(r: &Resource, se: &ServiceEntrySpec, out: &mut Loaded) {
     }
 }
 
-/// What istiod's webhook says of an SNI host of a VirtualService's TLS match (Istio's
-/// `validateSniHost`): it must be a domain name (one of a VirtualService that does not name
-/// the `mesh` gateway may be the SNI Istio generates for AUTO_PASSTHROUGH), within one of the
-/// VirtualService's hosts as written (`host.Name.SubsetOf`; a short host does not cover its
-/// full name). Upstream only warns of an IP address, which is not an error here.
-fn sni_host_error(vs: &VirtualServiceSpec, sni: &str) -> Option<String> {
+/// What istiod's webhook says of an SNI host of a VirtualService's TLS match.
+enum SniHost {
+    Fine,
+    /// Denied, with the webhook's message.
+    Refused(String),
+    /// An IP address: admitted with a warning.
+    Address,
+}
+
+/// Istio's `validateSniHost`: an SNI host must be a domain name (one of a VirtualService that
+/// does not name the `mesh` gateway may be the SNI Istio generates for AUTO_PASSTHROUGH),
+/// within one of the VirtualService's hosts as written (`host.Name.SubsetOf`; a short host
+/// does not cover its full name). An IP address is admitted with a warning.
+fn sni_host_check(vs: &VirtualServiceSpec, sni: &str) -> SniHost {
     // Upstream's `isGateway`: true unless `mesh` is named, even with no gateways at all.
     let gatewayish = !vs.gateways.iter().any(|g| g == "mesh");
     let checked = if gatewayish {
@@ -2552,12 +2572,15 @@ fn sni_host_error(vs: &VirtualServiceSpec, sni: &str) -> Option<String> {
         validate_wildcard_domain(sni)
     };
     if let Err(e) = checked {
-        return sni.parse::<std::net::IpAddr>().is_err().then_some(e);
+        return match sni.parse::<std::net::IpAddr>() {
+            Ok(_) => SniHost::Address,
+            Err(_) => SniHost::Refused(e),
+        };
     }
     if vs.hosts.iter().any(|h| host_subset_of(sni, h)) {
-        return None;
+        return SniHost::Fine;
     }
-    Some(format!(
+    SniHost::Refused(format!(
         "SNI host {sni:?} is not a compatible subset of any of the virtual service hosts: [{}]",
         vs.hosts.join(", ")
     ))

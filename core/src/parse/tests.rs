@@ -1050,7 +1050,7 @@ spec:
 }
 
 /// SNI hosts of TLS matches (Istio's `validateSniHost`): domain names within one of the
-/// VirtualService's hosts as written. An IP address is only warned of upstream.
+/// VirtualService's hosts as written. An IP address is admitted with a warning.
 #[test]
 fn sni_hosts_outside_the_virtual_service_s_hosts_are_refused() {
     let text = "\
@@ -1097,6 +1097,19 @@ spec:
         ],
         "{:#?}",
         l.diagnostics
+    );
+    let warned: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::WEBHOOK_WARNING)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![(
+            9,
+            "using an IP address (\"10.0.0.1\") goes against SNI spec and most clients do not support this"
+        )]
     );
 }
 
