@@ -90,6 +90,9 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
         } else {
             let key = format!("{seg}:");
             let mut hit = None;
+            // The block's keys all sit in the column of its first one; a key of the same
+            // name deeper down belongs to a child.
+            let mut column = None;
             for (n, l) in lines.iter().enumerate().take(hi).skip(lo) {
                 let t = l.text;
                 let (t, ind) = match t.strip_prefix("- ") {
@@ -99,7 +102,10 @@ fn walk(doc: &str, path: &[&str], items_of_last: bool) -> (Option<usize>, Vec<us
                     }
                     None => (t, l.indent),
                 };
-                if ind < min_indent && !(n == lo && found.is_some()) {
+                if l.blank() || (ind < min_indent && !(n == lo && found.is_some())) {
+                    continue;
+                }
+                if *column.get_or_insert(ind) != ind {
                     continue;
                 }
                 let unquoted = t.trim_start_matches(['"', '\'']);
@@ -206,6 +212,27 @@ spec:
     route:
     - destination: {host: b}
 ";
+
+    /// `headers` of an HTTP route is not the `headers` of one of its matches, written first
+    /// and deeper.
+    #[test]
+    fn a_key_is_found_in_its_block_s_column_only() {
+        let doc = "spec:
+  http:
+  - match:
+    - headers:
+        x: {exact: a}
+    headers:
+      request: {set: {y: b}}
+";
+        assert_eq!(locate(doc, &["spec", "http", "0", "headers"]), Some(5));
+        assert_eq!(
+            locate(doc, &["spec", "http", "0", "match", "0", "headers"]),
+            Some(3)
+        );
+        assert_eq!(locate(doc, &["spec", "http", "0", "headers", "request"]), Some(6));
+        assert_eq!(locate(doc, &["spec", "x"]), None, "x is a match's header");
+    }
 
     #[test]
     fn nearest_stops_where_flow_style_starts() {
