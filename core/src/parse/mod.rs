@@ -1971,6 +1971,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         let path = ["spec", "http", &i];
         let more = h.more();
         let name = h.name.as_deref().unwrap_or("");
+        for (message, below) in http_route_header_errors(h) {
+            let below: Vec<&str> = below.iter().map(String::as_str).collect();
+            refuse(message, &[&path[..], &below].concat());
+        }
         if more.delegate.is_some() && !delegate_vs {
             if more.redirect.is_some() {
                 refuse(
@@ -2547,6 +2551,265 @@ fn check_service_entry(r: &Resource, se: &ServiceEntrySpec, out: &mut Loaded) {
             }
         }
         _ => {}
+    }
+}
+
+/// What istiod's webhook refuses in the headers of an HTTP route (Istio's
+/// `validateHTTPRouteMatchRequest`, the header operations of `validateHTTPRoute` and
+/// `validateHTTPRouteDestinations`, `validateAuthorityRewrite`), each with its path below the
+/// route: a header name to match that is not a token (`@request.auth.claims...` and the
+/// pseudo-headers aside); a header to set or add on requests starting with `:` (but
+/// `:authority`); `Host` or a `:` name to remove, or to change on responses; a value with
+/// control characters or a malformed `%VARIABLE%`; the authority set twice.
+fn http_route_header_errors(h: &HttpRoute) -> Vec<(String, Vec<String>)> {
+    let mut errs = Vec::new();
+    let at = |parts: &[&str]| parts.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    for (j, m) in h.r#match.iter().enumerate() {
+        let j = j.to_string();
+        let more = m.more();
+        for (field, names) in [
+            ("headers", m.headers.keys().collect::<Vec<_>>()),
+            ("withoutHeaders", more.without_headers.keys().collect()),
+        ] {
+            for name in names {
+                if let Err(e) = header_name_or_claim(name) {
+                    errs.push((e, at(&["match", &j, field])));
+                }
+            }
+        }
+    }
+    let mut operations = |ops: &Headers, below: &[&str]| {
+        for (side, set) in [("request", &ops.request), ("response", &ops.response)] {
+            let Some(set) = set else { continue };
+            let named = |op: &str, name: &str| {
+                if side == "request" && op != "remove" {
+                    header_to_add_on_requests(name)
+                } else {
+                    header_to_change(name)
+                }
+            };
+            for (op, pairs) in [("set", &set.set), ("add", &set.add)] {
+                for (name, value) in pairs {
+                    let path = at(&[below, &["headers", side, op]].concat());
+                    if let Err(e) = named(op, name) {
+                        errs.push((e, path.clone()));
+                    }
+                    if let Err(e) = header_value(value) {
+                        errs.push((e, path));
+                    }
+                }
+            }
+            for name in &set.remove {
+                if let Err(e) = named("remove", name) {
+                    errs.push((e, at(&[below, &["headers", side, "remove"]].concat())));
+                }
+            }
+        }
+    };
+    let more = h.more();
+    if let Some(ops) = &more.headers {
+        operations(ops, &[]);
+    }
+    for (k, d) in h.route.iter().enumerate() {
+        if let Some(ops) = &d.headers {
+            operations(ops, &["route", &k.to_string()]);
+        }
+    }
+    // validateAuthorityRewrite: the rewrite's authority, then each request header that sets
+    // it; the second one found is refused.
+    let mut current = more
+        .rewrite
+        .as_ref()
+        .and_then(|rw| rw.authority.clone())
+        .unwrap_or_default();
+    if let Some(request) = more.headers.as_ref().and_then(|x| x.request.as_ref()) {
+        for (name, value) in request.set.iter().chain(&request.add) {
+            if !(name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host")) {
+                continue;
+            }
+            if !current.is_empty() {
+                errs.push((
+                    format!("authority header cannot be set multiple times: have {current:?}, attempting to set {value:?}"),
+                    at(&["headers", "request"]),
+                ));
+                break;
+            }
+            current = value.clone();
+        }
+    }
+    errs
+}
+
+/// Istio's `ValidateHTTPHeaderNameOrJwtClaimRoute`: a header name to match is an HTTP token
+/// (RFC 7230's `tchar`s), a pseudo-header, or a JWT claim (`@request.auth.claims.a.b`,
+/// `@request.auth.claims[a][b]`).
+fn header_name_or_claim(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name cannot be empty".into());
+    }
+    const CLAIM: &str = "@request.auth.claims";
+    let lower = name.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix(CLAIM) {
+        let dotted = rest.len() > 1 && rest.starts_with('.');
+        let bracketed = rest.len() > 2 && rest.starts_with('[') && rest.ends_with(']');
+        if dotted || bracketed {
+            return Ok(());
+        }
+    }
+    if [":method", ":scheme", ":authority", ":path", ":status"].contains(&name) {
+        return Ok(());
+    }
+    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    if name.bytes().all(tchar) {
+        Ok(())
+    } else {
+        Err(format!("header name {name} is not a valid header name"))
+    }
+}
+
+/// Istio's `ValidateHTTPHeaderWithAuthorityOperationName`: a header set or added on requests
+/// may not be a `:` pseudo-header other than `:authority` (`Host` is the authority too).
+fn header_to_add_on_requests(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name cannot be empty".into());
+    }
+    let authority = name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host");
+    if name.starts_with(':') && !authority {
+        return Err(format!(
+            "invalid header {name:?}: header cannot have \":\" prefix"
+        ));
+    }
+    Ok(())
+}
+
+/// Istio's `ValidateHTTPHeaderOperationName`: a header removed from requests, or changed on
+/// responses, may be neither `Host` nor a `:` pseudo-header.
+fn header_to_change(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("header name cannot be empty".into());
+    }
+    if name.eq_ignore_ascii_case("host") {
+        return Err(format!("invalid header {name:?}: cannot set Host header"));
+    }
+    if name.starts_with(':') {
+        return Err(format!(
+            "invalid header {name:?}: header cannot have \":\" prefix"
+        ));
+    }
+    Ok(())
+}
+
+/// Istio's `ValidateHTTPHeaderValue`: no control characters (tab aside), and every `%` either
+/// doubled (`%%`) or opening a complete `%VARIABLE%` or `%VARIABLE(args)%` of Envoy's header
+/// formatter, whose arguments are a bare string or a list of quoted strings. The messages are
+/// Istio's, written for the first fault found, scanning left to right.
+fn header_value(value: &str) -> Result<(), String> {
+    if value.chars().any(|c| c.is_ascii_control() && c != '\t') {
+        return Err(format!("header value configuration {value} is invalid"));
+    }
+    header_formatter(value.as_bytes()).map_err(|e| {
+        let e = match e {
+            Formatter::LoneSign => "Un-escaped %".to_string(),
+            Formatter::Expected(what) => what.to_string(),
+            Formatter::Unterminated => {
+                format!("Un-terminated variable expression '{value}'")
+            }
+        };
+        format!("header value configuration: invalid header configuration. {e}")
+    })
+}
+
+/// A fault of a header value as Envoy's header formatter reads it.
+enum Formatter {
+    /// A `%` at the end of the value, neither doubled nor opening a variable.
+    LoneSign,
+    /// Istio's words for what should have come next.
+    Expected(&'static str),
+    /// The value ends inside a variable.
+    Unterminated,
+}
+
+/// Reads a header value as Istio's port of Envoy's header formatter does (`header_parser.cc`;
+/// Istio's `validateHeaderValue`), one byte at a time: literal text; `%%`; `%NAME%`; or
+/// `%NAME(ARGS)%`, ARGS being a `[...]` list of `"..."` strings or a bare string, with
+/// spaces allowed between the parts. Its quirks are kept: the first byte of a bare argument
+/// is taken without being looked at, and a `)` ends the arguments even inside quotes.
+fn header_formatter(v: &[u8]) -> Result<(), Formatter> {
+    #[derive(PartialEq)]
+    enum At {
+        Text,
+        Name,
+        ArgsStart,
+        ListItem,
+        Argument,
+        AfterItem,
+        ArgsEnd,
+        End,
+    }
+    let mut at = At::Text;
+    let mut i = 0;
+    while i < v.len() {
+        let c = v[i];
+        let space = c == b' ';
+        at = match at {
+            At::Text if c != b'%' => At::Text,
+            At::Text => match v.get(i + 1) {
+                None => return Err(Formatter::LoneSign),
+                Some(b'%') => {
+                    i += 1;
+                    At::Text
+                }
+                Some(_) => At::Name,
+            },
+            At::Name => match c {
+                b'%' => At::Text,
+                b'(' => At::ArgsStart,
+                _ => At::Name,
+            },
+            At::ArgsStart if c == b'[' => At::ListItem,
+            At::ArgsStart if space => At::ArgsStart,
+            At::ArgsStart => At::Argument,
+            At::ListItem if c == b'"' => At::Argument,
+            At::ListItem if space => At::ListItem,
+            At::ListItem => return Err(Formatter::Expected("Expecting '\"'")),
+            At::Argument => match c {
+                b'\\' if i + 1 >= v.len() => {
+                    return Err(Formatter::Expected(
+                        "Un-terminated backslash in JSON string",
+                    ))
+                }
+                b'\\' => {
+                    i += 1;
+                    At::Argument
+                }
+                b')' => At::End,
+                b'"' => At::AfterItem,
+                _ => At::Argument,
+            },
+            At::AfterItem => match c {
+                b',' => At::ListItem,
+                b']' => At::ArgsEnd,
+                b' ' => At::AfterItem,
+                _ => return Err(Formatter::Expected("Expecting ',', ']', or whitespace")),
+            },
+            At::ArgsEnd if c == b')' => At::End,
+            At::ArgsEnd if space => At::ArgsEnd,
+            At::ArgsEnd => {
+                // Istio's message, placeholders and all.
+                return Err(Formatter::Expected(
+                    "Expecting ')' or whitespace after '{}', but found '{}'",
+                ));
+            }
+            At::End if c == b'%' => At::Text,
+            At::End if space => At::End,
+            At::End => return Err(Formatter::Expected("Expecting '%' or whitespace after")),
+        };
+        i += 1;
+    }
+    if at == At::Text {
+        Ok(())
+    } else {
+        Err(Formatter::Unterminated)
     }
 }
 

@@ -1113,6 +1113,100 @@ spec:
     );
 }
 
+/// Header values as istiod's webhook reads them: Istio's own cases
+/// (`TestValidateHTTPHeaderValue`), then the faults its parser names.
+#[test]
+fn header_values_follow_envoy_s_formatter() {
+    for ok in [
+        "foo",
+        "%HOSTNAME%",
+        "100%%",
+        "prefix %HOSTNAME% suffix",
+        "%DOWNSTREAM_PEER_CERT_V_END(%b %d %H:%M:%S %Y %Z)%",
+        "%DYNAMIC_METADATA(com.test.my_filter)%",
+        "%REQ( [ \"x-a\" , \"x-b\" ] ) %",
+        "tab\there",
+        "",
+    ] {
+        assert_eq!(super::header_value(ok), Ok(()), "{ok:?}");
+    }
+    let prefix = "header value configuration: invalid header configuration. ";
+    for (bad, why) in [
+        ("%START_TIME%%", "Un-escaped %"),
+        ("50%", "Un-escaped %"),
+        ("abc%123", "Un-terminated variable expression 'abc%123'"),
+        ("%VAR()%", "Un-terminated variable expression '%VAR()%'"),
+        ("%VAR([x])%", "Expecting '\"'"),
+        ("%VAR([\"x\" y])%", "Expecting ',', ']', or whitespace"),
+        (
+            "%VAR([\"x\"] y)%",
+            "Expecting ')' or whitespace after '{}', but found '{}'",
+        ),
+        ("%VAR(x) y%", "Expecting '%' or whitespace after"),
+        ("%VAR(x\\", "Un-terminated backslash in JSON string"),
+    ] {
+        assert_eq!(
+            super::header_value(bad),
+            Err(format!("{prefix}{why}")),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        super::header_value("a\nb"),
+        Err("header value configuration a\nb is invalid".to_string())
+    );
+}
+
+/// Header names and operations of HTTP routes and their destinations, and the authority set
+/// twice, as istiod's webhook refuses them.
+#[test]
+fn header_names_and_operations_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - match:
+    - headers:
+        x-ok: {exact: a}
+        '@request.auth.claims.group': {exact: b}
+        ':authority': {exact: c}
+        bad header: {exact: d}
+      withoutHeaders:
+        'no:colon': {exact: e}
+    rewrite: {authority: b.example.com}
+    headers:
+      request:
+        set: {':path': /x, host: c.example.com, x-fine: '%HOSTNAME%'}
+        remove: [Host]
+      response:
+        add: {':status': '200', x-pct: 50%}
+    route:
+    - destination: {host: a}
+      headers:
+        response: {remove: [':status']}
+";
+    let l = load_one(text);
+    let refused = refusals(&l);
+    assert_eq!(
+        refused,
+        vec![
+            (8, "header name bad header is not a valid header name"),
+            (13, "header name no:colon is not a valid header name"),
+            (18, "invalid header \":path\": header cannot have \":\" prefix"),
+            (19, "invalid header \"Host\": cannot set Host header"),
+            (21, "invalid header \":status\": header cannot have \":\" prefix"),
+            (21, "header value configuration: invalid header configuration. Un-escaped %"),
+            (25, "invalid header \":status\": header cannot have \":\" prefix"),
+            (17, "authority header cannot be set multiple times: have \"b.example.com\", attempting to set \"c.example.com\""),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
 #[test]
 fn delegating_and_delegate_virtual_services_written_correctly_pass_istio_s_validation() {
     let text = "\
