@@ -230,7 +230,10 @@ spec:
             locate(doc, &["spec", "http", "0", "match", "0", "headers"]),
             Some(3)
         );
-        assert_eq!(locate(doc, &["spec", "http", "0", "headers", "request"]), Some(6));
+        assert_eq!(
+            locate(doc, &["spec", "http", "0", "headers", "request"]),
+            Some(6)
+        );
         assert_eq!(locate(doc, &["spec", "x"]), None, "x is a match's header");
     }
 

@@ -1897,6 +1897,12 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
     let mut refuse =
         |message: String, path: &[&str]| out.diagnostics.push(refused(r, message, path));
     let delegate_vs = vs.hosts.is_empty();
+    // A VirtualService Istio writes for Gateway API routes: its destinations are not checked.
+    let gateway_semantics = r
+        .meta
+        .annotations
+        .get("internal.istio.io/route-semantics")
+        .is_some_and(|v| v == "gateway");
     if delegate_vs {
         if !vs.gateways.is_empty() {
             refuse(
@@ -1974,6 +1980,22 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         for (message, below) in http_route_header_errors(h) {
             let below: Vec<&str> = below.iter().map(String::as_str).collect();
             refuse(message, &[&path[..], &below].concat());
+        }
+        if !gateway_semantics {
+            for (k, d) in h.route.iter().enumerate() {
+                let k = k.to_string();
+                for e in destination_errors(&d.destination) {
+                    refuse(e, &[&path[..], &["route", &k, "destination"]].concat());
+                }
+            }
+        }
+        for e in weight_errors(h.route.iter().map(|d| d.weight)) {
+            refuse(e, &[&path[..], &["route"]].concat());
+        }
+        if let Some(m) = &more.mirror {
+            for e in destination_errors(m) {
+                refuse(e, &[&path[..], &["mirror"]].concat());
+            }
         }
         if more.delegate.is_some() && !delegate_vs {
             if more.redirect.is_some() {
@@ -2069,12 +2091,31 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         if t.route.is_empty() {
             refuse("TLS route is required".into(), &path);
         }
+        for (message, below) in route_destination_errors(&t.route, gateway_semantics) {
+            refuse(
+                message,
+                &[
+                    &path[..],
+                    &below.iter().map(String::as_str).collect::<Vec<_>>(),
+                ]
+                .concat(),
+            );
+        }
     }
     for (i, t) in vs.tcp.iter().enumerate() {
+        let i = i.to_string();
+        let path = ["spec", "tcp", &i];
         if t.route.is_empty() {
+            refuse("TCP route is required".into(), &path);
+        }
+        for (message, below) in route_destination_errors(&t.route, gateway_semantics) {
             refuse(
-                "TCP route is required".into(),
-                &["spec", "tcp", &i.to_string()],
+                message,
+                &[
+                    &path[..],
+                    &below.iter().map(String::as_str).collect::<Vec<_>>(),
+                ]
+                .concat(),
             );
         }
     }
@@ -2811,6 +2852,66 @@ fn header_formatter(v: &[u8]) -> Result<(), Formatter> {
     } else {
         Err(Formatter::Unterminated)
     }
+}
+
+/// Istio's `validateDestination`: a route's destination host is a domain name (not `*`), its
+/// subset a DNS label, its port in range.
+fn destination_errors(d: &Destination) -> Vec<String> {
+    let mut errs = Vec::new();
+    if d.host == "*" {
+        errs.push(format!("invalid destination host {}", d.host));
+    } else if let Err(e) = validate_wildcard_domain(&d.host) {
+        errs.push(e);
+    }
+    match d.subset.as_deref() {
+        Some("") | None => {}
+        Some(s) if !is_dns1123_label(s) => errs.push(format!("subset name is invalid: {s}")),
+        Some(_) => {}
+    }
+    // A port selector without a number is port 0 to upstream.
+    if d.port.as_ref().is_some_and(|p| p.number.unwrap_or(0) == 0) {
+        errs.push("port number 0 must be in the range 1..65535".into());
+    }
+    errs
+}
+
+/// The weights of a route's destinations (Istio's `validateWeight` and the total check of
+/// `validateHTTPRouteDestinations`): none negative, and not all zero when there are several.
+fn weight_errors(weights: impl Iterator<Item = Option<i64>>) -> Vec<String> {
+    let (mut errs, mut total, mut count) = (Vec::new(), 0i64, 0usize);
+    for w in weights {
+        let w = w.unwrap_or(0);
+        if w < 0 {
+            errs.push(format!("weight {w} < 0"));
+        }
+        total += w;
+        count += 1;
+    }
+    if count > 1 && total == 0 {
+        errs.push("total destination weight = 0".into());
+    }
+    errs
+}
+
+/// Istio's `validateRouteDestinations`, for TCP and TLS routes: each destination, and the
+/// weights, with the path of each fault below the route.
+fn route_destination_errors(
+    route: &[RouteDestination],
+    gateway_semantics: bool,
+) -> Vec<(String, Vec<String>)> {
+    let mut errs = Vec::new();
+    if !gateway_semantics {
+        for (k, d) in route.iter().enumerate() {
+            for e in destination_errors(&d.destination) {
+                let at = ["route", &k.to_string(), "destination"];
+                errs.push((e, at.iter().map(|s| s.to_string()).collect()));
+            }
+        }
+    }
+    for e in weight_errors(route.iter().map(|d| d.weight)) {
+        errs.push((e, vec!["route".to_string()]));
+    }
+    errs
 }
 
 /// What istiod's webhook says of an SNI host of a VirtualService's TLS match.

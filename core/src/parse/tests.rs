@@ -616,7 +616,15 @@ spec:
             "{hint}"
         );
     }
-    assert!(l.diagnostics.iter().all(|d| !d.is_error()));
+    // Without `numbr`, the port selector is empty: port 0 to istiod's webhook, which refuses
+    // the object (applied without strict field validation, the API server drops the field
+    // before the webhook sees the object).
+    assert_eq!(
+        refusals(&l),
+        vec![(19, "port number 0 must be in the range 1..65535")],
+        "{:#?}",
+        l.diagnostics
+    );
     assert_eq!(
         l.diagnostics[0].object.as_deref(),
         Some("VirtualService default/reviews")
@@ -1201,6 +1209,55 @@ spec:
             (21, "header value configuration: invalid header configuration. Un-escaped %"),
             (25, "invalid header \":status\": header cannot have \":\" prefix"),
             (17, "authority header cannot be set multiple times: have \"b.example.com\", attempting to set \"c.example.com\""),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
+/// Route destinations and weights (Istio's `validateDestination`, `validateWeight` and the
+/// totals of `validateHTTPRouteDestinations` and `validateRouteDestinations`).
+#[test]
+fn destinations_and_weights_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - route:
+    - destination: {host: 'reviews:9080', subset: v_1}
+      weight: 0
+    - destination: {host: '*'}
+    mirror: {host: a, port: {}}
+  - route:
+    - destination: {host: a}
+      weight: -5
+    - destination: {host: b}
+      weight: 105
+  - route:
+    - destination: {host: only, port: {number: 9080}}
+      weight: 0
+  tcp:
+  - route:
+    - destination: {host: db}
+    - destination: {host: db2}
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (
+                8,
+                "domain name \"reviews:9080\" invalid (label \"reviews:9080\" invalid)"
+            ),
+            (8, "subset name is invalid: v_1"),
+            (10, "invalid destination host *"),
+            (7, "total destination weight = 0"),
+            (11, "port number 0 must be in the range 1..65535"),
+            (12, "weight -5 < 0"),
+            (21, "total destination weight = 0"),
         ],
         "{:#?}",
         l.diagnostics
