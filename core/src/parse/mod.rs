@@ -1997,6 +1997,9 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 refuse(e, &[&path[..], &["mirror"]].concat());
             }
         }
+        for (e, field) in redirect_rewrite_response_errors(more) {
+            refuse(e, &[&path[..], &[field]].concat());
+        }
         if more.delegate.is_some() && !delegate_vs {
             if more.redirect.is_some() {
                 refuse(
@@ -2852,6 +2855,79 @@ fn header_formatter(v: &[u8]) -> Result<(), Formatter> {
     } else {
         Err(Formatter::Unterminated)
     }
+}
+
+/// What istiod's webhook refuses in an HTTP route's redirect (`validateHTTPRedirect`: a 3xx
+/// code, an `http` or `https` scheme), direct response (`validateHTTPDirectResponse`: a
+/// status of 200 to 600, a body under 1 MB) and rewrite (`validateHTTPRewrite`: something to
+/// rewrite, not both `uri` and `uriRegexRewrite`, a regex rewrite with both of its fields),
+/// each with the field it is about. Redirects that name nothing to change are not refused
+/// here: Istio 1.27 would refuse one with only `prefixRewrite` (a field it does not have),
+/// later releases accept it, and meshsim does not read that field.
+fn redirect_rewrite_response_errors(more: &MoreRoute) -> Vec<(String, &'static str)> {
+    let mut errs = Vec::new();
+    if let Some(rd) = &more.redirect {
+        if let Some(code) = rd.redirect_code.filter(|c| *c != 0) {
+            if !(300..=399).contains(&code) {
+                errs.push((
+                    format!("{code} is not a valid redirect code, must be 3xx"),
+                    "redirect",
+                ));
+            }
+        }
+        if let Some(scheme) = rd.scheme.as_deref().filter(|s| !s.is_empty()) {
+            if scheme != "http" && scheme != "https" {
+                errs.push((
+                    "invalid redirect scheme, must be \"http\" or \"https\"".into(),
+                    "redirect",
+                ));
+            }
+        }
+    }
+    if let Some(dr) = &more.direct_response {
+        // `bytes` is base64: three bytes in every four characters.
+        let size = dr.body.as_ref().map_or(0, |b| match (&b.string, &b.bytes) {
+            (Some(s), _) => s.len(),
+            (None, Some(b64)) => b64.trim_end_matches('=').len() * 3 / 4,
+            (None, None) => 0,
+        });
+        if size > 1024 * 1024 {
+            errs.push((
+                "large direct_responses may impact control plane performance, must be less than 1MB"
+                    .into(),
+                "directResponse",
+            ));
+        }
+        if !(200..=600).contains(&dr.status) {
+            errs.push((
+                format!("HTTP status {} is not in range 200-599", dr.status),
+                "directResponse",
+            ));
+        }
+    }
+    if let Some(rw) = &more.rewrite {
+        let uri = rw.uri.as_deref().is_some_and(|u| !u.is_empty());
+        let authority = rw.authority.as_deref().is_some_and(|a| !a.is_empty());
+        let regex = rw.uri_regex_rewrite.as_ref();
+        let message = if uri && regex.is_some() {
+            Some("rewrite may only contain one of URI or UriRegexRewrite".to_string())
+        } else if !uri && regex.is_none() && !authority {
+            Some("rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified".to_string())
+        } else {
+            regex
+                .filter(|x| {
+                    x.r#match.as_deref().unwrap_or("").is_empty()
+                        || x.rewrite.as_deref().unwrap_or("").is_empty()
+                })
+                .map(|_| {
+                    "UriRegexRewrite has errors\nUriRegexRewrite requires both Rewrite and Match fields to be specified".to_string()
+                })
+        };
+        if let Some(m) = message {
+            errs.push((m, "rewrite"));
+        }
+    }
+    errs
 }
 
 /// Istio's `validateDestination`: a route's destination host is a domain name (not `*`), its

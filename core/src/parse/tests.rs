@@ -1264,6 +1264,50 @@ spec:
     );
 }
 
+/// Redirects, direct responses and rewrites istiod's webhook refuses (Istio's
+/// `validateHTTPRedirect`, `validateHTTPDirectResponse`, `validateHTTPRewrite`).
+#[test]
+fn redirects_direct_responses_and_rewrites_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    redirect: {uri: /b, redirectCode: 200, scheme: ftp}
+  - match: [{uri: {prefix: /b}}]
+    directResponse: {status: 700}
+  - match: [{uri: {prefix: /c}}]
+    rewrite: {uri: /x, uriRegexRewrite: {match: '^/c(.*)', rewrite: '/x\\1'}}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /d}}]
+    rewrite: {uriRegexRewrite: {match: '^/d'}}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /e}}]
+    rewrite: {}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /f}}]
+    redirect: {authority: b.example.com, redirectCode: 308, scheme: https}
+  - directResponse: {status: 600, body: {string: ok}}
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (8, "200 is not a valid redirect code, must be 3xx"),
+            (8, "invalid redirect scheme, must be \"http\" or \"https\""),
+            (10, "HTTP status 700 is not in range 200-599"),
+            (12, "rewrite may only contain one of URI or UriRegexRewrite"),
+            (15, "UriRegexRewrite has errors\nUriRegexRewrite requires both Rewrite and Match fields to be specified"),
+            (18, "rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
 #[test]
 fn delegating_and_delegate_virtual_services_written_correctly_pass_istio_s_validation() {
     let text = "\
