@@ -1972,11 +1972,20 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             &["spec"],
         );
     }
+    // What the webhook admits with a warning (MS0313): message and path.
+    let mut warnings: Vec<(String, Vec<String>)> = Vec::new();
+    let owned = |path: &[&str]| path.iter().map(|p| p.to_string()).collect::<Vec<_>>();
     for (i, h) in vs.http.iter().enumerate() {
         let i = i.to_string();
         let path = ["spec", "http", &i];
         let more = h.more();
         let name = h.name.as_deref().unwrap_or("");
+        if let Some(w) = more.fault.as_ref().and_then(fault_warning) {
+            warnings.push((
+                w.to_string(),
+                owned(&[&path[..], &["fault", "abort"]].concat()),
+            ));
+        }
         for (message, below) in http_route_header_errors(h) {
             let below: Vec<&str> = below.iter().map(String::as_str).collect();
             refuse(message, &[&path[..], &below].concat());
@@ -2067,7 +2076,6 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         }
     }
     // validateTLSRoute, validateTLSMatch, validateTCPRoute.
-    let mut warnings: Vec<(String, [String; 2])> = Vec::new();
     for (i, t) in vs.tls.iter().enumerate() {
         let i = i.to_string();
         let path = ["spec", "tls", &i];
@@ -2087,7 +2095,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 match sni_host_check(vs, sni) {
                     SniHost::Fine => {}
                     SniHost::Refused(e) => refuse(e, &[&at[..], &["sniHosts"]].concat()),
-                    SniHost::Address => warnings.push((sni.clone(), [i.clone(), j.clone()])),
+                    SniHost::Address => warnings.push((
+                        format!("using an IP address ({sni:?}) goes against SNI spec and most clients do not support this"),
+                        owned(&[&at[..], &["sniHosts"]].concat()),
+                    )),
                 }
             }
         }
@@ -2122,14 +2133,15 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             );
         }
     }
-    for (sni, [i, j]) in warnings {
-        out.diagnostics.push(at_field(
-            r,
-            diag::WEBHOOK_WARNING,
-            format!("using an IP address ({sni:?}) goes against SNI spec and most clients do not support this"),
-            &["spec", "tls", &i, "match", &j, "sniHosts"],
-            "match the server name clients send (a DNS name), or route by address with a TCP route",
-        ));
+    for (message, path) in warnings {
+        let path: Vec<&str> = path.iter().map(String::as_str).collect();
+        let hint = if message.starts_with("using an IP address") {
+            "match the server name clients send (a DNS name), or route by address with a TCP route"
+        } else {
+            "give the abort an httpStatus or a grpcStatus"
+        };
+        out.diagnostics
+            .push(at_field(r, diag::WEBHOOK_WARNING, message, &path, hint));
     }
 }
 
@@ -2905,6 +2917,9 @@ fn redirect_rewrite_response_errors(more: &MoreRoute) -> Vec<(String, &'static s
             ));
         }
     }
+    if let Some(fault) = &more.fault {
+        errs.extend(fault_errors(fault).into_iter().map(|e| (e, "fault")));
+    }
     if let Some(rw) = &more.rewrite {
         let uri = rw.uri.as_deref().is_some_and(|u| !u.is_empty());
         let authority = rw.authority.as_deref().is_some_and(|a| !a.is_empty());
@@ -2928,6 +2943,85 @@ fn redirect_rewrite_response_errors(more: &MoreRoute) -> Vec<(String, &'static s
         }
     }
     errs
+}
+
+/// Istio's `validateHTTPFaultInjection`: an abort or a delay; percentages of 0 or 0.0001 to
+/// 100; an abort's HTTP status from 200 to 600, or a gRPC status Istio knows. (An abort
+/// without a status is admitted with a warning, [`fault_warning`].)
+fn fault_errors(fault: &HttpFault) -> Vec<String> {
+    const GRPC: &[&str] = &[
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    let mut errs = Vec::new();
+    if fault.abort.is_none() && fault.delay.is_none() {
+        errs.push("HTTP fault injection must have an abort and/or a delay".to_string());
+    }
+    let percentage = |p: Option<&Percent>, errs: &mut Vec<String>| {
+        if let Some(v) = p.map(|p| p.value) {
+            if !(0.0..=100.0).contains(&v) || (v > 0.0 && v < 0.0001) {
+                errs.push(format!(
+                    "percentage {} is neither 0.0, nor in range [0.0001, 100.0]",
+                    go_float(v)
+                ));
+            }
+        }
+    };
+    if let Some(abort) = &fault.abort {
+        percentage(abort.percentage.as_ref(), &mut errs);
+        if let Some(status) = abort.http_status {
+            if !(200..=600).contains(&status) {
+                errs.push(format!("HTTP status {status} is not in range 200-599"));
+            }
+        } else if let Some(g) = &abort.grpc_status {
+            if !GRPC.contains(&g.as_str()) {
+                errs.push(format!("gRPC status {g:?} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'"));
+            }
+        }
+    }
+    if let Some(delay) = &fault.delay {
+        percentage(delay.percentage.as_ref(), &mut errs);
+    }
+    errs
+}
+
+/// A number as Go's `%v` writes a float64: the shortest digits that read back the same, in
+/// exponent form (`1e-05`, `1.5e+06`) when the exponent is below -4 or 6 and above.
+fn go_float(v: f64) -> String {
+    let sci = format!("{v:e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if v == 0.0 || !v.is_finite() || (-4..6).contains(&exp) {
+        return format!("{v}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
+}
+
+/// The webhook's warning for an abort fault with neither an HTTP nor a gRPC status.
+fn fault_warning(fault: &HttpFault) -> Option<&'static str> {
+    fault
+        .abort
+        .as_ref()
+        .filter(|a| a.http_status.is_none() && a.grpc_status.is_none())
+        .map(|_| "abort configured, but error type not set")
 }
 
 /// Istio's `validateDestination`: a route's destination host is a domain name (not `*`), its

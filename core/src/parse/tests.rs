@@ -1308,6 +1308,76 @@ spec:
     );
 }
 
+/// Floats in the webhook's messages are written as Go's `%v` writes them.
+#[test]
+fn floats_are_written_as_go_writes_them() {
+    for (v, go) in [
+        (0.0, "0"),
+        (101.0, "101"),
+        (100.5, "100.5"),
+        (-5.0, "-5"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (0.000012345, "1.2345e-05"),
+        (123456.0, "123456"),
+        (1234567.0, "1.234567e+06"),
+        (1e21, "1e+21"),
+    ] {
+        assert_eq!(super::go_float(v), go, "{v}");
+    }
+}
+
+/// Fault injection as istiod's webhook checks it (Istio's `validateHTTPFaultInjection`).
+#[test]
+fn faults_istio_s_webhook_refuses_are_errors_and_one_it_warns_of_a_warning() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    fault: {}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /b}}]
+    fault:
+      abort: {httpStatus: 700, percentage: {value: 101}}
+      delay: {fixedDelay: 1s, percentage: {value: 0.00001}}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /c}}]
+    fault:
+      abort: {grpcStatus: NOTFOUND}
+    route: [{destination: {host: a}}]
+  - fault:
+      abort: {percentage: {value: 50}}
+    route: [{destination: {host: a}}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (8, "HTTP fault injection must have an abort and/or a delay"),
+            (11, "percentage 101 is neither 0.0, nor in range [0.0001, 100.0]"),
+            (11, "HTTP status 700 is not in range 200-599"),
+            (11, "percentage 1e-05 is neither 0.0, nor in range [0.0001, 100.0]"),
+            (16, "gRPC status \"NOTFOUND\" is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+    let warned: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::WEBHOOK_WARNING)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![(20, "abort configured, but error type not set")]
+    );
+}
+
 #[test]
 fn delegating_and_delegate_virtual_services_written_correctly_pass_istio_s_validation() {
     let text = "\
