@@ -2879,22 +2879,28 @@ fn header_formatter(v: &[u8]) -> Result<(), Formatter> {
 fn redirect_rewrite_response_errors(more: &MoreRoute) -> Vec<(String, &'static str)> {
     let mut errs = Vec::new();
     if let Some(rd) = &more.redirect {
-        if let Some(code) = rd.redirect_code.filter(|c| *c != 0) {
-            if !(300..=399).contains(&code) {
-                errs.push((
-                    format!("{code} is not a valid redirect code, must be 3xx"),
-                    "redirect",
-                ));
-            }
+        // Upstream stops at the first fault of a redirect.
+        let code = rd
+            .redirect_code
+            .filter(|c| *c != 0 && !(300..=399).contains(c));
+        let scheme = rd
+            .scheme
+            .as_deref()
+            .filter(|s| !s.is_empty() && *s != "http" && *s != "https");
+        if let Some(code) = code {
+            errs.push((
+                format!("{code} is not a valid redirect code, must be 3xx"),
+                "redirect",
+            ));
+        } else if scheme.is_some() {
+            errs.push((
+                "invalid redirect scheme, must be \"http\" or \"https\"".into(),
+                "redirect",
+            ));
         }
-        if let Some(scheme) = rd.scheme.as_deref().filter(|s| !s.is_empty()) {
-            if scheme != "http" && scheme != "https" {
-                errs.push((
-                    "invalid redirect scheme, must be \"http\" or \"https\"".into(),
-                    "redirect",
-                ));
-            }
-        }
+    }
+    if let Some(retries) = &more.retries {
+        errs.extend(retry_errors(retries).into_iter().map(|e| (e, "retries")));
     }
     if let Some(dr) = &more.direct_response {
         // `bytes` is base64: three bytes in every four characters.
@@ -2940,6 +2946,68 @@ fn redirect_rewrite_response_errors(more: &MoreRoute) -> Vec<(String, &'static s
         };
         if let Some(m) = message {
             errs.push((m, "rewrite"));
+        }
+    }
+    errs
+}
+
+/// Istio's `validateHTTPRetry`: attempts not negative, and not zero (or left out) with a
+/// per-try timeout or retry conditions; each `retryOn` condition one Envoy knows, or an HTTP
+/// status code (one Go's `net/http` has a text for), as written between the commas.
+fn retry_errors(retries: &HttpRetry) -> Vec<String> {
+    const CONDITIONS: &[&str] = &[
+        "5xx",
+        "gateway-error",
+        "reset",
+        "reset-before-request",
+        "connect-failure",
+        "retriable-4xx",
+        "refused-stream",
+        "retriable-status-codes",
+        "retriable-headers",
+        "envoy-ratelimited",
+        "http3-post-connect-failure",
+        "cancelled",
+        "deadline-exceeded",
+        "internal",
+        "resource-exhausted",
+        "unavailable",
+    ];
+    let known_status = |code: i64| {
+        matches!(
+            code,
+            100..=103
+                | 200..=208
+                | 226
+                | 300..=305
+                | 307
+                | 308
+                | 400..=418
+                | 421..=426
+                | 428
+                | 429
+                | 431
+                | 451
+                | 500..=508
+                | 510
+                | 511
+        )
+    };
+    let mut errs = Vec::new();
+    let attempts = retries.attempts.unwrap_or(0);
+    if attempts < 0 {
+        errs.push("attempts cannot be negative".to_string());
+    }
+    let retry_on = retries.retry_on.as_deref().unwrap_or("");
+    if attempts == 0 && (retries.per_try_timeout.is_some() || !retry_on.is_empty()) {
+        errs.push("http retry policy configured when attempts are set to 0 (disabled)".into());
+    }
+    if !retry_on.is_empty() {
+        for policy in retry_on.split(',') {
+            let status = policy.parse::<i64>().is_ok_and(known_status);
+            if !status && !CONDITIONS.contains(&policy) {
+                errs.push(format!("{policy:?} is not a valid retryOn policy"));
+            }
         }
     }
     errs

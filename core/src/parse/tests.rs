@@ -1290,18 +1290,62 @@ spec:
     route: [{destination: {host: a}}]
   - match: [{uri: {prefix: /f}}]
     redirect: {authority: b.example.com, redirectCode: 308, scheme: https}
+  - match: [{uri: {prefix: /g}}]
+    redirect: {authority: b.example.com, scheme: ftp}
   - directResponse: {status: 600, body: {string: ok}}
 ";
     let l = load_one(text);
     assert_eq!(
         refusals(&l),
         vec![
+            // Upstream stops at the first fault of a redirect: the scheme is not reached.
             (8, "200 is not a valid redirect code, must be 3xx"),
-            (8, "invalid redirect scheme, must be \"http\" or \"https\""),
             (10, "HTTP status 700 is not in range 200-599"),
             (12, "rewrite may only contain one of URI or UriRegexRewrite"),
             (15, "UriRegexRewrite has errors\nUriRegexRewrite requires both Rewrite and Match fields to be specified"),
             (18, "rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified"),
+            (23, "invalid redirect scheme, must be \"http\" or \"https\""),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
+/// Retry policies as istiod's webhook checks them (Istio's `validateHTTPRetry`).
+#[test]
+fn retry_policies_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    retries: {attempts: 3, retryOn: '5xx,connect-failure,503,retriable-4xx'}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /b}}]
+    retries: {retryOn: gateway-error}
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /c}}]
+    retries: {attempts: -1, retryOn: '5XX, reset,599,connect_failure'}
+    route: [{destination: {host: a}}]
+  - retries: {attempts: 0}
+    route: [{destination: {host: a}}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (
+                11,
+                "http retry policy configured when attempts are set to 0 (disabled)"
+            ),
+            (14, "attempts cannot be negative"),
+            (14, "\"5XX\" is not a valid retryOn policy"),
+            (14, "\" reset\" is not a valid retryOn policy"),
+            (14, "\"599\" is not a valid retryOn policy"),
+            (14, "\"connect_failure\" is not a valid retryOn policy"),
         ],
         "{:#?}",
         l.diagnostics
