@@ -1986,7 +1986,10 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 owned(&[&path[..], &["fault", "abort"]].concat()),
             ));
         }
-        for (message, below) in http_route_header_errors(h) {
+        for (message, below) in http_route_header_errors(h)
+            .into_iter()
+            .chain(string_match_errors(h))
+        {
             let below: Vec<&str> = below.iter().map(String::as_str).collect();
             refuse(message, &[&path[..], &below].concat());
         }
@@ -2691,6 +2694,58 @@ fn http_route_header_errors(h: &HttpRoute) -> Vec<(String, Vec<String>)> {
                 break;
             }
             current = value.clone();
+        }
+    }
+    errs
+}
+
+/// What istiod's webhook refuses in the string matches of an HTTP route's matches (Istio's
+/// `validateStringMatch`, `validateStringMatchRegexp`): an empty regex anywhere, a regex
+/// longer than 1,024 characters, an empty prefix but on the URI (which may be empty), a
+/// `withoutHeaders` regex `*` aside (Istio reads it as "present"). Regex syntax is MS0107's.
+fn string_match_errors(h: &HttpRoute) -> Vec<(String, Vec<String>)> {
+    let mut errs = Vec::new();
+    for (j, m) in h.r#match.iter().enumerate() {
+        let j = j.to_string();
+        let more = m.more();
+        let mut check = |sm: &StringMatch, field: &str, prefix_may_be_empty: bool| {
+            let message = if sm.prefix.as_deref() == Some("") && !prefix_may_be_empty {
+                Some("prefix string match should not be empty")
+            } else if sm.regex.as_deref() == Some("") {
+                Some("regex string match should not be empty")
+            } else if sm.regex.as_ref().is_some_and(|r| r.len() > 1024) {
+                Some("regex is too large, max length allowed is 1024")
+            } else {
+                None
+            };
+            if let Some(message) = message {
+                let path = ["match", &j, field].iter().map(|p| p.to_string()).collect();
+                errs.push((format!("{field:?}: {message}"), path));
+            }
+        };
+        // The URI is only checked as a regex.
+        if let Some(uri) = &m.uri {
+            check(uri, "uri", true);
+        }
+        for (field, sm) in [
+            ("scheme", &more.scheme),
+            ("method", &more.method),
+            ("authority", &more.authority),
+        ] {
+            if let Some(sm) = sm {
+                check(sm, field, false);
+            }
+        }
+        for sm in m.headers.values() {
+            check(sm, "headers", false);
+        }
+        for sm in more.query_params.values() {
+            check(sm, "queryParams", false);
+        }
+        for sm in more.without_headers.values() {
+            if sm.regex.as_deref() != Some("*") {
+                check(sm, "withoutHeaders", false);
+            }
         }
     }
     errs
@@ -3502,7 +3557,7 @@ fn validate(r: &Resource, out: &mut Loaded) {
                     diag::INVALID_REGEX,
                     format!("invalid regex {pattern:?}: {first}"),
                 )
-                .at(&r.origin.file, r.origin.line_of(path))
+                .at(&r.origin.file, r.origin.line_of_nearest(path))
                 .object(r.display())
                 .hint("Envoy uses RE2 syntax: no look-around, no back-references"),
             );
@@ -3522,14 +3577,21 @@ fn validate(r: &Resource, out: &mut Loaded) {
                     check(m.uri.as_ref(), "uri");
                     check(m.more().authority.as_ref(), "authority");
                     check(m.more().method.as_ref(), "method");
-                    for (k, sm) in m
-                        .headers
-                        .iter()
-                        .chain(&m.more().query_params)
-                        .chain(&m.more().without_headers)
-                    {
-                        if let Some(re) = sm.regex.as_deref() {
-                            bad_regex(re, &["spec", "http", &i, "match", &j, k]);
+                    check(m.more().scheme.as_ref(), "scheme");
+                    let more = m.more();
+                    for (field, map) in [
+                        ("headers", &m.headers),
+                        ("queryParams", &more.query_params),
+                        ("withoutHeaders", &more.without_headers),
+                    ] {
+                        for (k, sm) in map.iter() {
+                            // In withoutHeaders, `*` is not a regex: Istio reads it as
+                            // "present" and does not compile it.
+                            let present =
+                                field == "withoutHeaders" && sm.regex.as_deref() == Some("*");
+                            if let Some(re) = sm.regex.as_deref().filter(|_| !present) {
+                                bad_regex(re, &["spec", "http", &i, "match", &j, field, k]);
+                            }
                         }
                     }
                 }

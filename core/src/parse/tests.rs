@@ -61,6 +61,47 @@ fn invalid_regex_points_at_the_match() {
     assert_eq!(e.object.as_deref(), Some("VirtualService default/r"));
 }
 
+/// A header's, a query parameter's and the scheme's regexes are checked at their own line;
+/// in withoutHeaders, `*` is Istio's "present", not a regex.
+#[test]
+fn invalid_regexes_of_headers_point_at_the_header_and_star_means_present() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r}
+spec:
+  hosts: [a]
+  http:
+  - match:
+    - headers:
+        x-a:
+          regex: '*'
+      queryParams:
+        q: {regex: '(b'}
+      scheme: {regex: '[c'}
+      withoutHeaders:
+        x-b: {regex: '*'}
+    route: [{destination: {host: a}}]
+";
+    let l = load_one(text);
+    let got: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::INVALID_REGEX)
+        .map(|d| (d.line, d.message.split(':').next().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (13, "invalid regex \"[c\""),
+            (9, "invalid regex \"*\""),
+            (12, "invalid regex \"(b\""),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
 #[test]
 fn non_object_documents_are_errors() {
     let l = load_one("- a\n- b\n");
@@ -1346,6 +1387,51 @@ spec:
             (14, "\" reset\" is not a valid retryOn policy"),
             (14, "\"599\" is not a valid retryOn policy"),
             (14, "\"connect_failure\" is not a valid retryOn policy"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
+/// String matches istiod's webhook refuses (Istio's `validateStringMatch`): empty
+/// prefixes (but the URI's), empty or oversized regexes; `withoutHeaders` regex `*` means
+/// "present".
+#[test]
+fn empty_and_oversized_string_matches_are_refused() {
+    let long = "a".repeat(1025);
+    let text = format!(
+        "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: v}}
+spec:
+  hosts: [a]
+  http:
+  - match:
+    - uri: {{prefix: ''}}
+      headers: {{x-a: {{prefix: ''}}, x-b: {{regex: ''}}}}
+      withoutHeaders: {{x-c: {{regex: '*'}}}}
+    - uri: {{regex: ''}}
+      method: {{regex: '{long}'}}
+      queryParams: {{q: {{prefix: ''}}}}
+    route: [{{destination: {{host: a}}}}]
+"
+    );
+    let l = load_one(&text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (9, "\"headers\": prefix string match should not be empty"),
+            (9, "\"headers\": regex string match should not be empty"),
+            (11, "\"uri\": regex string match should not be empty"),
+            (
+                12,
+                "\"method\": regex is too large, max length allowed is 1024"
+            ),
+            (
+                13,
+                "\"queryParams\": prefix string match should not be empty"
+            ),
         ],
         "{:#?}",
         l.diagnostics

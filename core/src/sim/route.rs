@@ -651,13 +651,16 @@ pub fn strip_port(authority: &str) -> &str {
 
 fn parse_match(m: &HttpMatchRequest) -> RouteMatch {
     let sm = |x: Option<&StringMatch>| x.and_then(StrMatch::from_istio);
+    // A header or query parameter match without a value, or with the regex `*`, is Envoy's
+    // present_match (Istio's canBeConvertedToPresentMatch: `*` is not read as a regex).
     let list = |x: &crate::parse::types::Map<StringMatch>| {
         x.iter()
             .map(|(k, v)| {
-                (
-                    k.clone(),
-                    StrMatch::from_istio(v).unwrap_or(StrMatch::Present),
-                )
+                let m = match v.regex.as_deref() {
+                    Some("*") => StrMatch::Present,
+                    _ => StrMatch::from_istio(v).unwrap_or(StrMatch::Present),
+                };
+                (k.clone(), m)
             })
             .collect::<Vec<_>>()
     };
