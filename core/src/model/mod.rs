@@ -1681,12 +1681,9 @@ fn validate_config(mesh: &mut Mesh) {
             if g == "mesh" {
                 continue;
             }
-            let (ns, name) = match g.split_once('/') {
-                Some((n, m)) => (n.to_string(), m.to_string()),
-                None => (vs.namespace.to_string(), g.clone()),
-            };
-            let name = name.split('.').next().unwrap_or("").to_string();
-            if !known.contains(&(ns.as_str(), name.as_str())) {
+            let qualified = crate::sim::route::qualify_gateway(g, &vs.namespace);
+            let (ns, name) = qualified.split_once('/').unwrap_or(("", &qualified));
+            if !known.contains(&(ns, name)) {
                 out.push(
                     Diagnostic::new(diag::UNKNOWN_GATEWAY_REF, format!("gateway {ns}/{name} does not exist"))
                         .at(&vs.origin.file, vs.origin.line_of(&["spec", "gateways"]))
@@ -1817,10 +1814,8 @@ fn build_topology(mesh: &mut Mesh) {
     for (vi, vs) in mesh.virtual_services.iter().enumerate() {
         let vn = g.add_node(TopoNode::VirtualService(vi));
         for gname in &vs.spec.gateways {
-            let (ns, name) = match gname.split_once('/') {
-                Some((n, m)) => (n, m),
-                None => (vs.namespace.as_str(), gname.as_str()),
-            };
+            let qualified = crate::sim::route::qualify_gateway(gname, &vs.namespace);
+            let (ns, name) = qualified.split_once('/').unwrap_or(("", &qualified));
             if let Some(gi) = mesh
                 .istio_gateways
                 .iter()
@@ -1972,11 +1967,7 @@ fn build_trace_indexes(mesh: &mut Mesh) {
             if g == "mesh" {
                 continue;
             }
-            let gname = if g.contains('/') {
-                g.clone()
-            } else {
-                format!("{}/{g}", vs.namespace)
-            };
+            let gname = crate::sim::route::qualify_gateway(g, &vs.namespace);
             let all = mesh.vs_by_gateway.entry(gname.clone()).or_insert_with(list);
             if all.last() == Some(&vi) {
                 continue;

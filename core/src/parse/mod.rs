@@ -1973,8 +1973,19 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         );
     }
     // What the webhook admits with a warning (MS0313): message and path.
-    let mut warnings: Vec<(String, Vec<String>)> = Vec::new();
+    let mut warnings: Vec<(String, Vec<String>, &str)> = Vec::new();
     let owned = |path: &[&str]| path.iter().map(|p| p.to_string()).collect::<Vec<_>>();
+    for (gateway_refusal, legacy) in gateway_name_faults(&vs.gateways, gateway_semantics) {
+        match (gateway_refusal, legacy) {
+            (Some(e), _) => refuse(e, &["spec", "gateways"]),
+            (None, Some(w)) => warnings.push((
+                w,
+                owned(&["spec", "gateways"]),
+                "write the gateway as <namespace>/<name>",
+            )),
+            (None, None) => {}
+        }
+    }
     for (i, h) in vs.http.iter().enumerate() {
         let i = i.to_string();
         let path = ["spec", "http", &i];
@@ -1984,6 +1995,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             warnings.push((
                 w.to_string(),
                 owned(&[&path[..], &["fault", "abort"]].concat()),
+                "give the abort an httpStatus or a grpcStatus",
             ));
         }
         for (message, below) in http_route_header_errors(h)
@@ -2101,6 +2113,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                     SniHost::Address => warnings.push((
                         format!("using an IP address ({sni:?}) goes against SNI spec and most clients do not support this"),
                         owned(&[&at[..], &["sniHosts"]].concat()),
+                        "match the server name clients send (a DNS name), or route by address with a TCP route",
                     )),
                 }
             }
@@ -2136,13 +2149,8 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             );
         }
     }
-    for (message, path) in warnings {
+    for (message, path, hint) in warnings {
         let path: Vec<&str> = path.iter().map(String::as_str).collect();
-        let hint = if message.starts_with("using an IP address") {
-            "match the server name clients send (a DNS name), or route by address with a TCP route"
-        } else {
-            "give the abort an httpStatus or a grpcStatus"
-        };
         out.diagnostics
             .push(at_field(r, diag::WEBHOOK_WARNING, message, &path, hint));
     }
@@ -2922,6 +2930,57 @@ fn header_formatter(v: &[u8]) -> Result<(), Formatter> {
     } else {
         Err(Formatter::Unterminated)
     }
+}
+
+/// Istio's `validateGatewayNames` for a VirtualService's gateways: `namespace/name`, both DNS
+/// labels (the name may be any with Gateway API route semantics), or a domain name, the
+/// legacy `name.namespace.svc.cluster.local` form admitted with a warning. As upstream, the
+/// check ends at the first name without a `/`. Each fault is a refusal or a warning.
+fn gateway_name_faults(
+    names: &[String],
+    gateway_semantics: bool,
+) -> Vec<(Option<String>, Option<String>)> {
+    let mut out = Vec::new();
+    for name in names {
+        let Some((ns, gw)) = name.split_once('/') else {
+            if let Some((short, rest)) = name.split_once('.') {
+                let namespace = rest.split('.').next().unwrap_or(rest);
+                out.push((
+                    None,
+                    Some(format!(
+                        "using legacy gatewayName format {name:?}; prefer the <namespace>/<name> format: \"{namespace}/{short}\""
+                    )),
+                ));
+            }
+            let fqdn = if name.len() > 255 {
+                Err(format!("domain name {name:?} too long (max 255)"))
+            } else if name.is_empty() {
+                Err("empty domain name not allowed".to_string())
+            } else {
+                validate_dns1123_labels(name)
+            };
+            if let Err(e) = fqdn {
+                out.push((Some(e), None));
+            }
+            break;
+        };
+        if ns.is_empty() || gw.is_empty() {
+            out.push((
+                Some("config namespace and gateway name cannot be empty".into()),
+                None,
+            ));
+        }
+        if !is_dns1123_label(ns) {
+            out.push((Some(format!("invalid value for namespace: {ns:?}")), None));
+        }
+        if !is_dns1123_label(gw) && !gateway_semantics {
+            out.push((
+                Some(format!("invalid value for gateway name: {gw:?}")),
+                None,
+            ));
+        }
+    }
+    out
 }
 
 /// What istiod's webhook refuses in an HTTP route's redirect (`validateHTTPRedirect`: a 3xx

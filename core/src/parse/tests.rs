@@ -1438,6 +1438,56 @@ spec:
     );
 }
 
+/// A VirtualService's gateway names as istiod's webhook checks them (Istio's
+/// `validateGatewayNames`): `namespace/name` of DNS labels, or a domain name; the legacy
+/// FQDN form is warned of; the check ends at the first name without a `/`.
+#[test]
+fn gateway_names_istio_s_webhook_refuses_or_warns_of() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bad}
+spec:
+  hosts: [a.example.com]
+  gateways: [ns_1/gw, ./gw, other/gw_2]
+  http:
+  - route: [{destination: {host: a}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: legacy}
+spec:
+  hosts: [a.example.com]
+  gateways: [gw.istio-ingress.svc.cluster.local, bad_ns/gw]
+  http:
+  - route: [{destination: {host: a}}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (6, "invalid value for namespace: \"ns_1\""),
+            (6, "invalid value for namespace: \".\""),
+            (6, "invalid value for gateway name: \"gw_2\""),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+    let warned: Vec<(usize, &str)> = l
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == diag::WEBHOOK_WARNING)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![(
+            15,
+            "using legacy gatewayName format \"gw.istio-ingress.svc.cluster.local\"; prefer the <namespace>/<name> format: \"istio-ingress/gw\""
+        )]
+    );
+}
+
 /// Floats in the webhook's messages are written as Go's `%v` writes them.
 #[test]
 fn floats_are_written_as_go_writes_them() {

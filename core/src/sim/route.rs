@@ -910,12 +910,24 @@ pub fn compile_generated(g: &crate::model::gwapi::GeneratedVs) -> Vec<Route> {
     routes
 }
 
-/// `name` in a VirtualService of namespace `ns` means `ns/name`; `mesh` stays `mesh`.
+/// A gateway as a VirtualService of namespace `ns` names it, as `namespace/name` (Istio's
+/// `resolveGatewayName`, pilot/pkg/model/config.go): `name` is `ns/name`; the legacy
+/// `name.namespace.svc.cluster.local` (or `name.namespace`) is `namespace/name`; `./name` is
+/// `ns/name`; `mesh` stays `mesh`.
 pub fn qualify_gateway(g: &str, ns: &str) -> String {
-    if g == "mesh" || g.contains('/') {
-        g.to_string()
-    } else {
-        format!("{ns}/{g}")
+    if g == "mesh" {
+        return g.to_string();
+    }
+    match g.split_once('/') {
+        Some((".", name)) => format!("{ns}/{name}"),
+        Some(_) => g.to_string(),
+        None => match g.split_once('.') {
+            None => format!("{ns}/{g}"),
+            Some((name, rest)) => {
+                let namespace = rest.split('.').next().unwrap_or(rest);
+                format!("{namespace}/{name}")
+            }
+        },
     }
 }
 
