@@ -961,6 +961,15 @@ spec:
 }
 
 /// The line and the webhook's own words of each refusal by istiod (MS0111).
+/// The line and message of each diagnostic of `code`.
+fn lines_of<'l>(l: &'l Loaded, code: &str) -> Vec<(usize, &'l str)> {
+    l.diagnostics
+        .iter()
+        .filter(|d| d.code == code)
+        .map(|d| (d.line, d.message.as_str()))
+        .collect()
+}
+
 fn refusals(l: &Loaded) -> Vec<(usize, &str)> {
     l.diagnostics
         .iter()
@@ -1147,12 +1156,7 @@ spec:
         "{:#?}",
         l.diagnostics
     );
-    let warned: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::WEBHOOK_WARNING)
-        .map(|d| (d.line, d.message.as_str()))
-        .collect();
+    let warned = lines_of(&l, diag::WEBHOOK_WARNING);
     assert_eq!(
         warned,
         vec![(
@@ -1473,12 +1477,7 @@ spec:
         "{:#?}",
         l.diagnostics
     );
-    let warned: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::WEBHOOK_WARNING)
-        .map(|d| (d.line, d.message.as_str()))
-        .collect();
+    let warned = lines_of(&l, diag::WEBHOOK_WARNING);
     assert_eq!(
         warned,
         vec![(
@@ -1546,12 +1545,7 @@ spec:
         "{:#?}",
         l.diagnostics
     );
-    let warned: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::WEBHOOK_WARNING)
-        .map(|d| (d.line, d.message.as_str()))
-        .collect();
+    let warned = lines_of(&l, diag::WEBHOOK_WARNING);
     assert_eq!(
         warned,
         vec![(20, "abort configured, but error type not set")]
@@ -1782,12 +1776,7 @@ spec:
   - backendRefs: [{name: grpc}]
 ";
     let l = load_one(text);
-    let got: Vec<(usize, &str)> = l
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == diag::INVALID_VALUE)
-        .map(|d| (d.line, d.message.as_str()))
-        .collect();
+    let got = lines_of(&l, diag::INVALID_VALUE);
     let message = |path: &str| {
         format!("{path}: Invalid value: \"object\": Must have port for Service reference (the API server refuses the object)")
     };
