@@ -2021,6 +2021,37 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 refuse(e, &[&path[..], &["mirror"]].concat());
             }
         }
+        // validateHTTPMirrors; and `mirror` and `mirrors` exclude each other.
+        for (k, m) in more.mirrors.iter().enumerate() {
+            let k = k.to_string();
+            let at = [&path[..], &["mirrors", &k]].concat();
+            let Some(d) = &m.destination else {
+                refuse("destination is required for mirrors".into(), &at);
+                continue;
+            };
+            for e in destination_errors(d) {
+                refuse(e, &[&at[..], &["destination"]].concat());
+            }
+            let value = m.percentage.as_ref().map_or(0.0, |p| p.value);
+            if value > 100.0 {
+                refuse(
+                    format!("mirror percentage must have a max value of 100 (it has {value:.6})"),
+                    &at,
+                );
+            }
+            if value < 0.0 {
+                refuse(
+                    format!("mirror percentage must have a min value of 0 (it has {value:.6})"),
+                    &at,
+                );
+            }
+        }
+        if more.mirror.is_some() && !more.mirrors.is_empty() {
+            refuse(
+                "HTTP route cannot contain both mirror and mirrors".into(),
+                &path,
+            );
+        }
         for (e, field) in redirect_rewrite_response_errors(more) {
             refuse(e, &[&path[..], &[field]].concat());
         }

@@ -96,6 +96,7 @@ pub const API_FIELDS: &[(&str, &[&str])] = &[
     ("HttpFault", &[]),
     ("HttpHeader", &[]),
     ("HttpMatchFields", &["statPrefix"]),
+    ("HttpMirrorPolicy", &[]),
     ("HttpPathMatch", &[]),
     ("HttpPathModifier", &[]),
     ("HttpRedirect", &["prefixRewrite"]),
@@ -113,7 +114,6 @@ pub const API_FIELDS: &[(&str, &[&str])] = &[
         "HttpRouteFields",
         &[
             "corsPolicy",
-            "mirrors",
             "mirrorPercentage",
             "mirrorPercent",
             "mirror_percent",
@@ -567,6 +567,7 @@ mod tests {
             HttpDirectResponse,
             RegexRewrite,
             HttpRewrite,
+            HttpMirrorPolicy,
             Percent,
             HttpFault,
             Delegate,

@@ -1487,6 +1487,41 @@ spec:
     );
 }
 
+/// Mirrors as istiod's webhook checks them (Istio's `validateHTTPMirrors`): a destination,
+/// a percentage of at most 100 and not below 0; not both `mirror` and `mirrors`.
+#[test]
+fn mirrors_istio_s_webhook_refuses_are_errors() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - mirror: {host: b}
+    mirrors:
+    - percentage: {value: 50}
+    - destination: {host: 'c:80'}
+      percentage: {value: 101}
+    route: [{destination: {host: a}}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (9, "destination is required for mirrors"),
+            (10, "domain name \"c:80\" invalid (label \"c:80\" invalid)"),
+            (
+                10,
+                "mirror percentage must have a max value of 100 (it has 101.000000)"
+            ),
+            (7, "HTTP route cannot contain both mirror and mirrors"),
+        ],
+        "{:#?}",
+        l.diagnostics
+    );
+}
+
 /// Floats in the webhook's messages are written as Go's `%v` writes them.
 #[test]
 fn floats_are_written_as_go_writes_them() {

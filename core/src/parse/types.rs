@@ -621,7 +621,16 @@ pub struct MoreRoute {
     pub retries: Option<HttpRetry>,
     pub fault: Option<HttpFault>,
     pub mirror: Option<Destination>,
+    /// Istio's `mirrors`: several mirror destinations, each with its share.
+    pub mirrors: Vec<HttpMirrorPolicy>,
     pub headers: Option<Headers>,
+}
+
+api_struct! {
+    pub struct HttpMirrorPolicy {
+        pub destination: Option<Destination>,
+        pub percentage: Option<Percent>,
+    }
 }
 
 impl HttpRoute {
@@ -636,6 +645,7 @@ impl HttpRoute {
             retries: None,
             fault: None,
             mirror: None,
+            mirrors: Vec::new(),
             headers: None,
         };
         self.more.as_deref().unwrap_or(&NONE)
@@ -663,6 +673,8 @@ struct HttpRouteFields {
     retries: Option<HttpRetry>,
     fault: Option<HttpFault>,
     mirror: Option<Destination>,
+    #[serde(deserialize_with = "compact")]
+    mirrors: Vec<HttpMirrorPolicy>,
     headers: Option<Headers>,
 }
 
@@ -677,6 +689,7 @@ impl From<HttpRouteFields> for HttpRoute {
             retries: f.retries,
             fault: f.fault,
             mirror: f.mirror,
+            mirrors: f.mirrors,
             headers: f.headers,
         };
         HttpRoute {
@@ -704,6 +717,7 @@ impl From<HttpRoute> for HttpRouteFields {
             retries: more.retries,
             fault: more.fault,
             mirror: more.mirror,
+            mirrors: more.mirrors,
             headers: more.headers,
         }
     }

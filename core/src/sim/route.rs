@@ -481,7 +481,9 @@ pub struct Route {
     pub request_headers: HeaderOps,
     pub response_headers: HeaderOps,
     pub fault_abort: Option<u16>,
-    pub mirror: Option<String>,
+    /// Where copies of the request go (`mirror`, then each of `mirrors` not set to 0%): the
+    /// cluster, or the host when no port is named.
+    pub mirrors: Vec<String>,
     /// Where the route is written: `VirtualService ns/name http[0]` and its line.
     pub source: RouteSource,
     /// Generated from a Gateway API route: Istio sets `cluster_not_found_response_code: 500`.
@@ -577,7 +579,7 @@ impl Route {
             request_headers: HeaderOps::default(),
             response_headers: HeaderOps::default(),
             fault_abort: None,
-            mirror: None,
+            mirrors: Vec::new(),
             source: RouteSource::Built(source),
             gateway_api: false,
         }
@@ -855,13 +857,24 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .and_then(|f| f.abort.as_ref())
                 .filter(|a| a.percentage.as_ref().is_none_or(|p| p.value >= 100.0))
                 .and_then(|a| a.http_status),
-            mirror: more.mirror.as_ref().map(|m| {
-                let host = fqdn(&m.host, &vs.namespace).into_owned();
-                match m.port.as_ref().and_then(|p| p.number) {
-                    Some(p) => format!("outbound|{p}||{host}"),
-                    None => host,
-                }
-            }),
+            // Istio's MirrorPercentByPolicy: a policy of 0% mirrors nothing.
+            mirrors: more
+                .mirror
+                .iter()
+                .chain(
+                    more.mirrors
+                        .iter()
+                        .filter(|m| m.percentage.as_ref().is_none_or(|p| p.value > 0.0))
+                        .filter_map(|m| m.destination.as_ref()),
+                )
+                .map(|m| {
+                    let host = fqdn(&m.host, &vs.namespace).into_owned();
+                    match m.port.as_ref().and_then(|p| p.number) {
+                        Some(p) => format!("outbound|{p}||{host}"),
+                        None => host,
+                    }
+                })
+                .collect(),
             source: RouteSource::HttpItem {
                 vs: written.clone(),
                 index: i as u32,
@@ -1152,6 +1165,47 @@ mod tests {
         assert_eq!(filter_routes(&picky, 8080, "mesh").len(), 2);
         assert_eq!(filter_routes(&picky, 80, "ns/gw").len(), 2);
         assert_eq!(filter_routes(&picky, 80, "mesh").len(), 1);
+    }
+
+    /// `mirror` and each of `mirrors` become a copy's destination, but a policy of 0% (Istio's
+    /// MirrorPercentByPolicy), each by its cluster when it names a port.
+    #[test]
+    fn mirrors_name_their_clusters_and_zero_percent_mirrors_nothing() {
+        let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: a}
+spec:
+  hosts: [r]
+  http:
+  - name: one
+    mirror: {host: shadow, port: {number: 8080}}
+    route: [{destination: {host: r}}]
+  - name: two
+    mirrors:
+    - destination: {host: copy-a}
+    - destination: {host: copy-b, port: {number: 9000}}
+      percentage: {value: 25}
+    - destination: {host: never}
+      percentage: {value: 0}
+    route: [{destination: {host: r}}]
+";
+        let mesh = mesh_of(text);
+        let mirrors: Vec<Vec<String>> = vs_routes(&mesh, 0)
+            .routes
+            .iter()
+            .map(|r| r.mirrors.clone())
+            .collect();
+        assert_eq!(
+            mirrors,
+            vec![
+                vec!["outbound|8080||shadow.a.svc.cluster.local".to_string()],
+                vec![
+                    "copy-a.a.svc.cluster.local".to_string(),
+                    "outbound|9000||copy-b.a.svc.cluster.local".to_string()
+                ],
+            ]
+        );
     }
 
     /// A route names the line of its `http` item (noted while loading, before the text is

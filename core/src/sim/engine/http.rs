@@ -264,7 +264,7 @@ impl<'m> Ctx<'m> {
                     self.finish_envoy(hop, log, &resp, start);
                     return resp;
                 }
-                if let Some(m) = &route.mirror {
+                for m in &route.mirrors {
                     step!(
                         self,
                         hop,
