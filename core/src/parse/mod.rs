@@ -2021,6 +2021,36 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 refuse(e, &[&path[..], &["mirror"]].concat());
             }
         }
+        // The share `mirror` copies (validateHTTPRoute).
+        if let Some(p) = more.mirror_percent {
+            if p > 100 {
+                refuse(
+                    format!("mirror_percent must have a max value of 100 (it has {p})"),
+                    &[&path[..], &["mirrorPercent"]].concat(),
+                );
+            }
+            warnings.push((
+                "using deprecated setting \"mirrorPercent\", use \"mirrorPercentage\" instead"
+                    .into(),
+                owned(&[&path[..], &["mirrorPercent"]].concat()),
+                "write mirrorPercentage: {value: N}",
+            ));
+        }
+        if let Some(v) = more.mirror_percentage.as_ref().map(|p| p.value) {
+            let at = [&path[..], &["mirrorPercentage"]].concat();
+            if v > 100.0 {
+                refuse(
+                    format!("mirror_percentage must have a max value of 100 (it has {v:.6})"),
+                    &at,
+                );
+            }
+            if v < 0.0 {
+                refuse(
+                    format!("mirror_percentage must have a min value of 0 (it has {v:.6})"),
+                    &at,
+                );
+            }
+        }
         // validateHTTPMirrors; and `mirror` and `mirrors` exclude each other.
         for (k, m) in more.mirrors.iter().enumerate() {
             let k = k.to_string();

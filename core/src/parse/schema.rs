@@ -110,15 +110,7 @@ pub const API_FIELDS: &[(&str, &[&str])] = &[
     ),
     ("HttpRewrite", &[]),
     ("HttpRouteDestination", &[]),
-    (
-        "HttpRouteFields",
-        &[
-            "corsPolicy",
-            "mirrorPercentage",
-            "mirrorPercent",
-            "mirror_percent",
-        ],
-    ),
+    ("HttpRouteFields", &["corsPolicy", "mirror_percent"]),
     ("HttpRouteFilter", &["cors", "externalAuth"]),
     ("HttpRouteMatch", &[]),
     ("HttpRouteRule", &["retry", "sessionPersistence"]),

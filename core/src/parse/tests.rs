@@ -1504,6 +1504,12 @@ spec:
     - destination: {host: 'c:80'}
       percentage: {value: 101}
     route: [{destination: {host: a}}]
+  - mirror: {host: b}
+    mirrorPercentage: {value: 150}
+    route: [{destination: {host: a}}]
+  - mirror: {host: b}
+    mirrorPercent: 200
+    route: [{destination: {host: a}}]
 ";
     let l = load_one(text);
     assert_eq!(
@@ -1516,9 +1522,24 @@ spec:
                 "mirror percentage must have a max value of 100 (it has 101.000000)"
             ),
             (7, "HTTP route cannot contain both mirror and mirrors"),
+            (
+                14,
+                "mirror_percentage must have a max value of 100 (it has 150.000000)"
+            ),
+            (
+                17,
+                "mirror_percent must have a max value of 100 (it has 200)"
+            ),
         ],
         "{:#?}",
         l.diagnostics
+    );
+    assert_eq!(
+        lines_of(&l, diag::WEBHOOK_WARNING),
+        vec![(
+            17,
+            "using deprecated setting \"mirrorPercent\", use \"mirrorPercentage\" instead"
+        )]
     );
 }
 

@@ -621,6 +621,10 @@ pub struct MoreRoute {
     pub retries: Option<HttpRetry>,
     pub fault: Option<HttpFault>,
     pub mirror: Option<Destination>,
+    /// The share of requests `mirror` copies (`mirrorPercentage`, or the deprecated
+    /// `mirrorPercent`, a whole number); all when neither is set.
+    pub mirror_percentage: Option<Percent>,
+    pub mirror_percent: Option<u32>,
     /// Istio's `mirrors`: several mirror destinations, each with its share.
     pub mirrors: Vec<HttpMirrorPolicy>,
     pub headers: Option<Headers>,
@@ -645,6 +649,8 @@ impl HttpRoute {
             retries: None,
             fault: None,
             mirror: None,
+            mirror_percentage: None,
+            mirror_percent: None,
             mirrors: Vec::new(),
             headers: None,
         };
@@ -673,6 +679,8 @@ struct HttpRouteFields {
     retries: Option<HttpRetry>,
     fault: Option<HttpFault>,
     mirror: Option<Destination>,
+    mirror_percentage: Option<Percent>,
+    mirror_percent: Option<u32>,
     #[serde(deserialize_with = "compact")]
     mirrors: Vec<HttpMirrorPolicy>,
     headers: Option<Headers>,
@@ -689,6 +697,8 @@ impl From<HttpRouteFields> for HttpRoute {
             retries: f.retries,
             fault: f.fault,
             mirror: f.mirror,
+            mirror_percentage: f.mirror_percentage,
+            mirror_percent: f.mirror_percent,
             mirrors: f.mirrors,
             headers: f.headers,
         };
@@ -717,6 +727,8 @@ impl From<HttpRoute> for HttpRouteFields {
             retries: more.retries,
             fault: more.fault,
             mirror: more.mirror,
+            mirror_percentage: more.mirror_percentage,
+            mirror_percent: more.mirror_percent,
             mirrors: more.mirrors,
             headers: more.headers,
         }

@@ -857,10 +857,15 @@ pub fn compile_virtual_service(vs: &Config<VirtualServiceSpec>) -> Vec<Route> {
                 .and_then(|f| f.abort.as_ref())
                 .filter(|a| a.percentage.as_ref().is_none_or(|p| p.value >= 100.0))
                 .and_then(|a| a.http_status),
-            // Istio's MirrorPercentByPolicy: a policy of 0% mirrors nothing.
+            // Istio's MirrorPercent and MirrorPercentByPolicy: a share of 0% mirrors nothing.
             mirrors: more
                 .mirror
                 .iter()
+                .filter(|_| match (&more.mirror_percentage, more.mirror_percent) {
+                    (Some(p), _) => p.value > 0.0,
+                    (None, Some(p)) => p > 0,
+                    (None, None) => true,
+                })
                 .chain(
                     more.mirrors
                         .iter()
@@ -1189,6 +1194,14 @@ spec:
     - destination: {host: never}
       percentage: {value: 0}
     route: [{destination: {host: r}}]
+  - name: three
+    mirror: {host: none}
+    mirrorPercentage: {value: 0}
+    route: [{destination: {host: r}}]
+  - name: four
+    mirror: {host: half}
+    mirrorPercent: 50
+    route: [{destination: {host: r}}]
 ";
         let mesh = mesh_of(text);
         let mirrors: Vec<Vec<String>> = vs_routes(&mesh, 0)
@@ -1204,6 +1217,8 @@ spec:
                     "copy-a.a.svc.cluster.local".to_string(),
                     "outbound|9000||copy-b.a.svc.cluster.local".to_string()
                 ],
+                vec![],
+                vec!["half.a.svc.cluster.local".to_string()],
             ]
         );
     }
