@@ -1986,6 +1986,23 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             (None, None) => {}
         }
     }
+    // Routing on JWT claims works on gateways only (ValidateVirtualService).
+    let to_gateways_only = !vs.gateways.is_empty() && !vs.gateways.iter().any(|g| g == "mesh");
+    for (i, h) in vs.http.iter().enumerate().filter(|_| !to_gateways_only) {
+        for (j, m) in h.r#match.iter().enumerate() {
+            let more = m.more();
+            let keys = m.headers.keys().chain(more.without_headers.keys());
+            for key in keys.filter(|k| is_jwt_claim(k)) {
+                refuse(
+                    format!(
+                        "JWT claim based routing (key: {key}) is only supported for gateway, found no gateways: [{}]",
+                        vs.gateways.join(" ")
+                    ),
+                    &["spec", "http", &i.to_string(), "match", &j.to_string()],
+                );
+            }
+        }
+    }
     for (i, h) in vs.http.iter().enumerate() {
         let i = i.to_string();
         let path = ["spec", "http", &i];
@@ -2827,14 +2844,8 @@ fn header_name_or_claim(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("header name cannot be empty".into());
     }
-    const CLAIM: &str = "@request.auth.claims";
-    let lower = name.to_ascii_lowercase();
-    if let Some(rest) = lower.strip_prefix(CLAIM) {
-        let dotted = rest.len() > 1 && rest.starts_with('.');
-        let bracketed = rest.len() > 2 && rest.starts_with('[') && rest.ends_with(']');
-        if dotted || bracketed {
-            return Ok(());
-        }
+    if is_jwt_claim(name) {
+        return Ok(());
     }
     if [":method", ":scheme", ":authority", ":path", ":status"].contains(&name) {
         return Ok(());
@@ -2845,6 +2856,21 @@ fn header_name_or_claim(name: &str) -> Result<(), String> {
     } else {
         Err(format!("header name {name} is not a valid header name"))
     }
+}
+
+/// Istio's `jwt.ToRoutingClaim(name).Match`: `@request.auth.claims.a.b` or
+/// `@request.auth.claims[a][b]` (the prefix in any case).
+fn is_jwt_claim(name: &str) -> bool {
+    const CLAIM: &str = "@request.auth.claims";
+    let Some(rest) = name
+        .get(..CLAIM.len())
+        .filter(|p| p.eq_ignore_ascii_case(CLAIM))
+        .map(|_| &name[CLAIM.len()..])
+    else {
+        return false;
+    };
+    (rest.len() > 1 && rest.starts_with('.'))
+        || (rest.len() > 2 && rest.starts_with('[') && rest.ends_with(']'))
 }
 
 /// Istio's `ValidateHTTPHeaderWithAuthorityOperationName`: a header set or added on requests

@@ -1246,6 +1246,8 @@ spec:
     assert_eq!(
         refused,
         vec![
+            // A claim is a valid header name, but routing on it needs a gateway.
+            (8, "JWT claim based routing (key: @request.auth.claims.group) is only supported for gateway, found no gateways: []"),
             (8, "header name bad header is not a valid header name"),
             (13, "header name no:colon is not a valid header name"),
             (18, "invalid header \":path\": header cannot have \":\" prefix"),
@@ -1540,6 +1542,32 @@ spec:
             17,
             "using deprecated setting \"mirrorPercent\", use \"mirrorPercentage\" instead"
         )]
+    );
+}
+
+/// Routing on a JWT claim is refused unless the VirtualService applies to gateways only.
+#[test]
+fn jwt_claim_routing_needs_a_gateway() {
+    let vs = |gateways: &str| {
+        format!(
+            "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: v}}
+spec:
+  hosts: [a.example.com]
+  gateways: {gateways}
+  http:
+  - match:
+    - headers: {{'@request.auth.claims[group]': {{exact: admin}}}}
+    route: [{{destination: {{host: a}}}}]
+"
+        )
+    };
+    assert_eq!(refusals(&load_one(&vs("[gw]"))), vec![]);
+    assert_eq!(
+        refusals(&load_one(&vs("[gw, mesh]"))),
+        vec![(9, "JWT claim based routing (key: @request.auth.claims[group]) is only supported for gateway, found no gateways: [gw mesh]")]
     );
 }
 
