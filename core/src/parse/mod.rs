@@ -1975,20 +1975,19 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
     // What the webhook admits with a warning (MS0313): message and path.
     let mut warnings: Vec<(String, Vec<String>, &str)> = Vec::new();
     let owned = |path: &[&str]| path.iter().map(|p| p.to_string()).collect::<Vec<_>>();
-    for (gateway_refusal, legacy) in gateway_name_faults(&vs.gateways, gateway_semantics) {
-        match (gateway_refusal, legacy) {
-            (Some(e), _) => refuse(e, &["spec", "gateways"]),
-            (None, Some(w)) => warnings.push((
-                w,
-                owned(&["spec", "gateways"]),
-                "write the gateway as <namespace>/<name>",
-            )),
-            (None, None) => {}
-        }
+    let (refused_names, legacy) = gateway_name_faults(&vs.gateways, gateway_semantics);
+    for e in refused_names {
+        refuse(e, &["spec", "gateways"]);
+    }
+    if let Some(w) = legacy {
+        warnings.push((
+            w,
+            owned(&["spec", "gateways"]),
+            "write the gateway as <namespace>/<name>",
+        ));
     }
     // Routing on JWT claims works on gateways only (ValidateVirtualService).
-    let to_gateways_only = !vs.gateways.is_empty() && !vs.gateways.iter().any(|g| g == "mesh");
-    for (i, h) in vs.http.iter().enumerate().filter(|_| !to_gateways_only) {
+    for (i, h) in vs.http.iter().enumerate().filter(|_| to_mesh) {
         for (j, m) in h.r#match.iter().enumerate() {
             let more = m.more();
             let keys = m.headers.keys().chain(more.without_headers.keys());
@@ -2015,23 +2014,14 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 "give the abort an httpStatus or a grpcStatus",
             ));
         }
+        let destinations = h.route.iter().map(|d| (&d.destination, d.weight));
         for (message, below) in http_route_header_errors(h)
             .into_iter()
             .chain(string_match_errors(h))
+            .chain(route_destination_errors(destinations, gateway_semantics))
         {
             let below: Vec<&str> = below.iter().map(String::as_str).collect();
             refuse(message, &[&path[..], &below].concat());
-        }
-        if !gateway_semantics {
-            for (k, d) in h.route.iter().enumerate() {
-                let k = k.to_string();
-                for e in destination_errors(&d.destination) {
-                    refuse(e, &[&path[..], &["route", &k, "destination"]].concat());
-                }
-            }
-        }
-        for e in weight_errors(h.route.iter().map(|d| d.weight)) {
-            refuse(e, &[&path[..], &["route"]].concat());
         }
         if let Some(m) = &more.mirror {
             for e in destination_errors(m) {
@@ -2099,7 +2089,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 &path,
             );
         }
-        for (e, field) in redirect_rewrite_response_errors(more) {
+        for (e, field) in http_route_behaviour_errors(more) {
             refuse(e, &[&path[..], &[field]].concat());
         }
         if more.delegate.is_some() && !delegate_vs {
@@ -2199,7 +2189,8 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         if t.route.is_empty() {
             refuse("TLS route is required".into(), &path);
         }
-        for (message, below) in route_destination_errors(&t.route, gateway_semantics) {
+        let destinations = t.route.iter().map(|d| (&d.destination, d.weight));
+        for (message, below) in route_destination_errors(destinations, gateway_semantics) {
             refuse(
                 message,
                 &[
@@ -2216,7 +2207,8 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         if t.route.is_empty() {
             refuse("TCP route is required".into(), &path);
         }
-        for (message, below) in route_destination_errors(&t.route, gateway_semantics) {
+        let destinations = t.route.iter().map(|d| (&d.destination, d.weight));
+        for (message, below) in route_destination_errors(destinations, gateway_semantics) {
             refuse(
                 message,
                 &[
@@ -2389,12 +2381,7 @@ fn validate_gateway_vs_host(sni: bool, domain: &str) -> Result<(), String> {
 }
 
 fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
-    if domain.len() > 255 {
-        return Err(format!("domain name {domain:?} too long (max 255)"));
-    }
-    if domain.is_empty() {
-        return Err("empty domain name not allowed".into());
-    }
+    dns1123_preconditions(domain)?;
     let (first, rest) = match domain.split_once('.') {
         Some((f, r)) => (f, Some(r)),
         None => (domain, None),
@@ -2415,6 +2402,18 @@ fn validate_wildcard_domain(domain: &str) -> Result<(), String> {
         Some(rest) => validate_dns1123_labels(rest),
         None => Ok(()),
     }
+}
+
+/// Istio's `agent.CheckDNS1123Preconditions`: a domain name is not empty and at most 255
+/// characters long.
+fn dns1123_preconditions(domain: &str) -> Result<(), String> {
+    if domain.len() > 255 {
+        return Err(format!("domain name {domain:?} too long (max 255)"));
+    }
+    if domain.is_empty() {
+        return Err("empty domain name not allowed".into());
+    }
+    Ok(())
 }
 
 /// Istio's `agent.ValidateDNS1123Labels`: every label a DNS label (the last may be empty, as
@@ -3022,62 +3021,46 @@ fn header_formatter(v: &[u8]) -> Result<(), Formatter> {
 /// Istio's `validateGatewayNames` for a VirtualService's gateways: `namespace/name`, both DNS
 /// labels (the name may be any with Gateway API route semantics), or a domain name, the
 /// legacy `name.namespace.svc.cluster.local` form admitted with a warning. As upstream, the
-/// check ends at the first name without a `/`. Each fault is a refusal or a warning.
-fn gateway_name_faults(
-    names: &[String],
-    gateway_semantics: bool,
-) -> Vec<(Option<String>, Option<String>)> {
-    let mut out = Vec::new();
+/// check ends at the first name without a `/`. The refusals, and the warning.
+fn gateway_name_faults(names: &[String], gateway_semantics: bool) -> (Vec<String>, Option<String>) {
+    let mut refused = Vec::new();
     for name in names {
         let Some((ns, gw)) = name.split_once('/') else {
-            if let Some((short, rest)) = name.split_once('.') {
-                let namespace = rest.split('.').next().unwrap_or(rest);
-                out.push((
-                    None,
-                    Some(format!(
-                        "using legacy gatewayName format {name:?}; prefer the <namespace>/<name> format: \"{namespace}/{short}\""
-                    )),
-                ));
+            // A name with a dot is the legacy form; Istio resolves it to namespace/name.
+            let legacy = name.contains('.').then(|| {
+                format!(
+                    "using legacy gatewayName format {name:?}; prefer the <namespace>/<name> format: {:?}",
+                    crate::sim::route::qualify_gateway(name, "")
+                )
+            });
+            if let Err(e) = dns1123_preconditions(name).and_then(|()| validate_dns1123_labels(name))
+            {
+                refused.push(e);
             }
-            let fqdn = if name.len() > 255 {
-                Err(format!("domain name {name:?} too long (max 255)"))
-            } else if name.is_empty() {
-                Err("empty domain name not allowed".to_string())
-            } else {
-                validate_dns1123_labels(name)
-            };
-            if let Err(e) = fqdn {
-                out.push((Some(e), None));
-            }
-            break;
+            return (refused, legacy);
         };
         if ns.is_empty() || gw.is_empty() {
-            out.push((
-                Some("config namespace and gateway name cannot be empty".into()),
-                None,
-            ));
+            refused.push("config namespace and gateway name cannot be empty".into());
         }
         if !is_dns1123_label(ns) {
-            out.push((Some(format!("invalid value for namespace: {ns:?}")), None));
+            refused.push(format!("invalid value for namespace: {ns:?}"));
         }
         if !is_dns1123_label(gw) && !gateway_semantics {
-            out.push((
-                Some(format!("invalid value for gateway name: {gw:?}")),
-                None,
-            ));
+            refused.push(format!("invalid value for gateway name: {gw:?}"));
         }
     }
-    out
+    (refused, None)
 }
 
 /// What istiod's webhook refuses in an HTTP route's redirect (`validateHTTPRedirect`: a 3xx
-/// code, an `http` or `https` scheme), direct response (`validateHTTPDirectResponse`: a
-/// status of 200 to 600, a body under 1 MB) and rewrite (`validateHTTPRewrite`: something to
-/// rewrite, not both `uri` and `uriRegexRewrite`, a regex rewrite with both of its fields),
-/// each with the field it is about. Redirects that name nothing to change are not refused
+/// code, an `http` or `https` scheme), retries ([`retry_errors`]), direct response
+/// (`validateHTTPDirectResponse`: a status of 200 to 600, a body under 1 MB), fault
+/// ([`fault_errors`]) and rewrite (`validateHTTPRewrite`: something to rewrite, not both
+/// `uri` and `uriRegexRewrite`, a regex rewrite with both of its fields), each with the field
+/// it is about. Redirects that name nothing to change are not refused
 /// here: Istio 1.27 would refuse one with only `prefixRewrite` (a field it does not have),
 /// later releases accept it, and meshsim does not read that field.
-fn redirect_rewrite_response_errors(more: &MoreRoute) -> Vec<(String, &'static str)> {
+fn http_route_behaviour_errors(more: &MoreRoute) -> Vec<(String, &'static str)> {
     let mut errs = Vec::new();
     if let Some(rd) = &more.redirect {
         // Upstream stops at the first fault of a redirect.
@@ -3332,22 +3315,25 @@ fn weight_errors(weights: impl Iterator<Item = Option<i64>>) -> Vec<String> {
     errs
 }
 
-/// Istio's `validateRouteDestinations`, for TCP and TLS routes: each destination, and the
-/// weights, with the path of each fault below the route.
-fn route_destination_errors(
-    route: &[RouteDestination],
+/// Istio's `validateHTTPRouteDestinations` and `validateRouteDestinations` (for TCP and TLS
+/// routes), given each destination of a route with its weight: each destination (not with
+/// Gateway API route semantics), then the weights, with the path of each fault below the
+/// route.
+fn route_destination_errors<'d>(
+    route: impl Iterator<Item = (&'d Destination, Option<i64>)>,
     gateway_semantics: bool,
 ) -> Vec<(String, Vec<String>)> {
+    let route: Vec<_> = route.collect();
     let mut errs = Vec::new();
     if !gateway_semantics {
-        for (k, d) in route.iter().enumerate() {
-            for e in destination_errors(&d.destination) {
+        for (k, (d, _)) in route.iter().enumerate() {
+            for e in destination_errors(d) {
                 let at = ["route", &k.to_string(), "destination"];
                 errs.push((e, at.iter().map(|s| s.to_string()).collect()));
             }
         }
     }
-    for e in weight_errors(route.iter().map(|d| d.weight)) {
+    for e in weight_errors(route.iter().map(|(_, w)| *w)) {
         errs.push((e, vec!["route".to_string()]));
     }
     errs
