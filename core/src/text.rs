@@ -60,6 +60,32 @@ impl<T: Piece + ?Sized> Piece for &T {
     }
 }
 
+/// A string as `{:?}` writes it, in quotes with escapes. Nearly all the text a trace quotes
+/// (paths, header values, match values) needs no escape: printable ASCII other than `"` and
+/// `\` is copied between the quotes; anything else goes through `Debug`.
+pub struct Quoted<'a>(pub &'a str);
+
+impl Piece for Quoted<'_> {
+    fn push_to(&self, out: &mut String) {
+        let plain = self
+            .0
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            out.push('"');
+            out.push_str(self.0);
+            out.push('"');
+        } else {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{:?}", self.0);
+        }
+    }
+    fn size_hint(&self) -> usize {
+        self.0.len() + 2
+    }
+}
+
 /// Appends `n` in decimal.
 fn push_decimal(n: u64, out: &mut String) {
     if n < 10 {
@@ -193,6 +219,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn quoted_reads_as_debug_writes_it(s in "\\PC*", t in "[ -~]{0,12}") {
+            prop_assert_eq!(cat!(Quoted(&s)), format!("{s:?}"));
+            prop_assert_eq!(cat!(Quoted(&t)), format!("{t:?}"));
+        }
+
         #[test]
         fn numbers_and_addresses_read_as_display_writes_them(n: u64, a: u32, p: u16) {
             prop_assert_eq!(cat!(n), n.to_string());

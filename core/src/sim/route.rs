@@ -4,7 +4,7 @@
 
 use crate::model::{fqdn, Config, Mesh, Regexes};
 use crate::parse::types::*;
-use crate::text::{cat, Piece};
+use crate::text::{cat, Piece, Quoted};
 use compact_str::CompactString;
 use std::sync::{Arc, OnceLock};
 
@@ -73,15 +73,29 @@ impl StrMatch {
     }
 }
 
+/// `exact "/api"`, `prefix "/"`, `regex "..."`, `present`: how a trace names a condition.
+impl Piece for StrMatch {
+    fn push_to(&self, out: &mut String) {
+        let (kind, value) = match self {
+            StrMatch::Exact(e) => ("exact ", e),
+            StrMatch::Prefix(p) | StrMatch::PathPrefix(p) => ("prefix ", p),
+            StrMatch::Regex(r) => ("regex ", r),
+            StrMatch::Present => return out.push_str("present"),
+        };
+        out.push_str(kind);
+        Quoted(value).push_to(out);
+        if matches!(self, StrMatch::PathPrefix(_)) {
+            out.push_str(" (whole segments)");
+        }
+    }
+    fn size_hint(&self) -> usize {
+        32
+    }
+}
+
 impl std::fmt::Display for StrMatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StrMatch::Exact(e) => write!(f, "exact {e:?}"),
-            StrMatch::Prefix(p) => write!(f, "prefix {p:?}"),
-            StrMatch::PathPrefix(p) => write!(f, "prefix {p:?} (whole segments)"),
-            StrMatch::Regex(r) => write!(f, "regex {r:?}"),
-            StrMatch::Present => f.write_str("present"),
-        }
+        f.write_str(&cat!(self))
     }
 }
 
@@ -144,7 +158,7 @@ pub struct MatchInput<'a> {
 }
 
 impl<'a> MatchInput<'a> {
-    fn header(&self, name: &str) -> Option<&str> {
+    fn header(&self, name: &str) -> Option<&'a str> {
         if name.eq_ignore_ascii_case(":authority") || name.eq_ignore_ascii_case("host") {
             return Some(self.authority);
         }
@@ -166,8 +180,57 @@ impl<'a> MatchInput<'a> {
             (k == name).then(|| v.to_string())
         })
     }
-    fn path_only(&self) -> &str {
+    fn path_only(&self) -> &'a str {
         self.path.split(['?', '#']).next().unwrap_or("")
+    }
+}
+
+/// The first condition of a match that a request does not meet, which
+/// [`RouteMatch::miss`] words.
+enum Miss<'a> {
+    /// The gateways the match applies to, and the one evaluating it.
+    Gateways(&'a [String], &'a str),
+    /// The match's port, and the request's.
+    Port(u16, u16),
+    /// `path `, `method `, `authority ` or `scheme `: the request's value and the condition.
+    Value(&'static str, &'a str, &'a StrMatch),
+    Header(&'a str, &'a str, &'a StrMatch),
+    HeaderAbsent(&'a str),
+    WithoutHeader(&'a str, &'a StrMatch),
+    Query(&'a str, String, &'a StrMatch),
+    QueryAbsent(&'a str),
+    SourceLabels(&'a Labels),
+    SourceNamespace(&'a str),
+}
+
+impl Miss<'_> {
+    fn text(&self) -> String {
+        match self {
+            Miss::Gateways(gateways, at) => {
+                format!("match applies to gateways {gateways:?}, not {at}")
+            }
+            Miss::Port(p, got) => cat!("port ", p, " ≠ ", got),
+            Miss::Value(what, value, m) => cat!(what, value, " does not match ", m),
+            Miss::Header(name, v, m) => {
+                cat!("header ", name, ": ", Quoted(v), " does not match ", m)
+            }
+            Miss::HeaderAbsent(name) => cat!("header ", name, " is absent"),
+            Miss::WithoutHeader(name, m) => cat!(
+                "header ",
+                name,
+                " is present and matches ",
+                m,
+                " (withoutHeaders)"
+            ),
+            Miss::Query(name, v, m) => {
+                cat!("query ", name, '=', Quoted(v), " does not match ", m)
+            }
+            Miss::QueryAbsent(name) => cat!("query parameter ", name, " is absent"),
+            Miss::SourceLabels(labels) => {
+                format!("source labels {labels:?} not carried by the client")
+            }
+            Miss::SourceNamespace(ns) => cat!("source namespace is not ", ns),
+        }
     }
 }
 
@@ -194,92 +257,62 @@ impl RouteMatch {
 
     /// None when it matches, or the first reason it does not.
     pub fn miss(&self, r: &MatchInput) -> Option<String> {
-        self.test(r, |why| why.to_string())
+        self.test(r).map(|why| why.text())
     }
 
     /// True when the request matches; `miss` without the reason.
     pub fn hits(&self, r: &MatchInput) -> bool {
-        self.test(r, |_| ()).is_none()
+        self.test(r).is_none()
     }
 
-    /// None when it matches, or `why` applied to the first reason it does not: the reason is
-    /// formatted only if `why` formats it.
-    fn test<W>(&self, r: &MatchInput, why: impl Fn(std::fmt::Arguments) -> W) -> Option<W> {
+    /// None when it matches, or the first condition that does not hold: its words are
+    /// written only by `miss`.
+    fn test<'a>(&'a self, r: &MatchInput<'a>) -> Option<Miss<'a>> {
         let more = self.more();
         if !more.gateways.is_empty() && !more.gateways.iter().any(|g| r.gateway.contains(g)) {
-            return Some(why(format_args!(
-                "match applies to gateways {:?}, not {}",
-                more.gateways,
-                r.gateway.first().map(String::as_str).unwrap_or("mesh")
-            )));
+            let at = r.gateway.first().map(String::as_str).unwrap_or("mesh");
+            return Some(Miss::Gateways(&more.gateways, at));
         }
         if let Some(p) = self.port {
             if p != r.port {
-                return Some(why(format_args!("port {p} ≠ {}", r.port)));
+                return Some(Miss::Port(p, r.port));
             }
         }
         if let Some(m) = &self.path {
             if !m.matches_in(r.path_only(), self.ignore_case, Some(r.regexes)) {
-                return Some(why(format_args!(
-                    "path {} does not match {}",
-                    r.path_only(),
-                    m
-                )));
+                return Some(Miss::Value("path ", r.path_only(), m));
             }
         }
-        if let Some(m) = &more.method {
-            if !m.matches_in(r.method, false, Some(r.regexes)) {
-                return Some(why(format_args!(
-                    "method {} does not match {}",
-                    r.method, m
-                )));
-            }
-        }
-        if let Some(m) = &more.authority {
-            if !m.matches_in(r.authority, false, Some(r.regexes)) {
-                return Some(why(format_args!(
-                    "authority {} does not match {}",
-                    r.authority, m
-                )));
-            }
-        }
-        if let Some(m) = &more.scheme {
-            if !m.matches_in(r.scheme, false, Some(r.regexes)) {
-                return Some(why(format_args!(
-                    "scheme {} does not match {}",
-                    r.scheme, m
-                )));
+        for (what, m, value) in [
+            ("method ", &more.method, r.method),
+            ("authority ", &more.authority, r.authority),
+            ("scheme ", &more.scheme, r.scheme),
+        ] {
+            if let Some(m) = m {
+                if !m.matches_in(value, false, Some(r.regexes)) {
+                    return Some(Miss::Value(what, value, m));
+                }
             }
         }
         for (name, m) in &self.headers {
             match r.header(name) {
                 Some(v) if m.matches_in(v, false, Some(r.regexes)) => {}
-                Some(v) => {
-                    return Some(why(format_args!(
-                        "header {name}: {v:?} does not match {}",
-                        m
-                    )))
-                }
-                None => return Some(why(format_args!("header {name} is absent"))),
+                Some(v) => return Some(Miss::Header(name, v, m)),
+                None => return Some(Miss::HeaderAbsent(name)),
             }
         }
         for (name, m) in &more.without_headers {
             if let Some(v) = r.header(name) {
                 if m.matches_in(v, false, Some(r.regexes)) {
-                    return Some(why(format_args!(
-                        "header {name} is present and matches {} (withoutHeaders)",
-                        m
-                    )));
+                    return Some(Miss::WithoutHeader(name, m));
                 }
             }
         }
         for (name, m) in &more.query {
             match r.query(name) {
                 Some(v) if m.matches_in(&v, false, Some(r.regexes)) => {}
-                Some(v) => {
-                    return Some(why(format_args!("query {name}={v:?} does not match {}", m)))
-                }
-                None => return Some(why(format_args!("query parameter {name} is absent"))),
+                Some(v) => return Some(Miss::Query(name, v, m)),
+                None => return Some(Miss::QueryAbsent(name)),
             }
         }
         if !more.source_labels.is_empty() {
@@ -287,15 +320,12 @@ impl RouteMatch {
                 .source_labels
                 .is_some_and(|l| more.source_labels.is_subset_of(l));
             if !ok {
-                return Some(why(format_args!(
-                    "source labels {:?} not carried by the client",
-                    more.source_labels
-                )));
+                return Some(Miss::SourceLabels(&more.source_labels));
             }
         }
         if let Some(ns) = &more.source_namespace {
             if r.source_namespace != Some(ns.as_str()) {
-                return Some(why(format_args!("source namespace is not {ns}")));
+                return Some(Miss::SourceNamespace(ns));
             }
         }
         None
@@ -310,33 +340,33 @@ impl RouteMatch {
     /// Appends [`RouteMatch::describe`]'s text to `out`: a full trace describes each route it
     /// passes, so the parts are written in place rather than joined.
     pub fn describe_to(&self, out: &mut String) {
-        use std::fmt::Write;
         let start = out.len();
         let more = self.more();
-        let part = |out: &mut String, what: std::fmt::Arguments| {
+        let part = |out: &mut String, pieces: &[&dyn Piece]| {
             if out.len() > start {
                 out.push_str(", ");
             }
-            // Writing to a String cannot fail.
-            let _ = out.write_fmt(what);
+            for p in pieces {
+                p.push_to(out);
+            }
         };
         if let Some(p) = &self.path {
-            part(out, format_args!("path {p}"));
+            part(out, &[&"path ", p]);
         }
         if let Some(m) = &more.method {
-            part(out, format_args!("method {m}"));
+            part(out, &[&"method ", m]);
         }
         for (h, m) in &self.headers {
-            part(out, format_args!("header {h} {m}"));
+            part(out, &[&"header ", h, &' ', m]);
         }
         for (q, m) in &more.query {
-            part(out, format_args!("query {q} {m}"));
+            part(out, &[&"query ", q, &' ', m]);
         }
         if let Some(p) = self.port {
-            part(out, format_args!("port {p}"));
+            part(out, &[&"port ", &p]);
         }
         if !more.gateways.is_empty() {
-            part(out, format_args!("gateways {:?}", more.gateways));
+            part(out, &[&format!("gateways {:?}", more.gateways)]);
         }
         if out.len() == start {
             out.push_str("any request");
@@ -1105,6 +1135,62 @@ mod tests {
             require_tls: false,
             source: String::new(),
         }
+    }
+
+    /// What a full trace says of each route it passes: the first condition the request
+    /// misses, its value quoted as Rust's `Debug` writes it.
+    #[test]
+    fn a_miss_names_the_first_condition_that_fails() {
+        let exact = |v: &str| StrMatch::Exact(v.into());
+        let mut m = RouteMatch {
+            path: Some(StrMatch::Prefix("/api".into())),
+            headers: vec![("x-canary".into(), exact("true"))],
+            ..RouteMatch::default()
+        };
+        m.more_mut().method = Some(exact("POST"));
+        m.more_mut().query = vec![("v".into(), exact("2"))];
+        let regexes = Regexes::default();
+        let headers = vec![("X-Canary".to_string(), "say \"no\"".to_string())];
+        let input = |path, method, headers| MatchInput {
+            method,
+            path,
+            authority: "a.example.com",
+            scheme: "http",
+            headers,
+            port: 80,
+            source_labels: None,
+            source_namespace: None,
+            gateway: &[],
+            regexes: &regexes,
+        };
+        let miss = |path, method, headers| m.miss(&input(path, method, headers));
+        assert_eq!(
+            miss("/web", "GET", &[]).as_deref(),
+            Some(r#"path /web does not match prefix "/api""#)
+        );
+        assert_eq!(
+            miss("/api/x?v=1", "GET", &[]).as_deref(),
+            Some(r#"method GET does not match exact "POST""#)
+        );
+        assert_eq!(
+            miss("/api/x?v=1", "POST", &[]).as_deref(),
+            Some("header x-canary is absent")
+        );
+        assert_eq!(
+            miss("/api/x?v=1", "POST", &headers).as_deref(),
+            Some(r#"header x-canary: "say \"no\"" does not match exact "true""#)
+        );
+        let yes = vec![("x-canary".to_string(), "true".to_string())];
+        assert_eq!(
+            miss("/api/x?v=1", "POST", &yes).as_deref(),
+            Some(r#"query v="1" does not match exact "2""#)
+        );
+        assert_eq!(miss("/api/x?v=2", "POST", &yes), None);
+        assert!(m.hits(&input("/api/x?v=2", "POST", &yes)));
+        assert_eq!(
+            m.describe(),
+            r#"path prefix "/api", method exact "POST", header x-canary exact "true", query v exact "2""#
+        );
     }
 
     #[test]

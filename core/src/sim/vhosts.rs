@@ -388,11 +388,14 @@ fn registry_host_described(
                     host: se.host.clone(),
                     protocol: proto,
                     what: words(describe, || {
-                        format!(
-                            "ServiceEntry {}/{} ({})",
+                        cat!(
+                            "ServiceEntry ",
                             se.namespace,
+                            '/',
                             se.name,
-                            se.origin.pos()
+                            " (",
+                            se.origin.pos(),
+                            ')'
                         )
                     }),
                 });
@@ -538,7 +541,7 @@ fn registry_vhost(
             None,
             vhost(
                 Arc::new([Route::default_for(&reg.host, port)]),
-                words(scope.words, || format!("{} — default route", reg.what)),
+                words(scope.words, || cat!(reg.what, " — default route")),
             ),
         ),
     }
@@ -644,11 +647,16 @@ pub fn sidecar_vhosts(mesh: &Mesh, scope: &Scope, port: u16, authority: &str) ->
                     routes: routes.clone(),
                     require_tls: false,
                     source: words(scope.words, || {
-                        format!(
-                            "VirtualService {}/{} ({}), host {h} outside the registry",
+                        cat!(
+                            "VirtualService ",
                             vs.namespace,
+                            '/',
                             vs.name,
-                            vs.origin.pos()
+                            " (",
+                            vs.origin.pos(),
+                            "), host ",
+                            h,
+                            " outside the registry"
                         )
                     }),
                 },
@@ -833,11 +841,16 @@ pub fn gateway_vhosts(
                             routes: routes.clone(),
                             require_tls: false,
                             source: words(describe, || {
-                                format!(
-                                    "{kind} {}/{} ({}) on Gateway {gname}",
+                                cat!(
+                                    kind,
+                                    ' ',
                                     vs.namespace,
+                                    '/',
                                     vs.name,
-                                    vs.origin.pos()
+                                    " (",
+                                    vs.origin.pos(),
+                                    ") on Gateway ",
+                                    gname
                                 )
                             }),
                         });

@@ -125,16 +125,21 @@ impl Ctx<'_> {
         );
         let names: Vec<String> = servers
             .iter()
-            .map(|s| format!("{} server {}", s.qualified(), s.index))
+            .map(|s| cat!(s.qualified(), " server ", s.index))
             .collect();
         step!(
             self,
             hop,
             "listener",
-            format!(
-                "{}:{port} → route configuration http.{number} (servers: {})",
+            cat!(
                 pod_ip,
-                names.join(", ")
+                ':',
+                port,
+                " → route configuration http.",
+                number,
+                " (servers: ",
+                names.join(", "),
+                ')'
             ),
             vec![],
         );

@@ -629,15 +629,22 @@ impl<'m> Ctx<'m> {
                 self,
                 hop,
                 "cluster",
-                format!(
-                    "{cluster} ({} {}, resolution {resolution}) → {}",
+                cat!(
+                    cluster,
                     if e.external() {
-                        "MESH_EXTERNAL"
+                        " (MESH_EXTERNAL ServiceEntry "
                     } else {
-                        "MESH_INTERNAL"
+                        " (MESH_INTERNAL ServiceEntry "
                     },
-                    format_args!("ServiceEntry {}/{}", e.namespace, e.name),
-                    fmt_ip(ip, port)
+                    e.namespace,
+                    '/',
+                    e.name,
+                    ", resolution ",
+                    resolution,
+                    ") → ",
+                    ip,
+                    ':',
+                    port
                 ),
                 vec![],
             );

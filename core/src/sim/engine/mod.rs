@@ -55,7 +55,7 @@ use super::*;
 use crate::model::addr::{ephemeral_port, fnv64, fnv64_continue, internet_ip, uuid_of_hash};
 use crate::model::protocol::Protocol;
 use crate::model::{Mesh, ProxyKind, Service, TargetPort, Workload};
-use crate::text::cat;
+use crate::text::{cat, Piece, Quoted};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 const DEFAULT_USER_AGENT: &str = "curl/8.16.0";
@@ -306,8 +306,7 @@ pub fn trace_with(mesh: &Mesh, req: &Request, detail: Detail) -> Result<Trace, R
 
 /// The text a trace's pseudo-random choices (clock, request id, ports, weighted picks) are
 /// hashed from: `from|method|url|authority|headers`, the headers as Rust's `Debug` writes the
-/// list. Joined directly where `Debug` would write the strings as they are (printable ASCII
-/// other than `"` and `\`), which is nearly always; through `format!` otherwise.
+/// list.
 fn seed_key(
     from: &str,
     method: &str,
@@ -315,23 +314,16 @@ fn seed_key(
     authority: &str,
     headers: &[(String, String)],
 ) -> String {
-    let as_is = |s: &str| {
-        s.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    };
-    if !headers.iter().all(|(k, v)| as_is(k) && as_is(v)) {
-        return format!("{from}|{method}|{url}|{authority}|{headers:?}");
-    }
     let mut out = cat!(from, '|', method, '|', url, '|', authority, "|[");
     for (i, (k, v)) in headers.iter().enumerate() {
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str("(\"");
-        out.push_str(k);
-        out.push_str("\", \"");
-        out.push_str(v);
-        out.push_str("\")");
+        out.push('(');
+        Quoted(k).push_to(&mut out);
+        out.push_str(", ");
+        Quoted(v).push_to(&mut out);
+        out.push(')');
     }
     out.push(']');
     out
@@ -552,9 +544,14 @@ impl<'m> Ctx<'m> {
             {
                 note!(
                     self,
-                    format!(
-                        "{host} is ServiceEntry {}/{} with address {ip}",
-                        se.namespace, se.name
+                    cat!(
+                        host,
+                        " is ServiceEntry ",
+                        se.namespace,
+                        '/',
+                        se.name,
+                        " with address ",
+                        ip
                     )
                 );
                 return Some(ip);
@@ -564,7 +561,21 @@ impl<'m> Ctx<'m> {
             let se = &mesh.service_entries[i];
             if se.external() && public_name(host) {
                 let ip = internet_ip(host);
-                note!(self, format!("{host} is a host of ServiceEntry {}/{} ({}); public DNS resolves it to {ip} (simulated)", se.namespace, se.name, se.origin.pos()));
+                note!(
+                    self,
+                    cat!(
+                        host,
+                        " is a host of ServiceEntry ",
+                        se.namespace,
+                        '/',
+                        se.name,
+                        " (",
+                        se.origin.pos(),
+                        "); public DNS resolves it to ",
+                        ip,
+                        " (simulated)"
+                    )
+                );
                 return Some(ip);
             }
         }
@@ -572,7 +583,7 @@ impl<'m> Ctx<'m> {
         if let Some((ip, why)) = self.ingress_address(host, external) {
             note!(
                 self,
-                format!("{host} is exposed by {why}: it resolves to {ip}")
+                cat!(host, " is exposed by ", why, ": it resolves to ", ip)
             );
             return Some(ip);
         }
@@ -582,7 +593,12 @@ impl<'m> Ctx<'m> {
         let ip = internet_ip(host);
         note!(
             self,
-            format!("{host} is not in the cluster: resolved by public DNS to {ip} (simulated)")
+            cat!(
+                host,
+                " is not in the cluster: resolved by public DNS to ",
+                ip,
+                " (simulated)"
+            )
         );
         Some(ip)
     }
@@ -607,7 +623,13 @@ impl<'m> Ctx<'m> {
                 return Some((
                     mesh.router_ip,
                     self.words(|| {
-                        format!("OpenShift Route {}/{} (the router)", r.namespace, r.name)
+                        cat!(
+                            "OpenShift Route ",
+                            r.namespace,
+                            '/',
+                            r.name,
+                            " (the router)"
+                        )
                     }),
                 ));
             }
@@ -643,11 +665,13 @@ impl<'m> Ctx<'m> {
                         return Some((
                             ip,
                             self.words(|| {
-                                format!(
-                                    "Gateway {}/{} on Service {}",
+                                cat!(
+                                    "Gateway ",
                                     gw.namespace,
+                                    '/',
                                     gw.name,
-                                    mesh.services[si].display()
+                                    " on Service ",
+                                    mesh.services[si]
                                 )
                             }),
                         ));
@@ -672,12 +696,7 @@ impl<'m> Ctx<'m> {
                     return Some((
                         ip,
                         self.words(|| {
-                            format!(
-                                "Gateway {}/{} (Service {})",
-                                gw.namespace,
-                                gw.name,
-                                s.display()
-                            )
+                            cat!("Gateway ", gw.namespace, '/', gw.name, " (Service ", s, ')')
                         }),
                     ));
                 }
@@ -694,7 +713,7 @@ impl<'m> Ctx<'m> {
         if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
             let s = &mesh.services[si];
             return self.via_service_vip(si, port, Conn::plain(remote), msg, || {
-                format!("LoadBalancer Service {}", s.display())
+                cat!("LoadBalancer Service ", s)
             });
         }
         if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
@@ -766,9 +785,14 @@ impl<'m> Ctx<'m> {
                 let remote = SocketAddrV4::new(w.pods[pi].ip, self.eph());
                 note!(
                     self,
-                    format!(
-                        "client {} has no sidecar: it connects to {ip}:{port} directly",
-                        w.display()
+                    cat!(
+                        "client ",
+                        w,
+                        " has no sidecar: it connects to ",
+                        ip,
+                        ':',
+                        port,
+                        " directly"
                     )
                 );
                 self.connect(ip, port, Conn::plain(remote), msg)
@@ -784,14 +808,11 @@ impl<'m> Ctx<'m> {
         }
         if let Some(&si) = mesh.service_by_ip.get(&ip) {
             let s = &mesh.services[si];
-            return self
-                .via_service_vip(si, port, conn, msg, || format!("Service {}", s.display()));
+            return self.via_service_vip(si, port, conn, msg, || cat!("Service ", s));
         }
         if let Some(&si) = mesh.service_by_external_ip.get(&ip) {
             let s = &mesh.services[si];
-            return self.via_service_vip(si, port, conn, msg, || {
-                format!("LoadBalancer Service {}", s.display())
-            });
+            return self.via_service_vip(si, port, conn, msg, || cat!("LoadBalancer Service ", s));
         }
         if ip == mesh.router_ip && !mesh.openshift_routes.is_empty() {
             return self.router(port, conn, msg);
@@ -841,10 +862,14 @@ impl<'m> Ctx<'m> {
         let tp = target_port(&mesh.workloads[wi], sp.target.clone(), sp.port);
         note!(
             self,
-            format!(
-                "{} port {port} → pod {} port {tp}",
+            cat!(
                 what(),
-                mesh.workloads[wi].pods[pi].name
+                " port ",
+                port,
+                " → pod ",
+                mesh.workloads[wi].pods[pi].name,
+                " port ",
+                tp
             )
         );
         if self.routed_service.is_none() {
@@ -1000,7 +1025,14 @@ impl<'m> Ctx<'m> {
             None => {
                 note!(
                     self,
-                    format!("{host} ({ip}:{port}) is outside the mesh; it answers 200 (simulated)")
+                    cat!(
+                        host,
+                        " (",
+                        ip,
+                        ':',
+                        port,
+                        ") is outside the mesh; it answers 200 (simulated)"
+                    )
                 );
                 (
                     200,
@@ -1153,7 +1185,7 @@ impl<'m> Ctx<'m> {
                 self,
                 hop,
                 "reply",
-                format!("{} {} {}", resp.status, flags, details),
+                cat!(resp.status, ' ', flags, ' ', details),
                 vec![]
             );
         }

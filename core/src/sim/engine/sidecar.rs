@@ -125,7 +125,7 @@ impl Ctx<'_> {
                     mesh.services[si],
                     ')'
                 ),
-                None => format!("0.0.0.0:{port}: HTTP route configuration \"{port}\""),
+                None => cat!("0.0.0.0:", port, ": HTTP route configuration \"", port, '"'),
             },
             vec![],
         );
