@@ -637,19 +637,23 @@ pub struct VirtualHost {
 /// then the longest prefix wildcard (`a.*`), then `*`. Hosts are compared without port (Istio
 /// sets `ignore_port_in_host_matching`) and case-insensitively.
 pub fn select_vhost<'v>(vhosts: &'v [VirtualHost], authority: &str) -> Option<&'v VirtualHost> {
-    let host = strip_port(authority).to_ascii_lowercase();
+    let host = strip_port(authority).as_bytes();
+    // ASCII case is ignored by comparing bytes, so that no name is copied to lower it.
+    let same = |a: &[u8], b: &[u8]| a.eq_ignore_ascii_case(b);
     let mut best: Option<(u8, usize, &VirtualHost)> = None;
     for vh in vhosts {
         for d in &vh.domains {
-            let d = d.to_ascii_lowercase();
-            let rank = if d == host {
+            let d = d.as_bytes();
+            let rank = if same(d, host) {
                 Some((0u8, usize::MAX))
-            } else if d == "*" {
+            } else if d == b"*" {
                 Some((3, 0))
-            } else if let Some(suffix) = d.strip_prefix('*') {
-                (host.ends_with(suffix) && host.len() > suffix.len()).then_some((1, suffix.len()))
-            } else if let Some(prefix) = d.strip_suffix('*') {
-                (host.starts_with(prefix) && host.len() > prefix.len()).then_some((2, prefix.len()))
+            } else if let Some(suffix) = d.strip_prefix(b"*") {
+                (host.len() > suffix.len() && same(&host[host.len() - suffix.len()..], suffix))
+                    .then_some((1, suffix.len()))
+            } else if let Some(prefix) = d.strip_suffix(b"*") {
+                (host.len() > prefix.len() && same(&host[..prefix.len()], prefix))
+                    .then_some((2, prefix.len()))
             } else {
                 None
             };
@@ -1191,6 +1195,65 @@ mod tests {
             m.describe(),
             r#"path prefix "/api", method exact "POST", header x-canary exact "true", query v exact "2""#
         );
+    }
+
+    /// Envoy matches domains without regard to ASCII case; so does `select_vhost`, which
+    /// compares bytes rather than lowering copies. The reference lowers both sides first.
+    fn select_by_lowering<'v>(vhosts: &'v [VirtualHost], authority: &str) -> Option<&'v str> {
+        let host = strip_port(authority).to_ascii_lowercase();
+        let mut best: Option<(u8, usize, &str)> = None;
+        for vh in vhosts {
+            for d in &vh.domains {
+                let d = d.to_ascii_lowercase();
+                let rank = if d == host {
+                    Some((0u8, usize::MAX))
+                } else if d == "*" {
+                    Some((3, 0))
+                } else if let Some(s) = d.strip_prefix('*') {
+                    (host.ends_with(s) && host.len() > s.len()).then_some((1, s.len()))
+                } else if let Some(p) = d.strip_suffix('*') {
+                    (host.starts_with(p) && host.len() > p.len()).then_some((2, p.len()))
+                } else {
+                    None
+                };
+                if let Some((tier, len)) = rank {
+                    if best.is_none_or(|(bt, bl, _)| tier < bt || (tier == bt && len > bl)) {
+                        best = Some((tier, len, vh.name.as_str()));
+                    }
+                }
+            }
+        }
+        best.map(|(_, _, name)| name)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn domains_match_as_lowered_copies_would(
+            domains in proptest::collection::vec("[*]?[aAbB.]{0,4}[*]?", 1..6),
+            host in "[aAbB.é]{0,5}(:80)?",
+        ) {
+            let v: Vec<VirtualHost> = domains
+                .iter()
+                .enumerate()
+                .map(|(i, d)| vh(&i.to_string(), &[d.as_str()]))
+                .collect();
+            proptest::prop_assert_eq!(
+                select_vhost(&v, &host).map(|v| v.name.as_str()),
+                select_by_lowering(&v, &host)
+            );
+        }
+    }
+
+    #[test]
+    fn domains_match_in_any_ascii_case() {
+        let v = vec![
+            vh("suffix", &["*.Example.COM"]),
+            vh("exact", &["API.example.com"]),
+        ];
+        let pick = |a| select_vhost(&v, a).map(|v| v.name.as_str());
+        assert_eq!(pick("api.EXAMPLE.com:8080"), Some("exact"));
+        assert_eq!(pick("www.example.com"), Some("suffix"));
+        assert_eq!(pick("example.com"), None);
     }
 
     #[test]
