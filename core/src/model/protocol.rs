@@ -22,23 +22,29 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// A protocol name, in any ASCII case (Istio lowercases it before it compares).
     fn parse(s: &str) -> Option<Protocol> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "http" => Protocol::Http,
-            "http2" | "kubernetes.io/h2c" => Protocol::Http2,
-            "grpc" => Protocol::Grpc,
-            "grpc-web" => Protocol::GrpcWeb,
-            "https" | "kubernetes.io/wss" => Protocol::Https,
-            "tls" => Protocol::Tls,
-            "tcp" => Protocol::Tcp,
-            "mongo" => Protocol::Mongo,
-            "redis" => Protocol::Redis,
-            "mysql" => Protocol::Mysql,
-            "udp" => Protocol::Udp,
-            "hbone" => Protocol::Hbone,
-            "kubernetes.io/ws" => Protocol::Http,
-            _ => return None,
-        })
+        const NAMES: [(&str, Protocol); 15] = [
+            ("http", Protocol::Http),
+            ("http2", Protocol::Http2),
+            ("kubernetes.io/h2c", Protocol::Http2),
+            ("grpc", Protocol::Grpc),
+            ("grpc-web", Protocol::GrpcWeb),
+            ("https", Protocol::Https),
+            ("kubernetes.io/wss", Protocol::Https),
+            ("tls", Protocol::Tls),
+            ("tcp", Protocol::Tcp),
+            ("mongo", Protocol::Mongo),
+            ("redis", Protocol::Redis),
+            ("mysql", Protocol::Mysql),
+            ("udp", Protocol::Udp),
+            ("hbone", Protocol::Hbone),
+            ("kubernetes.io/ws", Protocol::Http),
+        ];
+        NAMES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|&(_, p)| p)
     }
 
     /// A Kubernetes Service port: `appProtocol`, else the name's prefix before the first `-`,

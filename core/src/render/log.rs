@@ -71,7 +71,7 @@ pub fn envoy_line<'a>(l: &'a EnvoyLog, json: bool) -> String {
     let request = |v| if l.tcp { &none } else { v };
     let or_dash = |s: &'a str| if s.is_empty() { "-" } else { s };
     // Istio's default format, field by field (formats.md, section 1).
-    let mut out = String::with_capacity(320);
+    let mut out = String::with_capacity(512);
     out.push('[');
     push_timestamp_ms(&mut out, l.start_ms);
     out.push_str("] \"");
