@@ -225,7 +225,13 @@ fn across_threads<I: Sync, T: Send>(
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(per_thread)
-            .map(|run| scope.spawn(move || work(run)))
+            .map(|run| {
+                scope.spawn(move || {
+                    let out = work(run);
+                    crate::alloc::release_thread_blocks();
+                    out
+                })
+            })
             .collect();
         handles
             .into_iter()

@@ -152,7 +152,13 @@ pub fn load_on_threads(files: Vec<SourceFile>, opts: &LoadOptions, threads: usiz
             let split = &split;
             let handles: Vec<_> = ranges
                 .into_iter()
-                .map(|range| scope.spawn(move || split.parse(range, opts)))
+                .map(|range| {
+                    scope.spawn(move || {
+                        let parsed = split.parse(range, opts);
+                        crate::alloc::release_thread_blocks();
+                        parsed
+                    })
+                })
                 .collect();
             handles
                 .into_iter()
