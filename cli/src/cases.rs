@@ -225,13 +225,7 @@ fn across_threads<I: Sync, T: Send>(
     std::thread::scope(|scope| {
         let handles: Vec<_> = items
             .chunks(per_thread)
-            .map(|run| {
-                scope.spawn(move || {
-                    let out = work(run);
-                    crate::alloc::release_thread_blocks();
-                    out
-                })
-            })
+            .map(|run| scope.spawn(move || work(run)))
             .collect();
         handles
             .into_iter()

@@ -152,13 +152,7 @@ pub fn load_on_threads(files: Vec<SourceFile>, opts: &LoadOptions, threads: usiz
             let split = &split;
             let handles: Vec<_> = ranges
                 .into_iter()
-                .map(|range| {
-                    scope.spawn(move || {
-                        let parsed = split.parse(range, opts);
-                        crate::alloc::release_thread_blocks();
-                        parsed
-                    })
-                })
+                .map(|range| scope.spawn(move || split.parse(range, opts)))
                 .collect();
             handles
                 .into_iter()
