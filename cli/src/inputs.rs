@@ -100,8 +100,10 @@ pub fn build(
 /// default delay. Parsing on several threads frees much of what it allocates (the parser's own
 /// nodes and buffers) in heaps the model, built on the main thread, does not reuse; returned at
 /// once, the peak stays near what is live (on the 10,000-service mesh about 270 MB -> 195 MB,
-/// for some 15% more time spent loading). Traces keep the delay: returning their short-lived
-/// pages on every trace would cost system calls and page faults.
+/// for some 15% more time spent loading). A large case file's parts are run the same way
+/// (`cases::run_parts`): each part's parsed cases are freed once run. Traces otherwise keep
+/// the delay: returning their short-lived pages on every trace would cost system calls and
+/// page faults.
 pub fn returning_memory<T>(f: impl FnOnce() -> T) -> T {
     // `mi_option_purge_delay` in mimalloc's `mi_option_e` (v2 and v3), in milliseconds; 10 is
     // mimalloc's default.
