@@ -137,4 +137,24 @@ mod tests {
             Protocol::Unknown
         );
     }
+
+    /// Istio lowercases a protocol name before it reads it (`protocol.Parse`,
+    /// pkg/config/protocol/instance.go in 1.27): a Gateway
+    /// server's `HTTP2` or `GRPC-Web` is h2 or gRPC-Web, an `appProtocol` of
+    /// `Kubernetes.io/H2C` is h2.
+    #[test]
+    fn protocol_names_are_read_in_any_case() {
+        assert_eq!(Protocol::from_name("HTTP2", None), Protocol::Http2);
+        assert_eq!(Protocol::from_name("GRPC-Web", None), Protocol::GrpcWeb);
+        assert_eq!(Protocol::from_name("Tcp", None), Protocol::Tcp);
+        assert_eq!(
+            Protocol::for_service_port(Some("Kubernetes.io/H2C"), None, None),
+            Protocol::Http2
+        );
+        assert_eq!(
+            Protocol::for_service_port(None, Some("GRPC-api"), None),
+            Protocol::Grpc
+        );
+        assert_eq!(Protocol::from_name("HTTP/2", None), Protocol::Unknown);
+    }
 }
