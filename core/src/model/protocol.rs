@@ -139,9 +139,8 @@ mod tests {
     }
 
     /// Istio lowercases a protocol name before it reads it (`protocol.Parse`,
-    /// pkg/config/protocol/instance.go in 1.27): a Gateway
-    /// server's `HTTP2` or `GRPC-Web` is h2 or gRPC-Web, an `appProtocol` of
-    /// `Kubernetes.io/H2C` is h2.
+    /// pkg/config/protocol/instance.go in 1.27): a Gateway server's `HTTP2` or `GRPC-Web` is
+    /// h2 or gRPC-Web, an `appProtocol` of `Kubernetes.io/H2C` is h2.
     #[test]
     fn protocol_names_are_read_in_any_case() {
         assert_eq!(Protocol::from_name("HTTP2", None), Protocol::Http2);
