@@ -2089,8 +2089,8 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
                 &path,
             );
         }
-        for (e, field) in http_route_behaviour_errors(more) {
-            refuse(e, &[&path[..], &[field]].concat());
+        for (e, within) in http_route_behaviour_errors(more) {
+            refuse(e, &[&path[..], &within[..]].concat());
         }
         if more.delegate.is_some() && !delegate_vs {
             if more.redirect.is_some() {
@@ -3056,11 +3056,12 @@ fn gateway_name_faults(names: &[String], gateway_semantics: bool) -> (Vec<String
 /// code, an `http` or `https` scheme), retries ([`retry_errors`]), direct response
 /// (`validateHTTPDirectResponse`: a status of 200 to 600, a body under 1 MB), fault
 /// ([`fault_errors`]) and rewrite (`validateHTTPRewrite`: something to rewrite, not both
-/// `uri` and `uriRegexRewrite`, a regex rewrite with both of its fields), each with the field
-/// it is about. Redirects that name nothing to change are not refused
+/// `uri` and `uriRegexRewrite`, a regex rewrite with both of its fields), each with the path
+/// of the field it is about within the route (`["fault", "abort", "httpStatus"]`), so that the
+/// error points at that field's line. Redirects that name nothing to change are not refused
 /// here: Istio 1.27 would refuse one with only `prefixRewrite` (a field it does not have),
 /// later releases accept it, and meshsim does not read that field.
-fn http_route_behaviour_errors(more: &MoreRoute) -> Vec<(String, &'static str)> {
+fn http_route_behaviour_errors(more: &MoreRoute) -> Vec<(String, Vec<&'static str>)> {
     let mut errs = Vec::new();
     if let Some(rd) = &more.redirect {
         // Upstream stops at the first fault of a redirect.
@@ -3074,17 +3075,21 @@ fn http_route_behaviour_errors(more: &MoreRoute) -> Vec<(String, &'static str)> 
         if let Some(code) = code {
             errs.push((
                 format!("{code} is not a valid redirect code, must be 3xx"),
-                "redirect",
+                vec!["redirect", "redirectCode"],
             ));
         } else if scheme.is_some() {
             errs.push((
                 "invalid redirect scheme, must be \"http\" or \"https\"".into(),
-                "redirect",
+                vec!["redirect", "scheme"],
             ));
         }
     }
     if let Some(retries) = &more.retries {
-        errs.extend(retry_errors(retries).into_iter().map(|e| (e, "retries")));
+        errs.extend(
+            retry_errors(retries)
+                .into_iter()
+                .map(|(e, field)| (e, vec!["retries", field])),
+        );
     }
     if let Some(dr) = &more.direct_response {
         // `bytes` is base64: three bytes in every four characters.
@@ -3097,27 +3102,34 @@ fn http_route_behaviour_errors(more: &MoreRoute) -> Vec<(String, &'static str)> 
             errs.push((
                 "large direct_responses may impact control plane performance, must be less than 1MB"
                     .into(),
-                "directResponse",
+                vec!["directResponse", "body"],
             ));
         }
         if !(200..=600).contains(&dr.status) {
             errs.push((
                 format!("HTTP status {} is not in range 200-599", dr.status),
-                "directResponse",
+                vec!["directResponse", "status"],
             ));
         }
     }
     if let Some(fault) = &more.fault {
-        errs.extend(fault_errors(fault).into_iter().map(|e| (e, "fault")));
+        errs.extend(
+            fault_errors(fault)
+                .into_iter()
+                .map(|(e, within)| (e, [&["fault"][..], within].concat())),
+        );
     }
     if let Some(rw) = &more.rewrite {
         let uri = rw.uri.as_deref().is_some_and(|u| !u.is_empty());
         let authority = rw.authority.as_deref().is_some_and(|a| !a.is_empty());
         let regex = rw.uri_regex_rewrite.as_ref();
         let message = if uri && regex.is_some() {
-            Some("rewrite may only contain one of URI or UriRegexRewrite".to_string())
+            Some((
+                "rewrite may only contain one of URI or UriRegexRewrite".to_string(),
+                vec!["rewrite"],
+            ))
         } else if !uri && regex.is_none() && !authority {
-            Some("rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified".to_string())
+            Some(("rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one of URI or UriRegexRewrite may be specified".to_string(), vec!["rewrite"]))
         } else {
             regex
                 .filter(|x| {
@@ -3125,20 +3137,19 @@ fn http_route_behaviour_errors(more: &MoreRoute) -> Vec<(String, &'static str)> 
                         || x.rewrite.as_deref().unwrap_or("").is_empty()
                 })
                 .map(|_| {
-                    "UriRegexRewrite has errors\nUriRegexRewrite requires both Rewrite and Match fields to be specified".to_string()
+                    ("UriRegexRewrite has errors\nUriRegexRewrite requires both Rewrite and Match fields to be specified".to_string(), vec!["rewrite", "uriRegexRewrite"])
                 })
         };
-        if let Some(m) = message {
-            errs.push((m, "rewrite"));
-        }
+        errs.extend(message);
     }
     errs
 }
 
 /// Istio's `validateHTTPRetry`: attempts not negative, and not zero (or left out) with a
 /// per-try timeout or retry conditions; each `retryOn` condition one Envoy knows, or an HTTP
-/// status code (one Go's `net/http` has a text for), as written between the commas.
-fn retry_errors(retries: &HttpRetry) -> Vec<String> {
+/// status code (one Go's `net/http` has a text for), as written between the commas. Each
+/// with the field it is about.
+fn retry_errors(retries: &HttpRetry) -> Vec<(String, &'static str)> {
     const CONDITIONS: &[&str] = &[
         "5xx",
         "gateway-error",
@@ -3180,17 +3191,23 @@ fn retry_errors(retries: &HttpRetry) -> Vec<String> {
     let mut errs = Vec::new();
     let attempts = retries.attempts.unwrap_or(0);
     if attempts < 0 {
-        errs.push("attempts cannot be negative".to_string());
+        errs.push(("attempts cannot be negative".to_string(), "attempts"));
     }
     let retry_on = retries.retry_on.as_deref().unwrap_or("");
     if attempts == 0 && (retries.per_try_timeout.is_some() || !retry_on.is_empty()) {
-        errs.push("http retry policy configured when attempts are set to 0 (disabled)".into());
+        errs.push((
+            "http retry policy configured when attempts are set to 0 (disabled)".into(),
+            "attempts",
+        ));
     }
     if !retry_on.is_empty() {
         for policy in retry_on.split(',') {
             let status = policy.parse::<i64>().is_ok_and(known_status);
             if !status && !CONDITIONS.contains(&policy) {
-                errs.push(format!("{policy:?} is not a valid retryOn policy"));
+                errs.push((
+                    format!("{policy:?} is not a valid retryOn policy"),
+                    "retryOn",
+                ));
             }
         }
     }
@@ -3199,8 +3216,9 @@ fn retry_errors(retries: &HttpRetry) -> Vec<String> {
 
 /// Istio's `validateHTTPFaultInjection`: an abort or a delay; percentages of 0 or 0.0001 to
 /// 100; an abort's HTTP status from 200 to 600, or a gRPC status Istio knows. (An abort
-/// without a status is admitted with a warning, [`fault_warning`].)
-fn fault_errors(fault: &HttpFault) -> Vec<String> {
+/// without a status is admitted with a warning, [`fault_warning`].) Each with the path of the
+/// field it is about within the fault.
+fn fault_errors(fault: &HttpFault) -> Vec<(String, &'static [&'static str])> {
     const GRPC: &[&str] = &[
         "OK",
         "CANCELLED",
@@ -3222,32 +3240,49 @@ fn fault_errors(fault: &HttpFault) -> Vec<String> {
     ];
     let mut errs = Vec::new();
     if fault.abort.is_none() && fault.delay.is_none() {
-        errs.push("HTTP fault injection must have an abort and/or a delay".to_string());
+        errs.push((
+            "HTTP fault injection must have an abort and/or a delay".to_string(),
+            &[][..],
+        ));
     }
-    let percentage = |p: Option<&Percent>, errs: &mut Vec<String>| {
+    let percentage = |p: Option<&Percent>, at: &'static [&'static str], errs: &mut Vec<_>| {
         if let Some(v) = p.map(|p| p.value) {
             if !(0.0..=100.0).contains(&v) || (v > 0.0 && v < 0.0001) {
-                errs.push(format!(
-                    "percentage {} is neither 0.0, nor in range [0.0001, 100.0]",
-                    go_float(v)
+                errs.push((
+                    format!(
+                        "percentage {} is neither 0.0, nor in range [0.0001, 100.0]",
+                        go_float(v)
+                    ),
+                    at,
                 ));
             }
         }
     };
     if let Some(abort) = &fault.abort {
-        percentage(abort.percentage.as_ref(), &mut errs);
+        percentage(
+            abort.percentage.as_ref(),
+            &["abort", "percentage"],
+            &mut errs,
+        );
         if let Some(status) = abort.http_status {
             if !(200..=600).contains(&status) {
-                errs.push(format!("HTTP status {status} is not in range 200-599"));
+                errs.push((
+                    format!("HTTP status {status} is not in range 200-599"),
+                    &["abort", "httpStatus"],
+                ));
             }
         } else if let Some(g) = &abort.grpc_status {
             if !GRPC.contains(&g.as_str()) {
-                errs.push(format!("gRPC status {g:?} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'"));
+                errs.push((format!("gRPC status {g:?} is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'"), &["abort", "grpcStatus"]));
             }
         }
     }
     if let Some(delay) = &fault.delay {
-        percentage(delay.percentage.as_ref(), &mut errs);
+        percentage(
+            delay.percentage.as_ref(),
+            &["delay", "percentage"],
+            &mut errs,
+        );
     }
     errs
 }

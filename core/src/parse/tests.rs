@@ -1620,11 +1620,13 @@ spec:
     assert_eq!(
         refusals(&l),
         vec![
+            // Each at the line of the field it is about: here the abort's or the delay's,
+            // whose own fields are written inline.
             (8, "HTTP fault injection must have an abort and/or a delay"),
-            (11, "percentage 101 is neither 0.0, nor in range [0.0001, 100.0]"),
-            (11, "HTTP status 700 is not in range 200-599"),
-            (11, "percentage 1e-05 is neither 0.0, nor in range [0.0001, 100.0]"),
-            (16, "gRPC status \"NOTFOUND\" is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'"),
+            (12, "percentage 101 is neither 0.0, nor in range [0.0001, 100.0]"),
+            (12, "HTTP status 700 is not in range 200-599"),
+            (13, "percentage 1e-05 is neither 0.0, nor in range [0.0001, 100.0]"),
+            (17, "gRPC status \"NOTFOUND\" is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported codes, for example 'NOT_FOUND'"),
         ],
         "{:#?}",
         l.diagnostics
@@ -1633,6 +1635,56 @@ spec:
     assert_eq!(
         warned,
         vec![(20, "abort configured, but error type not set")]
+    );
+}
+
+/// A refusal of a redirect, a retry policy, a direct response or a fault points at the line
+/// of the field it is about, not at the line of the route's `redirect:` or `fault:`.
+#[test]
+fn refusals_of_route_behaviour_point_at_their_field() {
+    let text = "\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: v}
+spec:
+  hosts: [a]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    redirect:
+      uri: /b
+      redirectCode: 200
+  - match: [{uri: {prefix: /b}}]
+    retries:
+      attempts: 2
+      retryOn: 5xx,bogus
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /c}}]
+    directResponse:
+      body: {string: gone}
+      status: 700
+  - fault:
+      abort:
+        percentage: {value: 50}
+        httpStatus: 99
+    route: [{destination: {host: a}}]
+  - match: [{uri: {prefix: /d}}]
+    rewrite:
+      uriRegexRewrite:
+        match: ^/d
+    route: [{destination: {host: a}}]
+";
+    let l = load_one(text);
+    assert_eq!(
+        refusals(&l),
+        vec![
+            (10, "200 is not a valid redirect code, must be 3xx"),
+            (14, "\"bogus\" is not a valid retryOn policy"),
+            (19, "HTTP status 700 is not in range 200-599"),
+            (23, "HTTP status 99 is not in range 200-599"),
+            (27, "UriRegexRewrite has errors\nUriRegexRewrite requires both Rewrite and Match fields to be specified"),
+        ],
+        "{:#?}",
+        l.diagnostics
     );
 }
 
