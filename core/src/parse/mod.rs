@@ -1547,11 +1547,7 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
                     names.push(n);
                 }
                 for below in portless_service_refs(&rule.filters, &rule.backend_refs) {
-                    let below: Vec<&str> = below.iter().map(String::as_str).collect();
-                    refuse(
-                        &[&at[..], &below].concat(),
-                        "Must have port for Service reference",
-                    );
+                    refuse(&under(&at, &below), "Must have port for Service reference");
                 }
                 let redirects = rule.filters.iter().any(|f| f.request_redirect.is_some());
                 if redirects && !rule.backend_refs.is_empty() {
@@ -1661,9 +1657,8 @@ fn check_gateway_api(r: &Resource, out: &mut Loaded) {
             for (i, rule) in gr.rules.iter().enumerate() {
                 let i = i.to_string();
                 for below in portless_service_refs(&rule.filters, &rule.backend_refs) {
-                    let below: Vec<&str> = below.iter().map(String::as_str).collect();
                     refuse(
-                        &[&["spec", "rules", &i][..], &below].concat(),
+                        &under(&["spec", "rules", &i], &below),
                         "Must have port for Service reference",
                     );
                 }
@@ -1771,6 +1766,15 @@ fn at_field(
         .at(&r.origin.file, r.origin.line_of_nearest(path))
         .object(r.display())
         .hint(hint)
+}
+
+/// The path of a field `below` the field at `path`: a check of a part of an object names the
+/// fields below that part, and the object's check where the part is.
+fn under<'a>(path: &[&'a str], below: &'a [String]) -> Vec<&'a str> {
+    path.iter()
+        .copied()
+        .chain(below.iter().map(String::as_str))
+        .collect()
 }
 
 /// istiod's validating webhook denies `r`, for `message`, at the field at `path`.
@@ -2020,8 +2024,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
             .chain(string_match_errors(h))
             .chain(route_destination_errors(destinations, gateway_semantics))
         {
-            let below: Vec<&str> = below.iter().map(String::as_str).collect();
-            refuse(message, &[&path[..], &below].concat());
+            refuse(message, &under(&path, &below));
         }
         if let Some(m) = &more.mirror {
             for e in destination_errors(m) {
@@ -2191,14 +2194,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         }
         let destinations = t.route.iter().map(|d| (&d.destination, d.weight));
         for (message, below) in route_destination_errors(destinations, gateway_semantics) {
-            refuse(
-                message,
-                &[
-                    &path[..],
-                    &below.iter().map(String::as_str).collect::<Vec<_>>(),
-                ]
-                .concat(),
-            );
+            refuse(message, &under(&path, &below));
         }
     }
     for (i, t) in vs.tcp.iter().enumerate() {
@@ -2209,14 +2205,7 @@ fn check_istio_validation(r: &Resource, out: &mut Loaded) {
         }
         let destinations = t.route.iter().map(|d| (&d.destination, d.weight));
         for (message, below) in route_destination_errors(destinations, gateway_semantics) {
-            refuse(
-                message,
-                &[
-                    &path[..],
-                    &below.iter().map(String::as_str).collect::<Vec<_>>(),
-                ]
-                .concat(),
-            );
+            refuse(message, &under(&path, &below));
         }
     }
     for (message, path, hint) in warnings {
